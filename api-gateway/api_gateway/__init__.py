@@ -1,0 +1,1 @@
+"""The platform's front door: REST API, environment routing, request ids, metrics."""

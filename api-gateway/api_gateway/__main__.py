@@ -1,0 +1,26 @@
+"""Entrypoint: ``python -m api_gateway`` (settings from ``GATEWAY_*`` environment variables)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api_gateway.core.config import get_settings
+from api_gateway.main import create_app
+from serving_common.logging import configure_logging
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

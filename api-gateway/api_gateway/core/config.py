@@ -1,0 +1,46 @@
+"""Gateway settings (``GATEWAY_*``), built once at start-up and injected through ``api.deps``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from api_gateway.core.environments import Environment
+from serving_common.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    host: str = Field(default="0.0.0.0", description="Address the gateway binds.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the gateway listens on.")
+    staging_url: str = Field(
+        default="http://127.0.0.1:8101",
+        description="Base URL of the staging InferenceService (its transformer), e.g. "
+        "http://spam-detector-staging.textserve.svc.cluster.local.",
+    )
+    production_url: str = Field(
+        default="http://127.0.0.1:8201", description="Base URL of the production InferenceService (its transformer)."
+    )
+    default_environment: Environment = Field(
+        default=Environment.STAGING, description="Environment used when X-Environment is absent."
+    )
+    spam_model_name: str = Field(default="spam-detector", description="Model name of the spam detector on the URL.")
+    upstream_timeout_seconds: float = Field(default=10.0, gt=0, description="Total time allowed per upstream call.")
+    upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed to connect.")
+    upstream_max_connections: int = Field(default=200, ge=1, description="Pooled connections per environment.")
+    upstream_keepalive_connections: int = Field(default=50, ge=1, description="Idle keep-alive connections kept.")
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed per readiness probe.")
+    max_batch_size: int = Field(default=256, ge=1, description="Most emails accepted in one batch-predict call.")
+    max_text_chars: int = Field(default=100_000, ge=1, description="Longest email text accepted, in characters.")
+    workers: int = Field(default=1, ge=1, description="Uvicorn worker processes.")
+
+    def upstream_url(self, environment: Environment) -> str:
+        return {Environment.STAGING: self.staging_url, Environment.PRODUCTION: self.production_url}[environment]
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    return GatewaySettings()

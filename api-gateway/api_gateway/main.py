@@ -1,0 +1,54 @@
+"""Builds the gateway application from its settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api_gateway.api.routes import health, predict
+from api_gateway.core.config import GatewaySettings
+from api_gateway.middleware import RequestIdMiddleware
+from api_gateway.upstream import Upstreams
+from serving_common.http_errors import install_error_handlers
+
+log = logging.getLogger("api_gateway")
+
+DESCRIPTION = """
+Spam classification served by KServe InferenceServices.
+
+Send `X-Environment: staging` (the default) or `X-Environment: production` to choose the environment;
+a request is never served by the other one. Send `X-Request-ID` to trace a request through the
+transformer and predictor; one is generated when absent and always returned.
+
+Errors share one shape: `{"error": {"code", "message", "details"}, "request_id"}`.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstreams = Upstreams(settings)
+        for env, client in app.state.upstreams.all().items():
+            log.info("environment %s -> %s (model %s)", env, client.base_url, client.model_name)
+        try:
+            yield
+        finally:
+            await app.state.upstreams.aclose()
+
+    app = FastAPI(title="textserve API gateway", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(predict.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

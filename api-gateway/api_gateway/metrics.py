@@ -1,0 +1,39 @@
+"""Every Prometheus metric the gateway exports, declared once."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+
+REQUESTS = Counter(
+    "gateway_requests_total",
+    "Prediction requests answered, by outcome.",
+    ["environment", "model_name", "endpoint", "status"],
+)
+REQUEST_DURATION = Histogram(
+    "gateway_request_duration_seconds",
+    "Time from request received to response sent, for prediction endpoints.",
+    ["environment", "model_name", "endpoint"],
+    buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_DURATION = Histogram(
+    "gateway_upstream_duration_seconds",
+    "Time spent waiting on the environment's InferenceService.",
+    ["environment", "model_name"],
+    buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_ERRORS = Counter(
+    "gateway_upstream_errors_total",
+    "Failed calls to an InferenceService, by error code.",
+    ["environment", "model_name", "code"],
+)
+IN_FLIGHT = Gauge("gateway_in_flight_requests", "Prediction requests being processed.", ["environment"])
+EMAILS = Counter(
+    "gateway_emails_total", "Emails classified, by predicted label.", ["environment", "model_name", "label"]
+)
+ENVIRONMENT_READY = Gauge(
+    "gateway_environment_ready",
+    "1 when the environment's InferenceService was ready at the last check.",
+    ["environment"],
+)

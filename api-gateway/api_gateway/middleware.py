@@ -1,0 +1,36 @@
+"""Request-id handling as plain ASGI middleware (no per-request task or body buffering)."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving_common.request_context import REQUEST_ID_HEADER, accept_or_generate_request_id, request_id_var
+
+_HEADER = REQUEST_ID_HEADER.encode()
+
+
+class RequestIdMiddleware:
+    """Accept the caller's ``X-Request-ID`` or mint one; expose it to the app and return it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER), None)
+        request_id = accept_or_generate_request_id(incoming)
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _HEADER]
+                headers.append((_HEADER, request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)

@@ -1,0 +1,59 @@
+"""One error hierarchy for every service.
+
+Client mistakes (4xx) and our failures (5xx) are separate branches under :class:`PlatformError`.
+Each class carries its HTTP status and a stable machine-readable ``code``; the HTTP mapping
+happens in exactly one place (:mod:`serving_common.http_errors`), so deep code raises typed
+exceptions and never builds responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PlatformError(Exception):
+    """Base of every error this platform raises on purpose."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class ClientError(PlatformError):
+    """The caller sent something we cannot serve; retrying the same request will not help."""
+
+    status_code = 400
+    code = "bad_request"
+
+
+class ServerError(PlatformError):
+    """Something on our side failed; the request itself may be fine."""
+
+    status_code = 500
+    code = "internal_error"
+
+
+class InvalidInput(ClientError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class ModelDirectoryError(ServerError):
+    """A model directory is missing a file or holds a corrupt one. The message names the file."""
+
+    code = "model_directory_invalid"
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}", details={"path": path})
+        self.path = path
+
+
+def error_payload(
+    code: str, message: str, details: dict[str, Any] | None = None, request_id: str | None = None
+) -> dict[str, Any]:
+    """The one JSON error shape of the platform."""
+    return {"error": {"code": code, "message": message, "details": details or {}}, "request_id": request_id}

@@ -1,0 +1,44 @@
+"""The internal wire format between the api-gateway and the feature transformers (KServe v1).
+
+Request ``POST /v1/models/{name}:predict``::
+
+    {"instances": [{"text": "...", "subject": "..."}]}
+
+Response::
+
+    {"predictions": [{"label": "spam", "spam_probability": 0.98, "confidence": "high", ...}],
+     "model_name": "spam-detector", "model_version": "..."}
+
+Both sides import these models, so a change to the contract is one change.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ConfidenceLevel = Literal["low", "medium", "high"]
+
+
+class TransformerInstance(BaseModel):
+    text: str
+    subject: str | None = None
+
+
+class TransformerRequest(BaseModel):
+    instances: list[TransformerInstance] = Field(min_length=1)
+
+
+class SpamOutput(BaseModel):
+    label: str
+    spam_probability: float = Field(ge=0.0, le=1.0)
+    confidence: ConfidenceLevel
+    truncated: bool = Field(description="the text was longer than the model's max tokens and was cut")
+    features: dict[str, float]
+
+
+class TransformerResponse(BaseModel):
+    predictions: list[SpamOutput]
+    model_name: str
+    model_version: str

@@ -1,0 +1,1 @@
+"""The whole platform as local processes on loopback: used by `make run`, the end-to-end tests and `make bench`."""

@@ -1,0 +1,124 @@
+"""The local platform: per environment a model-server + feature-transformer pair, and the gateway."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.process import ManagedProcess, free_port
+
+ENVIRONMENTS = ("staging", "production")
+
+
+@dataclass
+class PairPorts:
+    transformer: int
+    predictor: int
+
+
+@dataclass
+class StackConfig:
+    """What to serve where. Ports of 0 are replaced by free ones (tests); `make run` fixes them."""
+
+    model_dirs: dict[str, Path]
+    host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    pair_ports: dict[str, PairPorts] = field(
+        default_factory=lambda: {"staging": PairPorts(8101, 8102), "production": PairPorts(8201, 8202)}
+    )
+    log_dir: Path = Path("var/log")
+    echo: bool = True
+    gateway_env: dict[str, str] = field(default_factory=dict)
+    predictor_args: list[str] = field(default_factory=list)
+
+    @classmethod
+    def on_free_ports(cls, model_dirs: dict[str, Path], **kwargs: object) -> StackConfig:
+        ports = {env: PairPorts(free_port(), free_port()) for env in ENVIRONMENTS}
+        return cls(model_dirs=model_dirs, gateway_port=free_port(), pair_ports=ports, **kwargs)
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, ManagedProcess] = {}
+        py = sys.executable
+        host = config.host
+        for env in ENVIRONMENTS:
+            ports = config.pair_ports[env]
+            model_dir = str(config.model_dirs[env])
+            kserve_common = ["--http_host", host, "--enable_grpc", "false", "--model_dir", model_dir]
+            self.processes[f"{env}-predictor"] = ManagedProcess(
+                f"{env}-predictor",
+                [py, "-m", "model_server", "--http_port", str(ports.predictor), *kserve_common, *config.predictor_args],
+                log_dir=config.log_dir,
+                echo=config.echo,
+                ready_url=f"http://{host}:{ports.predictor}/v2/health/ready",
+            )
+            self.processes[f"{env}-transformer"] = ManagedProcess(
+                f"{env}-transformer",
+                [
+                    py,
+                    "-m",
+                    "feature_transformer",
+                    "--http_port",
+                    str(ports.transformer),
+                    *kserve_common,
+                    "--predictor_host",
+                    f"{host}:{ports.predictor}",
+                    "--predictor_protocol",
+                    "v2",
+                    "--enable_predictor_health_check",
+                ],
+                log_dir=config.log_dir,
+                echo=config.echo,
+                ready_url=f"http://{host}:{ports.transformer}/v2/health/live",
+            )
+        self.processes["gateway"] = ManagedProcess(
+            "gateway",
+            [py, "-m", "api_gateway"],
+            env={
+                "GATEWAY_HOST": host,
+                "GATEWAY_PORT": str(config.gateway_port),
+                "GATEWAY_STAGING_URL": self.transformer_url("staging"),
+                "GATEWAY_PRODUCTION_URL": self.transformer_url("production"),
+                **config.gateway_env,
+            },
+            log_dir=config.log_dir,
+            echo=config.echo,
+            ready_url=f"{self.gateway_url}/health",
+        )
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.gateway_port}"
+
+    def transformer_url(self, env: str) -> str:
+        return f"http://{self.config.host}:{self.config.pair_ports[env].transformer}"
+
+    def predictor_url(self, env: str) -> str:
+        return f"http://{self.config.host}:{self.config.pair_ports[env].predictor}"
+
+    def start(self, wait: bool = True, timeout: float = 180.0) -> None:
+        """Start every process at once (they load in parallel), then wait for each to be ready."""
+        for proc in self.processes.values():
+            proc.start()
+        if wait:
+            try:
+                for proc in self.processes.values():
+                    proc.wait_ready(timeout)
+            except Exception:
+                self.stop()
+                raise
+
+    def stop(self) -> None:
+        # Front to back, so nothing accepted upstream is left without a backend to finish it.
+        for name in ["gateway", *(f"{e}-transformer" for e in ENVIRONMENTS), *(f"{e}-predictor" for e in ENVIRONMENTS)]:
+            self.processes[name].stop()
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,83 @@
+"""The KServe transformer. KServe's ``Model.__call__`` runs preprocess → predict (a v2 call to the
+predictor at ``predictor_host``) → postprocess; this class overrides only pre and post."""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from kserve import Model
+from kserve.errors import InferenceError, InvalidInput
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+from pydantic import ValidationError
+
+from feature_transformer.postprocess import spam_verdicts
+from serving_common.features import compose_email_text, extract_features
+from serving_common.model_dir import ModelMetadata
+from serving_common.schemas import SpamOutput, TransformerRequest, TransformerResponse
+from serving_common.tokenization import TextEncoder
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    features: list[dict[str, float]]
+    truncated: list[bool]
+
+
+# preprocess and postprocess of one request run in the same asyncio task, so a context variable
+# carries what postprocess needs (features, truncation) without sending it to the predictor.
+_prepared: ContextVar[_Prepared] = ContextVar("prepared")
+
+
+class EmailTransformer(Model):
+    def __init__(self, name: str, metadata: ModelMetadata, encoder: TextEncoder):
+        super().__init__(name)
+        self.metadata = metadata
+        self.encoder = encoder
+        self.ready = True
+
+    def preprocess(self, payload: dict[str, Any] | InferRequest, headers: dict[str, str] | None = None) -> InferRequest:
+        if isinstance(payload, InferRequest):
+            raise InvalidInput('send emails as v1 JSON: {"instances": [{"text": "..."}]}')
+        try:
+            request = TransformerRequest.model_validate(payload)
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid request body: {exc.errors(include_url=False)}") from None
+        texts = [compose_email_text(i.text, i.subject) for i in request.instances]
+        if not all(texts):
+            raise InvalidInput("every instance needs a non-empty 'text'")
+        batch = self.encoder.encode(texts)
+        _prepared.set(_Prepared([extract_features(t) for t in texts], batch.truncated))
+        ids = InferInput(name="input_ids", shape=list(batch.input_ids.shape), datatype="INT64")
+        ids.set_data_from_numpy(batch.input_ids, binary_data=False)
+        mask = InferInput(name="attention_mask", shape=list(batch.attention_mask.shape), datatype="INT64")
+        mask.set_data_from_numpy(batch.attention_mask, binary_data=False)
+        request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
+        return InferRequest(model_name=self.name, infer_inputs=[ids, mask], request_id=request_id)
+
+    def postprocess(
+        self,
+        result: InferResponse | dict[str, Any],
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if not isinstance(result, InferResponse) or not result.outputs:
+            raise InferenceError("predictor returned no v2 'logits' output")
+        prepared = _prepared.get()
+        logits = next((o for o in result.outputs if o.name == "logits"), result.outputs[0]).as_numpy()
+        if logits.shape[0] != len(prepared.features):
+            raise InferenceError(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
+        predictions = [
+            SpamOutput(label=label, spam_probability=p, confidence=conf, truncated=cut, features=feats)
+            for (label, p, conf), cut, feats in zip(
+                spam_verdicts(logits, self.metadata), prepared.truncated, prepared.features, strict=True
+            )
+        ]
+        response = TransformerResponse(
+            predictions=predictions,
+            model_name=result.model_name or self.name,
+            model_version=result.model_version or self.metadata.version,
+        )
+        return response.model_dump()

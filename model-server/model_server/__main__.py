@@ -1,0 +1,54 @@
+"""Entrypoint: ``python -m model_server`` accepts KServe's standard flags plus the model server's own."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+
+from model_server.classifier import SequenceClassifier
+from model_server.device import resolve_device, resolve_dtype
+from model_server.predictor import ClassifierPredictor
+from model_server.settings import ModelServerSettings
+from serving_common.kserve_server import ModelServer
+from serving_common.kserve_server import build_parser as kserve_parser
+from serving_common.model_dir import read_metadata
+
+log = logging.getLogger("model_server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = kserve_parser("KServe predictor for text classifiers")
+    parser.add_argument("--model_dir", default=None, help="model directory (default /mnt/models)")
+    parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--torch_threads", default=None, type=int)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
+    """Flags win over ``MODEL_SERVER_*`` environment variables, which win over defaults."""
+    fields = ("model_dir", "model_name", "device", "dtype", "torch_threads")
+    return ModelServerSettings(**{f: getattr(args, f) for f in fields if getattr(args, f, None) is not None})
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, _ = build_parser().parse_known_args(argv)
+    settings = settings_from_args(args)
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    name = settings.model_name or read_metadata(settings.model_dir).name
+    predictor = ClassifierPredictor(
+        name,
+        lambda: SequenceClassifier.load(settings.model_dir, device, dtype),
+        warmup_batch_size=settings.warmup_batch_size,
+    )
+    predictor.load()
+    ModelServer(http_host=args.http_host).start([predictor])
+
+
+if __name__ == "__main__":
+    main()

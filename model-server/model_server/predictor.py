@@ -1,0 +1,86 @@
+"""The KServe predictor: the v2/v1 data-plane face of :class:`SequenceClassifier`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from kserve import Model
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+
+from model_server import inputs
+from model_server.classifier import SequenceClassifier
+
+log = logging.getLogger(__name__)
+LOGITS = "logits"
+
+
+class ClassifierPredictor(Model):
+    """Ready only once the model is loaded and one warm-up pass has run."""
+
+    def __init__(self, name: str, load_classifier: Callable[[], SequenceClassifier], warmup_batch_size: int = 2):
+        super().__init__(name, return_response_headers=True)
+        self._load_classifier = load_classifier
+        self._warmup_batch_size = warmup_batch_size
+        self.classifier: SequenceClassifier | None = None
+        # One thread runs forward passes: torch already uses every core inside one pass, and the
+        # event loop stays free to accept requests while a pass runs.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
+
+    def load(self) -> bool:
+        classifier = self._load_classifier()
+        classifier.warm_up(self._warmup_batch_size)
+        self.classifier = classifier
+        self.ready = True
+        return self.ready
+
+    @property
+    def version(self) -> str:
+        return self.classifier.metadata.version if self.classifier else "unknown"
+
+    def get_input_types(self) -> list[dict]:
+        return [
+            {"name": inputs.INPUT_IDS, "datatype": "INT64", "shape": [-1, -1]},
+            {"name": inputs.ATTENTION_MASK, "datatype": "INT64", "shape": [-1, -1]},
+        ]
+
+    def get_output_types(self) -> list[dict]:
+        outputs = self.classifier.num_outputs if self.classifier else -1
+        return [{"name": LOGITS, "datatype": "FP32", "shape": [-1, outputs]}]
+
+    async def predict(
+        self,
+        payload: InferRequest | dict[str, Any],
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> InferResponse | dict[str, Any]:
+        assert self.classifier is not None, "predict called before load"
+        is_v2 = isinstance(payload, InferRequest)
+        input_ids, attention_mask = inputs.from_v2(payload) if is_v2 else inputs.from_v1(payload)
+        inputs.check(input_ids, attention_mask, self.classifier.vocab_size, self.classifier.metadata.max_length)
+        loop = asyncio.get_running_loop()
+        logits = await loop.run_in_executor(self._executor, self.classifier.forward, input_ids, attention_mask)
+        request_id = (headers or {}).get("x-request-id")
+        if response_headers is not None:
+            response_headers["x-model-version"] = self.version
+            if request_id:
+                response_headers["x-request-id"] = request_id
+        if not is_v2:
+            return {"predictions": logits.tolist(), "model_name": self.name, "model_version": self.version}
+        output = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
+        output.set_data_from_numpy(logits.astype(np.float32), binary_data=False)
+        return InferResponse(
+            response_id=payload.id or request_id or uuid.uuid4().hex,
+            model_name=self.name,
+            model_version=self.version,
+            infer_outputs=[output],
+        )
+
+    def stop(self) -> None:
+        self._executor.shutdown(wait=True)
+        super().stop()

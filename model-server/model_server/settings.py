@@ -1,0 +1,32 @@
+"""Model-server settings: environment (``MODEL_SERVER_*``) overridden by command-line flags."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from serving_common.settings import ServiceSettings
+
+
+class ModelServerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MODEL_SERVER_", extra="ignore", frozen=True)
+
+    model_dir: str = Field(
+        default="/mnt/models",
+        description="Model directory; KServe's storage initializer puts the files of storageUri here.",
+    )
+    model_name: str | None = Field(
+        default=None, description="Name on the inference URL; defaults to the name in the model's metadata.json."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="'auto' takes CUDA when a GPU is visible, else the CPU."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto", description="'auto' is bfloat16 on GPU and float32 on CPU."
+    )
+    torch_threads: int | None = Field(
+        default=None, ge=1, description="Intra-op CPU threads for torch; default: torch's own choice."
+    )
+    warmup_batch_size: int = Field(default=2, ge=1, description="Batch size of the warm-up pass run before ready.")

@@ -1,0 +1,165 @@
+"""The real platform on loopback: two model-servers, two feature transformers and the gateway,
+each its own process, driven over HTTP through the gateway."""
+
+from __future__ import annotations
+
+import json
+import signal
+import uuid
+
+import httpx
+import pytest
+
+from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
+
+pytestmark = pytest.mark.e2e
+
+SPAM = "WINNER!! As a valued network customer you have been selected to receive a £900 prize reward! Call 09061701461. Claim code KL341. Valid 12 hours only."
+HAM = "Ok lar... I'll see you at home after work, do you want me to pick up some milk?"
+
+
+@pytest.fixture(scope="module")
+def stack(model_dirs, tmp_path_factory):
+    config = StackConfig.on_free_ports(model_dirs, log_dir=tmp_path_factory.mktemp("logs"), echo=False)
+    stack = LocalStack(config)
+    gateway = stack.processes["gateway"]
+    # The gateway first, alone: it must report not-ready while no InferenceService is up.
+    gateway.start()
+    try:
+        gateway.wait_ready(60)
+        before = httpx.get(f"{stack.gateway_url}/ready", timeout=10)
+        stack.ready_before_load = (before.status_code, before.json())
+        for name, proc in stack.processes.items():
+            if name != "gateway":
+                proc.start()
+        for proc in stack.processes.values():
+            proc.wait_ready(180)
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def api(stack):
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+        yield client
+
+
+def _version(model_dir) -> str:
+    return json.loads((model_dir / "metadata.json").read_text())["version"]
+
+
+def test_readiness_before_and_after_the_models_load(stack, api):
+    status, body = stack.ready_before_load
+    assert status == 503 and body["ready"] is False
+    assert not any(env["ready"] for env in body["environments"].values())
+    after = api.get("/ready")
+    assert after.status_code == 200
+    assert all(after.json()["environments"][env]["ready"] for env in ENVIRONMENTS)
+
+
+def test_single_prediction_defaults_to_staging(api, model_dirs):
+    response = api.post("/api/v1/predict", json={"email_content": SPAM, "email_id": "m-1"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["environment"] == "staging"
+    assert body["model_name"] == "spam-detector" and body["model_version"] == _version(model_dirs["staging"])
+    assert body["prediction"] in {"spam", "ham"} and 0 <= body["spam_probability"] <= 1
+    assert body["confidence"] in {"low", "medium", "high"} and body["email_id"] == "m-1"
+    assert body["latency_ms"] > 0 and body["request_id"] == response.headers["x-request-id"]
+
+
+def test_the_models_tell_spam_from_ham(api):
+    spam = api.post("/api/v1/predict", json={"email_content": SPAM}).json()
+    ham = api.post("/api/v1/predict", json={"email_content": HAM}).json()
+    assert spam["spam_probability"] > ham["spam_probability"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_environment_is_served_by_its_own_pair(api, model_dirs, env):
+    response = api.post("/api/v1/predict", json={"email_content": SPAM}, headers={"X-Environment": env})
+    assert response.status_code == 200, response.text
+    assert response.json()["environment"] == env
+    assert response.json()["model_version"] == _version(model_dirs[env])
+
+
+def test_unknown_environment_is_a_400_naming_the_valid_ones(api):
+    response = api.post("/api/v1/predict", json={"email_content": SPAM}, headers={"X-Environment": "prod"})
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "staging" in message and "production" in message
+
+
+def test_batch_keeps_input_order_and_is_one_upstream_call(stack, api):
+    request_id = f"batch-{uuid.uuid4().hex[:8]}"
+    emails = [
+        SPAM,
+        {"email_content": HAM, "email_id": "b"},
+        "Free entry in 2 a wkly comp to win FA Cup final tkts",
+        HAM,
+    ]
+    response = api.post(
+        "/api/v1/batch-predict",
+        json={"emails": emails},
+        headers={"X-Environment": "production", "X-Request-ID": request_id},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == 4 and body["environment"] == "production"
+    assert [p["email_id"] for p in body["predictions"]] == [None, "b", None, None]
+    single = [
+        api.post(
+            "/api/v1/predict",
+            json={"email_content": e if isinstance(e, str) else e["email_content"]},
+            headers={"X-Environment": "production"},
+        ).json()["spam_probability"]
+        for e in emails
+    ]
+    assert [p["spam_probability"] for p in body["predictions"]] == pytest.approx(single, abs=1e-4)
+    # One request reached the predictor for the whole batch.
+    predictor_log = stack.processes["production-predictor"].log_text()
+    assert predictor_log.count(f"requestId: {request_id}") == 1
+
+
+def test_request_id_reaches_the_transformer_and_predictor(stack, api):
+    request_id = f"trace-{uuid.uuid4().hex[:12]}"
+    response = api.post(
+        "/api/v1/predict", json={"email_content": HAM}, headers={"X-Request-ID": request_id, "X-Environment": "staging"}
+    )
+    assert response.headers["x-request-id"] == request_id and response.json()["request_id"] == request_id
+    assert f"requestId: {request_id}" in stack.processes["staging-transformer"].log_text()
+    assert f"requestId: {request_id}" in stack.processes["staging-predictor"].log_text()
+    assert request_id not in stack.processes["production-predictor"].log_text()
+
+
+def test_every_process_binds_loopback_only(stack):
+    assert stack.config.host == "127.0.0.1"
+    for name in ("staging-predictor", "production-transformer"):
+        assert "Uvicorn running on http://127.0.0.1:" in stack.processes[name].log_text()
+
+
+def test_predictor_speaks_open_inference_protocol_v2(stack):
+    base = stack.predictor_url("staging")
+    assert httpx.get(f"{base}/v2/health/live").json() == {"live": True}
+    assert httpx.get(f"{base}/v2/models/spam-detector/ready").json()["ready"] is True
+    body = {
+        "inputs": [
+            {"name": "input_ids", "shape": [1, 3], "datatype": "INT64", "data": [1, 7, 2]},
+            {"name": "attention_mask", "shape": [1, 3], "datatype": "INT64", "data": [1, 1, 1]},
+        ]
+    }
+    out = httpx.post(f"{base}/v2/models/spam-detector/infer", json=body).json()
+    assert out["outputs"][0]["name"] == "logits" and out["outputs"][0]["datatype"] == "FP32"
+    assert out["outputs"][0]["shape"] == [1, 2]
+    bad = httpx.post(f"{base}/v2/models/spam-detector/infer", json={"inputs": body["inputs"][:1]})
+    assert bad.status_code == 400
+
+
+def test_processes_stop_gracefully_on_sigterm(model_dirs, tmp_path):
+    config = StackConfig.on_free_ports(model_dirs, log_dir=tmp_path, echo=False)
+    proc = LocalStack(config).processes["gateway"]
+    proc.start()
+    proc.wait_ready(60)
+    # uvicorn finishes its graceful shutdown, then re-raises SIGTERM so the exit status tells why it stopped.
+    assert proc.stop(timeout=15) in (0, -signal.SIGTERM)
+    assert "Finished server process" in proc.log_text()

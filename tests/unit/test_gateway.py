@@ -1,0 +1,105 @@
+"""Gateway behaviour that needs no model: routing of the environment header, validation, error shape.
+
+Upstream URLs point at loopback ports where nothing listens, so upstream failures are real
+connection failures, not mocks.
+"""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api_gateway.core.config import GatewaySettings
+from api_gateway.main import create_app
+from devstack.process import free_port
+
+
+@pytest.fixture
+def client():
+    settings = GatewaySettings(
+        staging_url=f"http://127.0.0.1:{free_port()}",
+        production_url=f"http://127.0.0.1:{free_port()}",
+        max_batch_size=3,
+        max_text_chars=50,
+        upstream_connect_timeout_seconds=0.5,
+    )
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def _assert_error_shape(response, status, code):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "request_id"}
+    assert body["error"]["code"] == code and body["error"]["message"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+def test_health_is_always_ok(client):
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_is_503_when_the_default_environment_is_down(client):
+    response = client.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False and body["default_environment"] == "staging"
+    assert set(body["environments"]) == {"staging", "production"}
+
+
+@pytest.mark.parametrize("value", ["prod", "dev", "STAGING-1"])
+def test_unknown_environment_is_400_naming_the_valid_ones(client, value):
+    response = client.post("/api/v1/predict", json={"email_content": "hi"}, headers={"X-Environment": value})
+    body = _assert_error_shape(response, 400, "unknown_environment")
+    assert "staging" in body["error"]["message"] and "production" in body["error"]["message"]
+
+
+def test_environment_header_is_case_insensitive_and_routes_to_its_own_upstream(client):
+    response = client.post("/api/v1/predict", json={"email_content": "hi"}, headers={"X-Environment": "PRODUCTION"})
+    body = _assert_error_shape(response, 503, "upstream_unavailable")
+    assert body["error"]["details"]["environment"] == "production"
+
+
+def test_default_environment_is_staging(client):
+    body = _assert_error_shape(
+        client.post("/api/v1/predict", json={"email_content": "hi"}), 503, "upstream_unavailable"
+    )
+    assert body["error"]["details"]["environment"] == "staging"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"email_content": ""}, {"email_content": "   "}, {"email_content": 5}, {"email_content": "x", "bogus": 1}],
+)
+def test_invalid_bodies_are_422(client, payload):
+    _assert_error_shape(client.post("/api/v1/predict", json=payload), 422, "invalid_input")
+
+
+def test_malformed_json_is_422(client):
+    response = client.post("/api/v1/predict", content=b"{nope", headers={"content-type": "application/json"})
+    _assert_error_shape(response, 422, "invalid_input")
+
+
+def test_oversized_text_and_batch_are_413(client):
+    _assert_error_shape(client.post("/api/v1/predict", json={"email_content": "x" * 51}), 413, "payload_too_large")
+    _assert_error_shape(client.post("/api/v1/batch-predict", json={"emails": ["a"] * 4}), 413, "payload_too_large")
+
+
+def test_request_id_is_accepted_or_generated(client):
+    given = client.get("/health", headers={"X-Request-ID": "client-id-1"})
+    assert given.headers["x-request-id"] == "client-id-1"
+    generated = client.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+    assert generated.headers["x-request-id"] != "bad id with spaces" and len(generated.headers["x-request-id"]) == 32
+
+
+def test_openapi_documents_examples(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/api/v1/predict", "/api/v1/batch-predict", "/health", "/ready"} <= set(spec["paths"])
+    assert spec["components"]["schemas"]["EmailIn"]["examples"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_metrics_are_exported(client):
+    client.post("/api/v1/predict", json={"email_content": "hi"})
+    text = client.get("/metrics").text
+    assert 'gateway_requests_total{endpoint="predict",environment="staging"' in text
+    assert "gateway_upstream_errors_total" in text

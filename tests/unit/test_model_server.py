@@ -1,0 +1,111 @@
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+
+from model_server import inputs
+from model_server.classifier import SequenceClassifier
+from model_server.device import resolve_device, resolve_dtype
+from model_server.predictor import ClassifierPredictor
+from serving_common.errors import ModelDirectoryError
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def classifier(model_dir):
+    return SequenceClassifier.load(model_dir, CPU, torch.float32)
+
+
+def _v2(ids: np.ndarray, mask: np.ndarray) -> InferRequest:
+    a = InferInput("input_ids", list(ids.shape), "INT64")
+    a.set_data_from_numpy(ids, binary_data=False)
+    b = InferInput("attention_mask", list(mask.shape), "INT64")
+    b.set_data_from_numpy(mask, binary_data=False)
+    return InferRequest(model_name="spam-detector", infer_inputs=[a, b], request_id="rid-1")
+
+
+def test_device_selection_on_a_cpu_machine():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_dtype("auto", CPU) is torch.float32
+    assert resolve_dtype("auto", torch.device("cuda")) is torch.bfloat16
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            resolve_device("cuda")
+
+
+def test_forward_returns_one_row_of_logits_per_input(classifier):
+    ids = np.array([[1, 10, 20, 2], [1, 30, 2, 0]], dtype=np.int64)
+    mask = np.array([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=np.int64)
+    logits = classifier.forward(ids, mask)
+    assert logits.shape == (2, 2) and logits.dtype == np.float32
+
+
+def test_padding_does_not_change_a_row(classifier):
+    ids = np.array([[1, 10, 20, 2]], dtype=np.int64)
+    alone = classifier.forward(ids, np.ones_like(ids))
+    padded = classifier.forward(np.array([[1, 10, 20, 2, 0, 0]]), np.array([[1, 1, 1, 1, 0, 0]]))
+    np.testing.assert_allclose(alone, padded, atol=1e-4)
+
+
+def test_corrupt_weights_are_refused_naming_the_file(model_dir, tmp_path):
+    broken = tmp_path / "m"
+    shutil.copytree(model_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ModelDirectoryError, match=r"model\.safetensors: not a readable safetensors file"):
+        SequenceClassifier.load(broken, CPU, torch.float32)
+
+
+def test_missing_tokenizer_is_refused_naming_the_file(model_dir, tmp_path):
+    broken = tmp_path / "m"
+    shutil.copytree(model_dir, broken)
+    (broken / "tokenizer.json").unlink()
+    with pytest.raises(ModelDirectoryError, match=r"tokenizer\.json: file is missing"):
+        SequenceClassifier.load(broken, CPU, torch.float32)
+
+
+@pytest.mark.parametrize(
+    ("ids", "mask", "message"),
+    [
+        (np.zeros((0, 4)), np.zeros((0, 4)), "shape"),
+        (np.ones((1, 4)), np.ones((1, 3)), "differs"),
+        (np.full((1, 4), 10**7), np.ones((1, 4)), "token ids must lie"),
+        (np.full((1, 4), -1), np.ones((1, 4)), "token ids must lie"),
+        (np.ones((1, 4)), np.full((1, 4), 2), "only 0 and 1"),
+        (np.ones((1, 600)), np.ones((1, 600)), "exceeds the model's maximum"),
+    ],
+)
+def test_bad_tensors_are_client_errors(ids, mask, message):
+    with pytest.raises(InvalidInput, match=message):
+        inputs.check(ids.astype(np.int64), mask.astype(np.int64), vocab_size=1000, max_length=512)
+
+
+def test_v1_instances_are_padded_to_the_longest():
+    ids, mask = inputs.from_v1(
+        {"instances": [{"input_ids": [1, 2, 3]}, {"input_ids": [1, 2], "attention_mask": [1, 1]}]}
+    )
+    assert ids.tolist() == [[1, 2, 3], [1, 2, 0]] and mask.tolist() == [[1, 1, 1], [1, 1, 0]]
+
+
+@pytest.mark.parametrize("payload", [{}, {"instances": []}, {"instances": [{"input_ids": ["a"]}]}, {"instances": [1]}])
+def test_bad_v1_payloads_are_client_errors(payload):
+    with pytest.raises(InvalidInput):
+        inputs.from_v1(payload)
+
+
+async def test_predictor_is_ready_only_after_load_and_answers_v2(model_dir):
+    predictor = ClassifierPredictor("spam-detector", lambda: SequenceClassifier.load(model_dir, CPU, torch.float32))
+    assert not predictor.ready
+    predictor.load()
+    assert predictor.ready
+    ids = np.array([[1, 10, 20, 2]], dtype=np.int64)
+    response_headers: dict[str, str] = {}
+    result = await predictor.predict(_v2(ids, np.ones_like(ids)), {"x-request-id": "rid-1"}, response_headers)
+    assert isinstance(result, InferResponse)
+    assert result.id == "rid-1" and result.model_version == predictor.version
+    assert result.outputs[0].name == "logits" and result.outputs[0].as_numpy().shape == (1, 2)
+    assert response_headers["x-request-id"] == "rid-1"
+    predictor.stop()

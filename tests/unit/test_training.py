@@ -1,0 +1,60 @@
+import json
+
+from model_training.datasets import Example, deduplicate, load_sms_spam, read_labelled_file, stratified_split
+
+
+def test_sms_spam_collection_is_read_from_its_package():
+    examples = load_sms_spam()
+    assert len(examples) == 4862
+    assert {e.label for e in examples} == {"ham", "spam"}
+
+
+def test_duplicates_never_straddle_the_split():
+    splits = stratified_split(load_sms_spam(), seed=7)
+    train = {e.text.casefold() for e in splits.train}
+    held_out = {e.text.casefold() for e in splits.validation + splits.test}
+    assert not train & held_out
+    assert splits.duplicates_removed > 0
+    total = len(splits.train) + len(splits.validation) + len(splits.test)
+    assert 0.19 < len(splits.test) / total < 0.21
+
+
+def test_split_is_stratified_and_reproducible():
+    a = stratified_split(load_sms_spam(), seed=3)
+    b = stratified_split(load_sms_spam(), seed=3)
+    assert [e.text for e in a.test] == [e.text for e in b.test] and a.dataset_hash == b.dataset_hash
+    rate = lambda part: sum(e.label == "spam" for e in part) / len(part)  # noqa: E731
+    assert abs(rate(a.train) - rate(a.test)) < 0.01
+
+
+def test_conflicting_duplicates_are_dropped():
+    kept, removed = deduplicate([Example("Hi", "ham"), Example("hi ", "spam"), Example("yo", "ham")])
+    assert [e.text for e in kept] == ["yo"] and removed == 2
+
+
+def test_reads_csv_tsv_and_jsonl(tmp_path):
+    (tmp_path / "a.csv").write_text("text,label\nhello,ham\nwin now,spam\n")
+    (tmp_path / "b.tsv").write_text("ham\thello\nspam\twin now\n")
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps({"body": t, "y": y}) for t, y in [("hello", "ham")]))
+    assert read_labelled_file(tmp_path / "a.csv") == [Example("hello", "ham"), Example("win now", "spam")]
+    assert read_labelled_file(tmp_path / "b.tsv") == [Example("hello", "ham"), Example("win now", "spam")]
+    assert read_labelled_file(tmp_path / "c.jsonl", "body", "y") == [Example("hello", "ham")]
+
+
+def test_same_seed_same_model(model_dirs, tmp_path):
+    from tests.conftest import build_tiny_model
+
+    again = build_tiny_model(tmp_path / "again", seed=1)
+    first = json.loads((model_dirs["staging"] / "metadata.json").read_text())["version"]
+    assert json.loads((again / "metadata.json").read_text())["version"] == first
+    other = json.loads((model_dirs["production"] / "metadata.json").read_text())["version"]
+    assert other != first
+
+
+def test_trained_directory_has_metrics_and_card(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix"):
+        assert key in metrics["held_out"]
+    assert metrics["dataset"]["hash"] and metrics["dataset"]["split_seed"] == 1
+    assert "f1" in metrics["baseline_tfidf"] and metrics["training"]["seconds"] > 0
+    assert "TF-IDF" in (model_dir / "README.md").read_text()

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferOutput, InferResponse
+
+from feature_transformer.postprocess import confidence_level, softmax, spam_verdicts
+from feature_transformer.transformer import EmailTransformer
+from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
+from serving_common.tokenization import TextEncoder
+
+
+@pytest.fixture(scope="module")
+def transformer(model_dir):
+    metadata = validate_model_dir(model_dir)
+    return EmailTransformer("spam-detector", metadata, TextEncoder.from_file(model_dir / TOKENIZER_FILE, 512))
+
+
+def test_softmax_rows_sum_to_one():
+    p = softmax(np.array([[1000.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert p[0, 0] == pytest.approx(1.0) and p[1, 0] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("p", "threshold", "level"),
+    [
+        (0.99, 0.5, "high"),
+        (0.80, 0.5, "medium"),
+        (0.55, 0.5, "low"),
+        (0.01, 0.5, "high"),
+        (0.3, 0.5, "low"),
+        (0.95, 0.2, "high"),
+        (0.10, 0.2, "medium"),
+    ],
+)
+def test_confidence_is_relative_to_the_threshold(p, threshold, level):
+    assert confidence_level(p, threshold) == level
+
+
+def test_verdicts_use_the_stored_threshold(model_dir):
+    metadata = validate_model_dir(model_dir).model_copy(update={"decision_threshold": 0.9})
+    logits = np.log(np.array([[0.2, 0.8], [0.05, 0.95]]))
+    (label_a, p_a, _), (label_b, p_b, _) = spam_verdicts(logits, metadata)
+    assert (label_a, label_b) == ("ham", "spam")  # 0.8 is under a 0.9 threshold
+    assert p_a == pytest.approx(0.8) and p_b == pytest.approx(0.95)
+
+
+def test_preprocess_builds_v2_tensors_padded_to_the_longest(transformer):
+    request = transformer.preprocess(
+        {"instances": [{"text": "short"}, {"text": "a much longer message with many more words in it"}]},
+        {"x-request-id": "abc"},
+    )
+    ids = request.get_input_by_name("input_ids").as_numpy()
+    mask = request.get_input_by_name("attention_mask").as_numpy()
+    assert ids.shape == mask.shape and ids.shape[0] == 2
+    assert mask[0].sum() < mask[1].sum() == ids.shape[1]  # padded to the longest, not to 512
+    assert request.id == "abc"
+
+
+def test_long_texts_are_truncated_at_max_length_and_flagged(transformer):
+    request = transformer.preprocess({"instances": [{"text": "word " * 2000}]}, {})
+    assert request.get_input_by_name("input_ids").as_numpy().shape[1] == 512
+    logits = np.zeros((1, 2), dtype=np.float32)
+    out = InferOutput("logits", [1, 2], "FP32")
+    out.set_data_from_numpy(logits, binary_data=False)
+    result = transformer.postprocess(InferResponse("x", "spam-detector", [out], model_version="v"), {})
+    assert result["predictions"][0]["truncated"] is True
+    assert result["predictions"][0]["features"]["word_count"] == 2000
+
+
+@pytest.mark.parametrize(
+    "payload", [{}, {"instances": []}, {"instances": [{"text": 5}]}, {"instances": [{"text": "  "}]}]
+)
+def test_bad_bodies_are_invalid_input(transformer, payload):
+    with pytest.raises(InvalidInput):
+        transformer.preprocess(payload, {})

@@ -1,0 +1,90 @@
+"""``python -m model_training``: train models into model directories.
+
+python -m model_training train --data FILE --out DIR [--backbone ID|DIR|deberta-v2-small]
+python -m model_training defaults --models-dir models   # what `make models` / `make run` call
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from model_training.backbones import SCRATCH_BACKBONE
+from model_training.datasets import SMS_SPAM_CITATION, load_sms_spam, read_labelled_file
+from model_training.trainer import TrainingConfig
+from serving_common.errors import ModelDirectoryError
+from serving_common.logging import configure_logging
+from serving_common.model_dir import validate_model_dir
+
+log = logging.getLogger("model_training")
+DEFAULT_SPAM_DIR = "spam-detector"
+
+
+def _train(args: argparse.Namespace) -> int:
+    from model_training.spam import train_spam_model
+
+    examples = read_labelled_file(args.data, args.text_column, args.label_column) if args.data else load_sms_spam()
+    if args.limit:
+        examples = examples[: args.limit]
+    config = TrainingConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size)
+    metadata = train_spam_model(
+        examples,
+        Path(args.out),
+        name=args.name,
+        backbone=args.backbone,
+        config=config,
+        dataset_source=str(args.data) if args.data else SMS_SPAM_CITATION,
+    )
+    print(f"wrote {args.out} ({metadata.name} {metadata.version})")
+    return 0
+
+
+def ensure_default_models(models_dir: Path) -> list[Path]:
+    """Build every default model that is missing or invalid; leave valid ones alone (fast restarts)."""
+    from model_training.spam import train_spam_model
+
+    target = models_dir / DEFAULT_SPAM_DIR
+    try:
+        validate_model_dir(target)
+        log.info("default model present: %s", target)
+    except ModelDirectoryError as exc:
+        log.info("building default spam model into %s (%s); a few minutes on 2 CPU cores", target, exc)
+        train_spam_model(load_sms_spam(), target)
+    return [target]
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    parser = argparse.ArgumentParser(
+        prog="model_training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a spam classifier from a labelled file")
+    train.add_argument("--data", help="CSV/TSV/JSONL file; default: the SMS Spam Collection from its package")
+    train.add_argument("--text-column", default="text")
+    train.add_argument("--label-column", default="label")
+    train.add_argument("--out", required=True, help="model directory to write")
+    train.add_argument("--name", default="spam-detector")
+    train.add_argument(
+        "--backbone",
+        default=SCRATCH_BACKBONE,
+        help="hub id (e.g. microsoft/deberta-v3-base), local checkpoint dir, or deberta-v2-small",
+    )
+    train.add_argument("--epochs", type=int, default=TrainingConfig.epochs)
+    train.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
+    train.add_argument("--seed", type=int, default=TrainingConfig.seed)
+    train.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke tests)")
+    defaults = sub.add_parser("defaults", help="build the default models when missing")
+    defaults.add_argument("--models-dir", default="models")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return _train(args)
+    for path in ensure_default_models(Path(args.models_dir)):
+        print(f"ready: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Writing a model directory that honours serving_common.model_dir's contract."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from tokenizers import Tokenizer
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from model_training.tokenizer import CLS, MASK, PAD, SEP, UNK
+from serving_common.model_dir import (
+    METADATA_FILE,
+    METRICS_FILE,
+    MODEL_CARD_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    ModelMetadata,
+    validate_model_dir,
+    write_json,
+)
+
+
+def content_version(weights: Path) -> str:
+    """Same weights, same version: the version is derived from the weights' bytes."""
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    return f"v1-{digest[:12]}"
+
+
+def export_model_dir(
+    out_dir: Path,
+    model: PreTrainedModel,
+    tokenizer: Tokenizer,
+    metadata: ModelMetadata,
+    metrics: dict,
+    model_card: str,
+) -> ModelMetadata:
+    """Write weights, config, tokenizer, metadata, metrics and card; return the final metadata.
+
+    Written to a temporary sibling and renamed into place, so a half-written directory is never served.
+    """
+    out_dir = Path(out_dir)
+    staging = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    hf_tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token=PAD,
+        cls_token=CLS,
+        sep_token=SEP,
+        unk_token=UNK,
+        mask_token=MASK,
+        model_max_length=metadata.max_length,
+    )
+    hf_tokenizer.save_pretrained(staging)
+    if not (staging / TOKENIZER_FILE).is_file():
+        tokenizer.save(str(staging / TOKENIZER_FILE))
+    version = metadata.version if metadata.version != "auto" else content_version(staging / WEIGHTS_FILE)
+    metadata = metadata.model_copy(update={"version": version})
+    write_json(staging / METADATA_FILE, metadata.model_dump(mode="json"))
+    write_json(staging / METRICS_FILE, {**metrics, "model_version": version})
+    (staging / MODEL_CARD_FILE).write_text(model_card.replace("{version}", version), encoding="utf-8")
+    validate_model_dir(staging)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    staging.rename(out_dir)
+    return metadata
