@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from model_training.datasets import load_sms_spam
+from model_training.intent import train_intent_model
+from model_training.intent_data import INTENTS, read_dataset
 from model_training.spam import train_spam_model
 from model_training.trainer import TrainingConfig
 
@@ -41,3 +43,22 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def model_dir(model_dirs: dict[str, Path]) -> Path:
     return model_dirs["staging"]
+
+
+def build_tiny_intent_model(out: Path, per_intent: int = 40) -> Path:
+    torch.set_num_threads(2)
+    rows = read_dataset()
+    subset = [r for intent in INTENTS for r in [r for r in rows if r["intent"] == intent][:per_intent]]
+    train_intent_model(subset, out, config=TrainingConfig(epochs=4, max_train_length=64, learning_rate=2e-3))
+    return out
+
+
+@pytest.fixture(scope="session")
+def intent_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_intent_model(tmp_path_factory.mktemp("models") / "intent-classifier")
+
+
+@pytest.fixture(scope="session")
+def stack_model_dirs(model_dirs: dict[str, Path], intent_model_dir: Path) -> dict[str, list[Path]]:
+    """What each environment's pair serves in the end-to-end tests: its spam model and the intent model."""
+    return {env: [spam, intent_model_dir] for env, spam in model_dirs.items()}

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api_gateway.api.routes import health, predict
+from api_gateway.api.routes import health, intent, models, predict
 from api_gateway.core.config import GatewaySettings
 from api_gateway.middleware import RequestIdMiddleware
 from api_gateway.upstream import Upstreams
@@ -46,6 +46,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(intent.router)
+    app.include_router(models.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:

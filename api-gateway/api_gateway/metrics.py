@@ -29,8 +29,10 @@ UPSTREAM_ERRORS = Counter(
     ["environment", "model_name", "code"],
 )
 IN_FLIGHT = Gauge("gateway_in_flight_requests", "Prediction requests being processed.", ["environment"])
-EMAILS = Counter(
-    "gateway_emails_total", "Emails classified, by predicted label.", ["environment", "model_name", "label"]
+PREDICTIONS = Counter(
+    "gateway_predictions_total",
+    "Texts classified, by predicted label (spam/ham, or the intent).",
+    ["environment", "model_name", "label"],
 )
 ENVIRONMENT_READY = Gauge(
     "gateway_environment_ready",

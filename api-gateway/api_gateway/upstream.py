@@ -1,23 +1,26 @@
-"""Calls from the gateway to an environment's InferenceService (its feature transformer).
+"""Calls from the gateway to an environment's InferenceServices (their feature transformers).
 
-One pooled keep-alive ``httpx.AsyncClient`` per environment, created at start-up and closed at
-shutdown; no client is built per request. Transport failures become typed gateway errors.
+One pooled keep-alive ``httpx.AsyncClient`` per (environment, model), created at start-up and
+closed at shutdown; no client is built per request. Transport failures become typed gateway errors.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 import httpx
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from api_gateway import metrics
 from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment
+from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.core.errors import UpstreamFailed, UpstreamTimeout, UpstreamUnavailable
 from serving_common.request_context import REQUEST_ID_HEADER
-from serving_common.schemas import TransformerInstance, TransformerRequest, TransformerResponse
+from serving_common.schemas import ModelInfo, TransformerInstance, TransformerRequest
+
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
 
 
 class InferenceServiceClient:
@@ -36,8 +39,10 @@ class InferenceServiceClient:
             headers={"content-type": "application/json"},
         )
 
-    async def predict(self, instances: list[TransformerInstance], request_id: str) -> TransformerResponse:
-        """One upstream call for the whole list, however many emails it holds."""
+    async def predict(
+        self, instances: list[TransformerInstance], request_id: str, response_model: type[ResponseT]
+    ) -> ResponseT:
+        """One upstream call for the whole list, however many texts it holds."""
         body = orjson.dumps(TransformerRequest(instances=instances).model_dump(exclude_none=True))
         started = time.perf_counter()
         try:
@@ -45,32 +50,26 @@ class InferenceServiceClient:
                 f"/v1/models/{self.model_name}:predict", content=body, headers={REQUEST_ID_HEADER: request_id}
             )
         except httpx.TimeoutException:
-            raise self._error(UpstreamTimeout, f"the {self.environment} environment did not answer in time") from None
+            raise self._error(UpstreamTimeout, "did not answer in time") from None
         except httpx.TransportError as exc:
-            raise self._error(
-                UpstreamUnavailable, f"the {self.environment} environment is unreachable ({type(exc).__name__})"
-            ) from None
+            raise self._error(UpstreamUnavailable, f"is unreachable ({type(exc).__name__})") from None
         finally:
             metrics.UPSTREAM_DURATION.labels(self.environment, self.model_name).observe(time.perf_counter() - started)
         if response.status_code == 503:
-            raise self._error(UpstreamUnavailable, f"the {self.environment} environment is not ready")
+            raise self._error(UpstreamUnavailable, "is not ready")
         if response.status_code != 200:
             raise self._error(
                 UpstreamFailed,
-                f"the {self.environment} environment answered HTTP {response.status_code}",
+                f"answered HTTP {response.status_code}",
                 upstream_status=response.status_code,
                 upstream_body=response.text[:500],
             )
         try:
-            result = TransformerResponse.model_validate_json(response.content)
+            result = response_model.model_validate_json(response.content)
         except ValidationError:
-            raise self._error(UpstreamFailed, f"the {self.environment} environment sent an unreadable answer") from None
+            raise self._error(UpstreamFailed, "sent an unreadable answer") from None
         if len(result.predictions) != len(instances):
-            raise self._error(
-                UpstreamFailed,
-                f"the {self.environment} environment returned {len(result.predictions)} predictions "
-                f"for {len(instances)} emails",
-            )
+            raise self._error(UpstreamFailed, f"returned {len(result.predictions)} predictions for {len(instances)}")
         return result
 
     async def ready(self) -> bool:
@@ -81,8 +80,19 @@ class InferenceServiceClient:
             return False
         return response.status_code == 200
 
-    def _error(self, cls: type, message: str, **details: object) -> Exception:
-        err = cls(message, details={"environment": str(self.environment), **details})
+    async def info(self) -> ModelInfo | None:
+        """The served model's metadata (name, version, task), or None when it cannot be had."""
+        try:
+            response = await self._client.get(f"/v1/models/{self.model_name}/metadata", timeout=self._readiness_timeout)
+            return ModelInfo.model_validate_json(response.content) if response.status_code == 200 else None
+        except (httpx.HTTPError, ValidationError):
+            return None
+
+    def _error(self, cls: type, what: str, **details: object) -> Exception:
+        err = cls(
+            f"the {self.environment} {self.model_name} service {what}",
+            details={"environment": str(self.environment), "model_name": self.model_name, **details},
+        )
         metrics.UPSTREAM_ERRORS.labels(self.environment, self.model_name, err.code).inc()
         return err
 
@@ -91,18 +101,21 @@ class InferenceServiceClient:
 
 
 class Upstreams:
-    """The clients of every environment, keyed by environment."""
+    """The clients of every (environment, model)."""
 
     def __init__(self, settings: GatewaySettings):
         self._clients = {
-            env: InferenceServiceClient(env, settings.upstream_url(env), settings.spam_model_name, settings)
+            (env, kind): InferenceServiceClient(
+                env, settings.upstream_url(env, kind), settings.model_name(kind), settings
+            )
             for env in Environment
+            for kind in ModelKind
         }
 
-    def spam(self, environment: Environment) -> InferenceServiceClient:
-        return self._clients[environment]
+    def get(self, environment: Environment, model: ModelKind) -> InferenceServiceClient:
+        return self._clients[(environment, model)]
 
-    def all(self) -> dict[Environment, InferenceServiceClient]:
+    def all(self) -> dict[tuple[Environment, ModelKind], InferenceServiceClient]:
         return dict(self._clients)
 
     async def aclose(self) -> None:

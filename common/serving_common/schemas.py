@@ -9,7 +9,8 @@ Response::
     {"predictions": [{"label": "spam", "spam_probability": 0.98, "confidence": "high", ...}],
      "model_name": "spam-detector", "model_version": "..."}
 
-Both sides import these models, so a change to the contract is one change.
+Both sides import these models, so a change to the contract is one change. Spam models answer with
+:class:`SpamResponse`, intent models with :class:`IntentResponse`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,40 @@ class SpamOutput(BaseModel):
     features: dict[str, float]
 
 
-class TransformerResponse(BaseModel):
+class IntentScore(BaseModel):
+    intent: str
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class IntentOutput(BaseModel):
+    intent: str
+    confidence: float = Field(ge=0.0, le=1.0, description="probability of the predicted intent")
+    all_intents: dict[str, float]
+    top_intents: list[IntentScore] = Field(description="the three most likely intents, most likely first")
+    complexity_score: float = Field(ge=0.0, le=1.0)
+    complexity_level: Literal["simple", "moderate", "complex"]
+    truncated: bool
+    features: dict[str, float]
+
+
+class SpamResponse(BaseModel):
     predictions: list[SpamOutput]
     model_name: str
     model_version: str
+
+
+class IntentResponse(BaseModel):
+    predictions: list[IntentOutput]
+    model_name: str
+    model_version: str
+
+
+class ModelInfo(BaseModel):
+    """What ``GET /v1/models/{name}/metadata`` of a KServe component returns."""
+
+    name: str
+    version: str
+    task: str
+    labels: list[str]
+    max_length: int
+    decision_threshold: float | None = None

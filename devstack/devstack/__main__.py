@@ -16,13 +16,16 @@ from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
 
 BANNER = """
 textserve is up: gateway {gateway}
-  staging    transformer {staging_t}  predictor {staging_p}  model {staging_m}
-  production transformer {production_t}  predictor {production_p}  model {production_m}
+  staging    transformer {staging_t}  predictor {staging_p}  models {staging_m}
+  production transformer {production_t}  predictor {production_p}  models {production_m}
 
   curl -s {gateway}/api/v1/predict -H 'content-type: application/json' \\
        -d '{{"email_content":"WINNER!! Claim your free prize now, call 09061701461"}}'
   curl -s {gateway}/api/v1/predict -H 'X-Environment: production' -H 'content-type: application/json' \\
        -d '{{"email_content":"Are we still on for lunch?"}}'
+  curl -s {gateway}/api/v1/intent/predict -H 'content-type: application/json' \
+       -d '{{"text":"Write a Python function that merges two sorted lists"}}'
+  curl -s {gateway}/api/v1/models
   API docs: {gateway}/docs      Logs: {logs}/      Ctrl-C stops everything.
 """
 
@@ -34,8 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the platform until Ctrl-C")
     run.add_argument("--models-dir", default="models", type=Path)
-    run.add_argument("--staging-model", type=Path, help="model directory for staging (default: the spam detector)")
-    run.add_argument("--production-model", type=Path, help="model directory for production")
+    run.add_argument(
+        "--staging-model",
+        type=Path,
+        action="append",
+        help="model directory served in staging (repeatable; default: the default models)",
+    )
+    run.add_argument(
+        "--production-model",
+        type=Path,
+        action="append",
+        help="model directory served in production (repeatable; default: the default models)",
+    )
     run.add_argument("--gateway-port", type=int, default=8080)
     run.add_argument("--log-dir", type=Path, default=Path("var/log"))
     args = parser.parse_args(argv)
@@ -44,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     from serving_common.logging import configure_logging
 
     configure_logging()
-    default_model = ensure_default_models(args.models_dir)[0]
+    defaults = ensure_default_models(args.models_dir)
     model_dirs = {
-        "staging": args.staging_model or default_model,
-        "production": args.production_model or default_model,
+        "staging": args.staging_model or defaults,
+        "production": args.production_model or defaults,
     }
     stack = LocalStack(StackConfig(model_dirs=model_dirs, gateway_port=args.gateway_port, log_dir=args.log_dir))
     stopping = threading.Event()
@@ -60,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             logs=args.log_dir,
             **{f"{e}_t": stack.transformer_url(e) for e in ENVIRONMENTS},
             **{f"{e}_p": stack.predictor_url(e) for e in ENVIRONMENTS},
-            **{f"{e}_m": model_dirs[e] for e in ENVIRONMENTS},
+            **{f"{e}_m": ", ".join(map(str, model_dirs[e])) for e in ENVIRONMENTS},
         ),
         flush=True,
     )

@@ -21,7 +21,7 @@ class PairPorts:
 class StackConfig:
     """What to serve where. Ports of 0 are replaced by free ones (tests); `make run` fixes them."""
 
-    model_dirs: dict[str, Path]
+    model_dirs: dict[str, list[Path]]  # per environment: every model its pair serves
     host: str = "127.0.0.1"
     gateway_port: int = 8080
     pair_ports: dict[str, PairPorts] = field(
@@ -33,7 +33,7 @@ class StackConfig:
     predictor_args: list[str] = field(default_factory=list)
 
     @classmethod
-    def on_free_ports(cls, model_dirs: dict[str, Path], **kwargs: object) -> StackConfig:
+    def on_free_ports(cls, model_dirs: dict[str, list[Path]], **kwargs: object) -> StackConfig:
         ports = {env: PairPorts(free_port(), free_port()) for env in ENVIRONMENTS}
         return cls(model_dirs=model_dirs, gateway_port=free_port(), pair_ports=ports, **kwargs)
 
@@ -46,8 +46,9 @@ class LocalStack:
         host = config.host
         for env in ENVIRONMENTS:
             ports = config.pair_ports[env]
-            model_dir = str(config.model_dirs[env])
-            kserve_common = ["--http_host", host, "--enable_grpc", "false", "--model_dir", model_dir]
+            kserve_common = ["--http_host", host, "--enable_grpc", "false"]
+            for model_dir in config.model_dirs[env]:
+                kserve_common += ["--model_dir", str(model_dir)]
             self.processes[f"{env}-predictor"] = ManagedProcess(
                 f"{env}-predictor",
                 [py, "-m", "model_server", "--http_port", str(ports.predictor), *kserve_common, *config.predictor_args],
@@ -113,7 +114,8 @@ class LocalStack:
 
     def stop(self) -> None:
         # Front to back, so nothing accepted upstream is left without a backend to finish it.
-        for name in ["gateway", *(f"{e}-transformer" for e in ENVIRONMENTS), *(f"{e}-predictor" for e in ENVIRONMENTS)]:
+        order = ["gateway", *(f"{e}-transformer" for e in ENVIRONMENTS), *(f"{e}-predictor" for e in ENVIRONMENTS)]
+        for name in order:
             self.processes[name].stop()
 
     def __enter__(self) -> LocalStack:

@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from feature_transformer.settings import TransformerSettings
-from feature_transformer.transformer import EmailTransformer
-from serving_common.kserve_server import ModelServer, build_parser
+from feature_transformer.transformer import TextTransformer
+from serving_common.kserve_server import ModelServer, build_parser, served_names
 from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, validate_model_dir
 from serving_common.tokenization import TextEncoder
 
@@ -16,21 +16,23 @@ log = logging.getLogger("feature_transformer")
 
 
 def settings_from_args(args: argparse.Namespace) -> TransformerSettings:
-    fields = ("model_dir", "model_name")
-    return TransformerSettings(**{f: getattr(args, f) for f in fields if getattr(args, f, None) is not None})
+    overrides = {"model_dirs": args.model_dir, "model_name": args.model_name}
+    return TransformerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser("KServe transformer: features + tokenisation in, spam verdicts out")
-    parser.add_argument("--model_dir", default=None, help="model directory (default /mnt/models)")
-    args, _ = parser.parse_known_args(argv)
+    args, _ = build_parser("KServe transformer: features + tokenisation in, verdicts out").parse_known_args(argv)
     settings = settings_from_args(args)
     # The transformer needs only the tokenizer and metadata, not the weights.
-    metadata = validate_model_dir(settings.model_dir, required=(METADATA_FILE, TOKENIZER_FILE))
-    encoder = TextEncoder.from_file(Path(settings.model_dir) / TOKENIZER_FILE, metadata.max_length)
-    transformer = EmailTransformer(settings.model_name or metadata.name, metadata, encoder)
-    log.info("serving %s %s via predictor %s", transformer.name, metadata.version, args.predictor_host)
-    ModelServer(http_host=args.http_host).start([transformer])
+    metadatas = [validate_model_dir(d, required=(METADATA_FILE, TOKENIZER_FILE)) for d in settings.model_dirs]
+    models = []
+    for model_dir, metadata, name in zip(
+        settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
+    ):
+        encoder = TextEncoder.from_file(Path(model_dir) / TOKENIZER_FILE, metadata.max_length)
+        models.append((TextTransformer(name, metadata, encoder), metadata))
+        log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, args.predictor_host)
+    ModelServer(http_host=args.http_host).start_models(models)
 
 
 if __name__ == "__main__":

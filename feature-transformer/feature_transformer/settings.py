@@ -11,10 +11,10 @@ from serving_common.settings import ServiceSettings
 class TransformerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FEATURE_TRANSFORMER_", extra="ignore", frozen=True)
 
-    model_dir: str = Field(
-        default="/mnt/models",
-        description="Model directory holding tokenizer.json and metadata.json (KServe's STORAGE_URI target).",
+    model_dirs: list[str] = Field(
+        default=["/mnt/models"],
+        description="Model directories holding tokenizer.json and metadata.json (KServe's STORAGE_URI target).",
     )
     model_name: str | None = Field(
-        default=None, description="Name on the inference URL (and the predictor's); default: metadata.json's."
+        default=None, description="Name on the inference URL (and the predictor's) for a single model."
     )

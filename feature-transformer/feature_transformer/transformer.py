@@ -11,13 +11,22 @@ from typing import Any
 from kserve import Model
 from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from feature_transformer.postprocess import spam_verdicts
 from serving_common.features import compose_email_text, extract_features
-from serving_common.model_dir import ModelMetadata
-from serving_common.schemas import SpamOutput, TransformerRequest, TransformerResponse
+from serving_common.model_dir import ModelMetadata, Task
+from serving_common.postprocess import intent_verdicts, spam_verdicts
+from serving_common.schemas import (
+    IntentOutput,
+    IntentResponse,
+    IntentScore,
+    SpamOutput,
+    SpamResponse,
+    TransformerRequest,
+)
 from serving_common.tokenization import TextEncoder
+
+TOP_INTENTS = 3
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,9 @@ class _Prepared:
 _prepared: ContextVar[_Prepared] = ContextVar("prepared")
 
 
-class EmailTransformer(Model):
+class TextTransformer(Model):
+    """Texts in; features, token tensors to the predictor; verdicts of the model's task out."""
+
     def __init__(self, name: str, metadata: ModelMetadata, encoder: TextEncoder):
         super().__init__(name)
         self.metadata = metadata
@@ -40,7 +51,7 @@ class EmailTransformer(Model):
 
     def preprocess(self, payload: dict[str, Any] | InferRequest, headers: dict[str, str] | None = None) -> InferRequest:
         if isinstance(payload, InferRequest):
-            raise InvalidInput('send emails as v1 JSON: {"instances": [{"text": "..."}]}')
+            raise InvalidInput('send texts as v1 JSON: {"instances": [{"text": "..."}]}')
         try:
             request = TransformerRequest.model_validate(payload)
         except ValidationError as exc:
@@ -69,15 +80,37 @@ class EmailTransformer(Model):
         logits = next((o for o in result.outputs if o.name == "logits"), result.outputs[0]).as_numpy()
         if logits.shape[0] != len(prepared.features):
             raise InferenceError(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
-        predictions = [
-            SpamOutput(label=label, spam_probability=p, confidence=conf, truncated=cut, features=feats)
-            for (label, p, conf), cut, feats in zip(
-                spam_verdicts(logits, self.metadata), prepared.truncated, prepared.features, strict=True
-            )
-        ]
-        response = TransformerResponse(
+        try:
+            predictions = self._verdicts(logits, prepared)
+        except ValueError as exc:  # logits that do not fit the model's declared heads
+            raise InferenceError(str(exc)) from None
+        response_model: type[BaseModel] = SpamResponse if self.metadata.task is Task.SPAM else IntentResponse
+        return response_model(
             predictions=predictions,
             model_name=result.model_name or self.name,
             model_version=result.model_version or self.metadata.version,
-        )
-        return response.model_dump()
+        ).model_dump()
+
+    def _verdicts(self, logits, prepared: _Prepared) -> list[BaseModel]:
+        rows = zip(prepared.truncated, prepared.features, strict=True)
+        if self.metadata.task is Task.SPAM:
+            return [
+                SpamOutput(label=label, spam_probability=p, confidence=conf, truncated=cut, features=feats)
+                for (label, p, conf), (cut, feats) in zip(spam_verdicts(logits, self.metadata), rows, strict=True)
+            ]
+        outputs = []
+        for v, (cut, feats) in zip(intent_verdicts(logits, self.metadata), rows, strict=True):
+            ranked = sorted(v.all_intents.items(), key=lambda kv: kv[1], reverse=True)[:TOP_INTENTS]
+            outputs.append(
+                IntentOutput(
+                    intent=v.intent,
+                    confidence=v.confidence,
+                    all_intents=v.all_intents,
+                    top_intents=[IntentScore(intent=i, probability=p) for i, p in ranked],
+                    complexity_score=v.complexity_score,
+                    complexity_level=v.complexity_level,
+                    truncated=cut,
+                    features=feats,
+                )
+            )
+        return outputs

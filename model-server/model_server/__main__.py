@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 import torch
 
@@ -11,16 +10,13 @@ from model_server.classifier import SequenceClassifier
 from model_server.device import resolve_device, resolve_dtype
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
-from serving_common.kserve_server import ModelServer
+from serving_common.kserve_server import ModelServer, served_names
 from serving_common.kserve_server import build_parser as kserve_parser
 from serving_common.model_dir import read_metadata
-
-log = logging.getLogger("model_server")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = kserve_parser("KServe predictor for text classifiers")
-    parser.add_argument("--model_dir", default=None, help="model directory (default /mnt/models)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
     parser.add_argument("--torch_threads", default=None, type=int)
@@ -29,8 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
     """Flags win over ``MODEL_SERVER_*`` environment variables, which win over defaults."""
-    fields = ("model_dir", "model_name", "device", "dtype", "torch_threads")
-    return ModelServerSettings(**{f: getattr(args, f) for f in fields if getattr(args, f, None) is not None})
+    overrides = {
+        "model_dirs": args.model_dir,
+        "model_name": args.model_name,
+        "device": args.device,
+        "dtype": args.dtype,
+        "torch_threads": args.torch_threads,
+    }
+    return ModelServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,14 +42,17 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(settings.torch_threads)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
-    name = settings.model_name or read_metadata(settings.model_dir).name
-    predictor = ClassifierPredictor(
-        name,
-        lambda: SequenceClassifier.load(settings.model_dir, device, dtype),
-        warmup_batch_size=settings.warmup_batch_size,
-    )
-    predictor.load()
-    ModelServer(http_host=args.http_host).start([predictor])
+    metadatas = [read_metadata(d) for d in settings.model_dirs]
+    models = []
+    for model_dir, name in zip(settings.model_dirs, served_names(metadatas, settings.model_name), strict=True):
+        predictor = ClassifierPredictor(
+            name,
+            lambda model_dir=model_dir: SequenceClassifier.load(model_dir, device, dtype),
+            warmup_batch_size=settings.warmup_batch_size,
+        )
+        predictor.load()
+        models.append((predictor, predictor.classifier.metadata))
+    ModelServer(http_host=args.http_host).start_models(models)
 
 
 if __name__ == "__main__":

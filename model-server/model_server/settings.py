@@ -13,12 +13,12 @@ from serving_common.settings import ServiceSettings
 class ModelServerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_SERVER_", extra="ignore", frozen=True)
 
-    model_dir: str = Field(
-        default="/mnt/models",
-        description="Model directory; KServe's storage initializer puts the files of storageUri here.",
+    model_dirs: list[str] = Field(
+        default=["/mnt/models"],
+        description="Model directories; KServe's storage initializer puts the files of storageUri in /mnt/models.",
     )
     model_name: str | None = Field(
-        default=None, description="Name on the inference URL; defaults to the name in the model's metadata.json."
+        default=None, description="Name on the inference URL for a single model; default: its metadata.json name."
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="'auto' takes CUDA when a GPU is visible, else the CPU."

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
+from model_training.intent_data import INTENTS
 
 pytestmark = pytest.mark.e2e
 
@@ -19,8 +20,8 @@ HAM = "Ok lar... I'll see you at home after work, do you want me to pick up some
 
 
 @pytest.fixture(scope="module")
-def stack(model_dirs, tmp_path_factory):
-    config = StackConfig.on_free_ports(model_dirs, log_dir=tmp_path_factory.mktemp("logs"), echo=False)
+def stack(stack_model_dirs, tmp_path_factory):
+    config = StackConfig.on_free_ports(stack_model_dirs, log_dir=tmp_path_factory.mktemp("logs"), echo=False)
     stack = LocalStack(config)
     gateway = stack.processes["gateway"]
     # The gateway first, alone: it must report not-ready while no InferenceService is up.
@@ -55,7 +56,9 @@ def test_readiness_before_and_after_the_models_load(stack, api):
     assert not any(env["ready"] for env in body["environments"].values())
     after = api.get("/ready")
     assert after.status_code == 200
-    assert all(after.json()["environments"][env]["ready"] for env in ENVIRONMENTS)
+    for env in ENVIRONMENTS:
+        environment = after.json()["environments"][env]
+        assert environment["ready"] and set(environment["models"]) == {"spam-detector", "intent-classifier"}
 
 
 def test_single_prediction_defaults_to_staging(api, model_dirs):
@@ -155,11 +158,50 @@ def test_predictor_speaks_open_inference_protocol_v2(stack):
     assert bad.status_code == 400
 
 
-def test_processes_stop_gracefully_on_sigterm(model_dirs, tmp_path):
-    config = StackConfig.on_free_ports(model_dirs, log_dir=tmp_path, echo=False)
+def test_processes_stop_gracefully_on_sigterm(stack_model_dirs, tmp_path):
+    config = StackConfig.on_free_ports(stack_model_dirs, log_dir=tmp_path, echo=False)
     proc = LocalStack(config).processes["gateway"]
     proc.start()
     proc.wait_ready(60)
     # uvicorn finishes its graceful shutdown, then re-raises SIGTERM so the exit status tells why it stopped.
     assert proc.stop(timeout=15) in (0, -signal.SIGTERM)
     assert "Finished server process" in proc.log_text()
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_intent_prediction_in_each_environment(api, intent_model_dir, env):
+    response = api.post(
+        "/api/v1/intent/predict",
+        json={"text": "Write a Python function that reverses a string"},
+        headers={"X-Environment": env},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["environment"] == env and body["model_name"] == "intent-classifier"
+    assert body["model_version"] == _version(intent_model_dir)
+    assert set(body["all_intents"]) == set(INTENTS) and sum(body["all_intents"].values()) == pytest.approx(
+        1.0, abs=1e-6
+    )
+    assert next(t["intent"] for t in body["top_intents"]) == body["intent"] and len(body["top_intents"]) == 3
+    assert body["confidence"] == pytest.approx(body["all_intents"][body["intent"]])
+    assert 0 <= body["complexity"]["score"] <= 1 and body["complexity"]["level"] in {"simple", "moderate", "complex"}
+
+
+def test_intent_batch_keeps_order(api):
+    texts = ["Translate 'good night' into Italian", "Hi, how are you today?", "Summarize this article about tides"]
+    response = api.post("/api/v1/intent/batch-predict", json={"texts": texts})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == 3 and len(body["predictions"]) == 3
+    singles = [api.post("/api/v1/intent/predict", json={"text": t}).json()["intent"] for t in texts]
+    assert [p["intent"] for p in body["predictions"]] == singles
+
+
+def test_models_lists_what_each_environment_serves(api, model_dirs, intent_model_dir):
+    body = api.get("/api/v1/models").json()
+    for env in ENVIRONMENTS:
+        served = {m["name"]: m for m in body["environments"][env]}
+        assert served["spam-detector"]["version"] == _version(model_dirs[env])
+        assert served["intent-classifier"]["version"] == _version(intent_model_dir)
+        assert all(m["ready"] for m in served.values())
+        assert served["intent-classifier"]["task"] == "intent"

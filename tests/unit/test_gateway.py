@@ -44,6 +44,7 @@ def test_ready_is_503_when_the_default_environment_is_down(client):
     body = response.json()
     assert body["ready"] is False and body["default_environment"] == "staging"
     assert set(body["environments"]) == {"staging", "production"}
+    assert set(body["environments"]["staging"]["models"]) == {"spam-detector", "intent-classifier"}
 
 
 @pytest.mark.parametrize("value", ["prod", "dev", "STAGING-1"])
@@ -103,3 +104,28 @@ def test_metrics_are_exported(client):
     text = client.get("/metrics").text
     assert 'gateway_requests_total{endpoint="predict",environment="staging"' in text
     assert "gateway_upstream_errors_total" in text
+
+
+@pytest.mark.parametrize("payload", [{}, {"text": ""}, {"text": "  "}, {"text": ["a"]}, {"prompt": "x"}])
+def test_invalid_intent_bodies_are_422(client, payload):
+    _assert_error_shape(client.post("/api/v1/intent/predict", json=payload), 422, "invalid_input")
+
+
+def test_intent_batch_limits(client):
+    _assert_error_shape(client.post("/api/v1/intent/batch-predict", json={"texts": []}), 422, "invalid_input")
+    _assert_error_shape(
+        client.post("/api/v1/intent/batch-predict", json={"texts": ["a"] * 4}), 413, "payload_too_large"
+    )
+
+
+def test_intent_goes_to_the_intent_service_of_the_environment(client):
+    response = client.post("/api/v1/intent/predict", json={"text": "hi"}, headers={"X-Environment": "production"})
+    body = _assert_error_shape(response, 503, "upstream_unavailable")
+    assert body["error"]["details"] == {"environment": "production", "model_name": "intent-classifier"}
+
+
+def test_models_endpoint_reports_unreachable_services(client):
+    body = client.get("/api/v1/models").json()
+    for env in ("staging", "production"):
+        assert {m["name"] for m in body["environments"][env]} == {"spam-detector", "intent-classifier"}
+        assert all(m["version"] is None and m["ready"] is False for m in body["environments"][env])

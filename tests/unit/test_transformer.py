@@ -3,16 +3,16 @@ import pytest
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferResponse
 
-from feature_transformer.postprocess import confidence_level, softmax, spam_verdicts
-from feature_transformer.transformer import EmailTransformer
+from feature_transformer.transformer import TextTransformer
 from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
+from serving_common.postprocess import confidence_level, softmax, spam_verdicts
 from serving_common.tokenization import TextEncoder
 
 
 @pytest.fixture(scope="module")
 def transformer(model_dir):
     metadata = validate_model_dir(model_dir)
-    return EmailTransformer("spam-detector", metadata, TextEncoder.from_file(model_dir / TOKENIZER_FILE, 512))
+    return TextTransformer("spam-detector", metadata, TextEncoder.from_file(model_dir / TOKENIZER_FILE, 512))
 
 
 def test_softmax_rows_sum_to_one():

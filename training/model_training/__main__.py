@@ -20,6 +20,7 @@ from serving_common.model_dir import validate_model_dir
 
 log = logging.getLogger("model_training")
 DEFAULT_SPAM_DIR = "spam-detector"
+DEFAULT_INTENT_DIR = "intent-classifier"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -41,18 +42,41 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_intent(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from model_training.intent import DEFAULT_CONFIG, train_intent_model
+    from model_training.intent_data import DATASET_PATH, read_dataset
+
+    config = replace(DEFAULT_CONFIG, epochs=args.epochs) if args.epochs else DEFAULT_CONFIG
+    metadata = train_intent_model(
+        read_dataset(args.data or DATASET_PATH), Path(args.out), backbone=args.backbone, config=config
+    )
+    print(f"wrote {args.out} ({metadata.name} {metadata.version})")
+    return 0
+
+
 def ensure_default_models(models_dir: Path) -> list[Path]:
     """Build every default model that is missing or invalid; leave valid ones alone (fast restarts)."""
+    from model_training.intent import train_intent_model
+    from model_training.intent_data import read_dataset
     from model_training.spam import train_spam_model
 
-    target = models_dir / DEFAULT_SPAM_DIR
-    try:
-        validate_model_dir(target)
-        log.info("default model present: %s", target)
-    except ModelDirectoryError as exc:
-        log.info("building default spam model into %s (%s); a few minutes on 2 CPU cores", target, exc)
-        train_spam_model(load_sms_spam(), target)
-    return [target]
+    builders = {
+        DEFAULT_SPAM_DIR: lambda target: train_spam_model(load_sms_spam(), target),
+        DEFAULT_INTENT_DIR: lambda target: train_intent_model(read_dataset(), target),
+    }
+    targets = []
+    for name, build in builders.items():
+        target = models_dir / name
+        try:
+            validate_model_dir(target)
+            log.info("default model present: %s", target)
+        except ModelDirectoryError as exc:
+            log.info("building default model %s into %s (%s); a few minutes on 2 CPU cores", name, target, exc)
+            build(target)
+        targets.append(target)
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,11 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
     train.add_argument("--seed", type=int, default=TrainingConfig.seed)
     train.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke tests)")
+    intent = sub.add_parser("train-intent", help="train the intent classifier from the project's prompt dataset")
+    intent.add_argument("--data", type=Path, default=None, help="JSONL with text, intent, complexity")
+    intent.add_argument("--out", required=True)
+    intent.add_argument("--backbone", default=SCRATCH_BACKBONE)
+    intent.add_argument("--epochs", type=int, default=None)
+    sub.add_parser("intent-data", help="regenerate training/data/intent_prompts.jsonl (deterministic)")
     defaults = sub.add_parser("defaults", help="build the default models when missing")
     defaults.add_argument("--models-dir", default="models")
     args = parser.parse_args(argv)
     if args.command == "train":
         return _train(args)
+    if args.command == "train-intent":
+        return _train_intent(args)
+    if args.command == "intent-data":
+        from model_training.intent_data import write_dataset
+
+        print(f"wrote {write_dataset()}")
+        return 0
     for path in ensure_default_models(Path(args.models_dir)):
         print(f"ready: {path}")
     return 0

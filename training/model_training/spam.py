@@ -14,8 +14,15 @@ from model_training.backbones import SCRATCH_BACKBONE, load_backbone
 from model_training.datasets import SMS_SPAM_CITATION, Example, Splits, stratified_split
 from model_training.evaluation import binary_metrics, choose_threshold, tfidf_baseline
 from model_training.export import export_model_dir
-from model_training.trainer import TrainingConfig, predict_proba, seed_everything, train_classifier
+from model_training.trainer import (
+    TrainingConfig,
+    balanced_cross_entropy,
+    predict_logits,
+    seed_everything,
+    train_classifier,
+)
 from serving_common.model_dir import ModelMetadata, Task
+from serving_common.postprocess import softmax
 
 LABELS = ["ham", "spam"]
 SERVING_MAX_LENGTH = 512
@@ -44,10 +51,17 @@ def train_spam_model(
 
     seed_everything(config.seed)  # before the backbone: its weights are initialised randomly
     bb = load_backbone(backbone, train_texts=texts["train"], labels=LABELS, max_length=SERVING_MAX_LENGTH)
-    train_classifier(bb.model, bb.tokenizer, texts["train"], y["train"], config, device, desc=f"training {name}")
-    val_scores = predict_proba(bb.model, bb.tokenizer, texts["validation"], config.max_train_length, device)[:, 1]
+    loss_fn = balanced_cross_entropy(y["train"], len(LABELS), device)
+    targets = torch.tensor(y["train"])
+    train_classifier(bb.model, bb.tokenizer, texts["train"], targets, loss_fn, config, device, desc=f"training {name}")
+
+    def spam_scores(part: str) -> np.ndarray:
+        logits = predict_logits(bb.model, bb.tokenizer, texts[part], SERVING_MAX_LENGTH, device)
+        return softmax(logits)[:, LABELS.index("spam")]
+
+    val_scores = spam_scores("validation")
     threshold = choose_threshold(y["validation"], val_scores)
-    test_scores = predict_proba(bb.model, bb.tokenizer, texts["test"], SERVING_MAX_LENGTH, device)[:, 1]
+    test_scores = spam_scores("test")
     held_out = binary_metrics(y["test"], test_scores, threshold)
     baseline = tfidf_baseline(
         texts["train"], y["train"], texts["validation"], y["validation"], texts["test"], y["test"], config.seed

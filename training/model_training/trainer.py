@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +26,6 @@ class TrainingConfig:
     warmup_fraction: float = 0.1
     max_train_length: int = 128
     seed: int = 13
-    # Up-weights the rarer class in the loss so a 13% spam rate does not teach "always ham".
-    balance_classes: bool = True
 
 
 def seed_everything(seed: int) -> None:
@@ -41,23 +40,30 @@ def _tensors(encoder: TextEncoder, texts: list[str], device: torch.device) -> tu
     return torch.from_numpy(batch.input_ids).to(device), torch.from_numpy(batch.attention_mask).to(device)
 
 
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def balanced_cross_entropy(labels: np.ndarray, num_labels: int, device: torch.device) -> LossFn:
+    """Cross-entropy that up-weights rarer classes, so a 13% spam rate does not teach "always ham"."""
+    counts = np.bincount(labels, minlength=num_labels).astype(np.float64)
+    weights = torch.tensor(counts.sum() / (num_labels * np.maximum(counts, 1)), dtype=torch.float32)
+    weights = weights.clamp(max=4.0).to(device)
+    return lambda logits, targets: F.cross_entropy(logits, targets.long(), weight=weights)
+
+
 def train_classifier(
     model: PreTrainedModel,
     tokenizer: Tokenizer,
     texts: list[str],
-    labels: np.ndarray,
+    targets: torch.Tensor,
+    loss_fn: LossFn,
     config: TrainingConfig,
     device: torch.device,
     desc: str = "training",
 ) -> None:
+    """Train in place. ``targets`` holds one row per text; ``loss_fn(logits, targets_of_batch)``."""
     seed_everything(config.seed)
     model.to(device).train()
-    num_labels = model.config.num_labels
-    counts = np.bincount(labels, minlength=num_labels).astype(np.float64)
-    weights = None
-    if config.balance_classes:
-        weights = torch.tensor(counts.sum() / (num_labels * np.maximum(counts, 1)), dtype=torch.float32)
-        weights = weights.clamp(max=4.0).to(device)
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
@@ -69,7 +75,6 @@ def train_classifier(
     total = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_fraction), total)
     generator = torch.Generator().manual_seed(config.seed)
-    y = torch.tensor(labels, dtype=torch.long)
     encoder = TextEncoder(tokenizer, config.max_train_length)
     with tqdm(total=total, desc=desc, unit="step") as bar:
         for epoch in range(config.epochs):
@@ -78,7 +83,7 @@ def train_classifier(
                 idx = order[start : start + config.batch_size]
                 ids, mask = _tensors(encoder, [texts[i] for i in idx], device)
                 logits = model(input_ids=ids, attention_mask=mask).logits
-                loss = F.cross_entropy(logits, y[idx].to(device), weight=weights)
+                loss = loss_fn(logits, targets[idx].to(device))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
@@ -90,7 +95,7 @@ def train_classifier(
 
 
 @torch.inference_mode()
-def predict_proba(
+def predict_logits(
     model: PreTrainedModel,
     tokenizer: Tokenizer,
     texts: list[str],
@@ -104,5 +109,5 @@ def predict_proba(
     for start in range(0, len(texts), batch_size):
         ids, mask = _tensors(encoder, texts[start : start + batch_size], device)
         logits = model(input_ids=ids, attention_mask=mask).logits
-        out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels))
+        out.append(logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), dtype=np.float32)

@@ -6,9 +6,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from serving_common.schemas import ConfidenceLevel
+from serving_common.schemas import ConfidenceLevel, IntentScore
 
 SPAM_EXAMPLE = "WINNER!! Claim your free prize now, call 09061701461"
+INTENT_EXAMPLE = "Write a Python function that merges two sorted lists, with unit tests"
+
+ERROR_RESPONSES: dict[int | str, dict] = {
+    400: {"description": "Unknown X-Environment"},
+    413: {"description": "Text or batch too large"},
+    422: {"description": "Invalid body"},
+    502: {"description": "The InferenceService answered with an error"},
+    503: {"description": "The environment's InferenceService is unavailable"},
+    504: {"description": "The InferenceService did not answer in time"},
+}
+
+
+def _not_blank(value: str, what: str = "text") -> str:
+    if not value.strip():
+        raise ValueError(f"{what} must contain non-whitespace text")
+    return value
 
 
 class EmailIn(BaseModel):
@@ -34,9 +50,7 @@ class EmailIn(BaseModel):
     @field_validator("email_content")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must contain non-whitespace text")
-        return value
+        return _not_blank(value, "email_content")
 
 
 class BatchPredictIn(BaseModel):
@@ -56,8 +70,8 @@ class BatchPredictIn(BaseModel):
     @classmethod
     def _strings_not_blank(cls, emails: list[EmailIn | str]) -> list[EmailIn | str]:
         for i, email in enumerate(emails):
-            if isinstance(email, str) and not email.strip():
-                raise ValueError(f"email {i} must contain non-whitespace text")
+            if isinstance(email, str):
+                _not_blank(email, f"email {i}")
         return emails
 
 
@@ -103,15 +117,82 @@ class BatchPredictOut(ServedBy):
     count: int
 
 
-class EnvironmentReadiness(BaseModel):
+class IntentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": INTENT_EXAMPLE}]})
+
+    text: str = Field(description="The prompt to classify.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return _not_blank(value)
+
+
+class IntentBatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"texts": [INTENT_EXAMPLE, "Translate 'good morning' into Spanish"]}]},
+    )
+
+    texts: list[str] = Field(min_length=1, description="Prompts, classified in one forward pass.")
+
+    @field_validator("texts")
+    @classmethod
+    def _none_blank(cls, texts: list[str]) -> list[str]:
+        for i, text in enumerate(texts):
+            _not_blank(text, f"text {i}")
+        return texts
+
+
+class Complexity(BaseModel):
+    score: float = Field(ge=0, le=1)
+    level: Literal["simple", "moderate", "complex"] = Field(description="simple < 0.33 <= moderate < 0.67 <= complex")
+
+
+class IntentVerdictOut(BaseModel):
+    intent: str
+    confidence: float = Field(ge=0, le=1, description="Probability of the predicted intent.")
+    all_intents: dict[str, float] = Field(description="Probability of every intent.")
+    top_intents: list[IntentScore] = Field(description="The three most likely intents.")
+    complexity: Complexity
+    truncated: bool
+
+
+class IntentOut(IntentVerdictOut, ServedBy):
+    pass
+
+
+class IntentBatchOut(ServedBy):
+    predictions: list[IntentVerdictOut] = Field(description="One verdict per text, in input order.")
+    count: int
+
+
+class ServiceReadiness(BaseModel):
     ready: bool
     url: str
+
+
+class EnvironmentReadiness(BaseModel):
+    ready: bool = Field(description="Every model of the environment is ready.")
+    models: dict[str, ServiceReadiness]
 
 
 class ReadyOut(BaseModel):
     ready: bool = Field(description="Whether the default environment can serve.")
     default_environment: str
     environments: dict[str, EnvironmentReadiness]
+
+
+class ServedModel(BaseModel):
+    name: str
+    version: str | None = Field(description="None when the service could not be asked.")
+    task: str | None
+    ready: bool
+    url: str
+
+
+class ModelsOut(BaseModel):
+    environments: dict[str, list[ServedModel]]
 
 
 class HealthOut(BaseModel):

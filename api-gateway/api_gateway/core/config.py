@@ -7,7 +7,7 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from api_gateway.core.environments import Environment
+from api_gateway.core.environments import Environment, ModelKind
 from serving_common.settings import ServiceSettings
 
 
@@ -27,7 +27,15 @@ class GatewaySettings(ServiceSettings):
     default_environment: Environment = Field(
         default=Environment.STAGING, description="Environment used when X-Environment is absent."
     )
+    staging_intent_url: str | None = Field(
+        default=None, description="Base URL of the staging intent-classifier InferenceService; default: staging_url."
+    )
+    production_intent_url: str | None = Field(
+        default=None,
+        description="Base URL of the production intent-classifier InferenceService; default: production_url.",
+    )
     spam_model_name: str = Field(default="spam-detector", description="Model name of the spam detector on the URL.")
+    intent_model_name: str = Field(default="intent-classifier", description="Model name of the intent classifier.")
     upstream_timeout_seconds: float = Field(default=10.0, gt=0, description="Total time allowed per upstream call.")
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed to connect.")
     upstream_max_connections: int = Field(default=200, ge=1, description="Pooled connections per environment.")
@@ -37,8 +45,15 @@ class GatewaySettings(ServiceSettings):
     max_text_chars: int = Field(default=100_000, ge=1, description="Longest email text accepted, in characters.")
     workers: int = Field(default=1, ge=1, description="Uvicorn worker processes.")
 
-    def upstream_url(self, environment: Environment) -> str:
-        return {Environment.STAGING: self.staging_url, Environment.PRODUCTION: self.production_url}[environment]
+    def upstream_url(self, environment: Environment, model: ModelKind) -> str:
+        spam = {Environment.STAGING: self.staging_url, Environment.PRODUCTION: self.production_url}[environment]
+        if model is ModelKind.SPAM:
+            return spam
+        intent = {Environment.STAGING: self.staging_intent_url, Environment.PRODUCTION: self.production_intent_url}
+        return intent[environment] or spam
+
+    def model_name(self, model: ModelKind) -> str:
+        return self.spam_model_name if model is ModelKind.SPAM else self.intent_model_name
 
 
 @lru_cache

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+
+from api_gateway.api.deps import UpstreamsDep
+from api_gateway.api.schemas import ModelsOut, ServedModel
+
+router = APIRouter(prefix="/api/v1", tags=["models"])
+
+
+@router.get("/models", response_model=ModelsOut, summary="What each environment serves, with versions")
+async def list_models(upstreams: UpstreamsDep) -> ModelsOut:
+    clients = upstreams.all()
+    infos = await asyncio.gather(*(c.info() for c in clients.values()))
+    readiness = await asyncio.gather(*(c.ready() for c in clients.values()))
+    environments: dict[str, list[ServedModel]] = {}
+    for ((env, _), client), info, is_ready in zip(clients.items(), infos, readiness, strict=True):
+        environments.setdefault(env.value, []).append(
+            ServedModel(
+                name=client.model_name,
+                version=info.version if info else None,
+                task=info.task if info else None,
+                ready=is_ready,
+                url=client.base_url,
+            )
+        )
+    return ModelsOut(environments=environments)

@@ -1,0 +1,66 @@
+"""One upstream inference call as every prediction route makes it: size limits, the call itself,
+and the request metrics. Single and batch requests alike make exactly one call."""
+
+from __future__ import annotations
+
+import time
+
+from api_gateway import metrics
+from api_gateway.api.schemas import ServedBy
+from api_gateway.core.config import GatewaySettings
+from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.errors import PayloadTooLarge
+from api_gateway.upstream import ResponseT, Upstreams
+from serving_common.errors import PlatformError
+from serving_common.request_context import request_id_var
+from serving_common.schemas import TransformerInstance
+
+
+def check_sizes(texts: list[str], settings: GatewaySettings) -> None:
+    if len(texts) > settings.max_batch_size:
+        raise PayloadTooLarge(
+            f"batch of {len(texts)} texts exceeds the limit of {settings.max_batch_size}",
+            details={"max_batch_size": settings.max_batch_size},
+        )
+    for i, text in enumerate(texts):
+        if len(text) > settings.max_text_chars:
+            raise PayloadTooLarge(
+                f"text {i} has {len(text)} characters; the limit is {settings.max_text_chars}",
+                details={"max_text_chars": settings.max_text_chars, "index": i},
+            )
+
+
+async def infer(
+    instances: list[TransformerInstance],
+    *,
+    environment: Environment,
+    model: ModelKind,
+    endpoint: str,
+    upstreams: Upstreams,
+    settings: GatewaySettings,
+    response_model: type[ResponseT],
+) -> tuple[ResponseT, ServedBy]:
+    """Returns the upstream answer and who served it, with the milliseconds spent in the gateway."""
+    started = time.perf_counter()
+    client = upstreams.get(environment, model)
+    status = "ok"
+    metrics.IN_FLIGHT.labels(environment).inc()
+    try:
+        check_sizes([i.text for i in instances], settings)
+        result = await client.predict(instances, request_id_var.get() or "", response_model)
+    except PlatformError as exc:
+        status = exc.code
+        raise
+    finally:
+        metrics.IN_FLIGHT.labels(environment).dec()
+        elapsed = time.perf_counter() - started
+        metrics.REQUESTS.labels(environment, client.model_name, endpoint, status).inc()
+        metrics.REQUEST_DURATION.labels(environment, client.model_name, endpoint).observe(elapsed)
+    served = ServedBy(
+        environment=environment.value,
+        model_name=result.model_name,
+        model_version=result.model_version,
+        request_id=request_id_var.get() or "",
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return result, served
