@@ -4,6 +4,8 @@
 #   make test      unit + end-to-end tests (installs what it needs first)
 #   make models    train the default models into ./models (skips those already built)
 #   make lint      ruff over every package
+#   make images    build every container image (needs a Docker engine)
+#   make lock      refresh constraints.txt, the pinned versions the images install
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -13,7 +15,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 EXTRAS := gateway,transformer,model-server,training,dev
 
-.PHONY: install run test models lint clean
+.PHONY: install tools run test models lint lock images clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,17 +25,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Prometheus and promtool from Debian, for the monitoring checks (tests run a real Prometheus).
+tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifest checks"; exit 1; }
+
 models: $(STAMP)
 	$(BIN)/python -m model_training defaults --models-dir models
 
 run: $(STAMP)
 	$(BIN)/python -m devstack run --models-dir models
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training devstack tests
+
+REGISTRY ?= ghcr.io/textserve
+VERSION  ?= 0.1.0
+images:
+	docker build -f api-gateway/Dockerfile -t $(REGISTRY)/api-gateway:$(VERSION) .
+	docker build -f feature-transformer/Dockerfile -t $(REGISTRY)/feature-transformer:$(VERSION) .
+	docker build -f model-server/Dockerfile -t $(REGISTRY)/model-server:$(VERSION) .
+	docker build -f model-server/Dockerfile.cuda -t $(REGISTRY)/model-server-cuda:$(VERSION) .
+
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|nvidia-|triton|textserve)' > constraints.txt
 
 clean:
 	rm -rf $(VENV) build var .pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api_gateway.api.routes import health, intent, models, predict
 from api_gateway.core.config import GatewaySettings
 from api_gateway.middleware import RequestIdMiddleware
+from api_gateway.readiness import watch_readiness
 from api_gateway.upstream import Upstreams
 from serving_common.http_errors import install_error_handlers
 
@@ -33,11 +35,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.upstreams = Upstreams(settings)
-        for env, client in app.state.upstreams.all().items():
+        for (env, _), client in app.state.upstreams.all().items():
             log.info("environment %s -> %s (model %s)", env, client.base_url, client.model_name)
+        watcher = asyncio.create_task(watch_readiness(app.state.upstreams, settings.readiness_refresh_seconds))
         try:
             yield
         finally:
+            watcher.cancel()
             await app.state.upstreams.aclose()
 
     app = FastAPI(title="textserve API gateway", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -13,6 +13,7 @@ from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 from pydantic import BaseModel, ValidationError
 
+from feature_transformer import metrics
 from serving_common.features import compose_email_text, extract_features
 from serving_common.model_dir import ModelMetadata, Task
 from serving_common.postprocess import intent_verdicts, spam_verdicts
@@ -60,6 +61,8 @@ class TextTransformer(Model):
         if not all(texts):
             raise InvalidInput("every instance needs a non-empty 'text'")
         batch = self.encoder.encode(texts)
+        metrics.TEXTS.labels(self.name).inc(len(texts))
+        metrics.TRUNCATED.labels(self.name).inc(sum(batch.truncated))
         _prepared.set(_Prepared([extract_features(t) for t in texts], batch.truncated))
         ids = InferInput(name="input_ids", shape=list(batch.input_ids.shape), datatype="INT64")
         ids.set_data_from_numpy(batch.input_ids, binary_data=False)

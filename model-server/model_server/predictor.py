@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 from kserve import Model
+from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from model_server import inputs
+from model_server import inputs, metrics
 from model_server.classifier import SequenceClassifier
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,16 @@ class ClassifierPredictor(Model):
     ) -> InferResponse | dict[str, Any]:
         assert self.classifier is not None, "predict called before load"
         is_v2 = isinstance(payload, InferRequest)
-        input_ids, attention_mask = inputs.from_v2(payload) if is_v2 else inputs.from_v1(payload)
-        inputs.check(input_ids, attention_mask, self.classifier.vocab_size, self.classifier.metadata.max_length)
-        loop = asyncio.get_running_loop()
-        logits = await loop.run_in_executor(self._executor, self.classifier.forward, input_ids, attention_mask)
+        try:
+            input_ids, attention_mask = inputs.from_v2(payload) if is_v2 else inputs.from_v1(payload)
+            inputs.check(input_ids, attention_mask, self.classifier.vocab_size, self.classifier.metadata.max_length)
+        except InvalidInput:
+            metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
+            raise
+        logits = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._timed_forward, input_ids, attention_mask
+        )
+        metrics.REQUESTS.labels(self.name, self.version, "ok").inc()
         request_id = (headers or {}).get("x-request-id")
         if response_headers is not None:
             response_headers["x-model-version"] = self.version
@@ -80,6 +87,13 @@ class ClassifierPredictor(Model):
             model_version=self.version,
             infer_outputs=[output],
         )
+
+    def _timed_forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        labels = (self.name, self.version)
+        metrics.BATCH_SIZE.labels(*labels).observe(input_ids.shape[0])
+        metrics.SEQUENCE_LENGTH.labels(*labels).observe(input_ids.shape[1])
+        with metrics.FORWARD_SECONDS.labels(*labels).time():
+            return self.classifier.forward(input_ids, attention_mask)
 
     def stop(self) -> None:
         self._executor.shutdown(wait=True)

@@ -19,33 +19,6 @@ SPAM = "WINNER!! As a valued network customer you have been selected to receive 
 HAM = "Ok lar... I'll see you at home after work, do you want me to pick up some milk?"
 
 
-@pytest.fixture(scope="module")
-def stack(stack_model_dirs, tmp_path_factory):
-    config = StackConfig.on_free_ports(stack_model_dirs, log_dir=tmp_path_factory.mktemp("logs"), echo=False)
-    stack = LocalStack(config)
-    gateway = stack.processes["gateway"]
-    # The gateway first, alone: it must report not-ready while no InferenceService is up.
-    gateway.start()
-    try:
-        gateway.wait_ready(60)
-        before = httpx.get(f"{stack.gateway_url}/ready", timeout=10)
-        stack.ready_before_load = (before.status_code, before.json())
-        for name, proc in stack.processes.items():
-            if name != "gateway":
-                proc.start()
-        for proc in stack.processes.values():
-            proc.wait_ready(180)
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture(scope="module")
-def api(stack):
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
-        yield client
-
-
 def _version(model_dir) -> str:
     return json.loads((model_dir / "metadata.json").read_text())["version"]
 

@@ -142,7 +142,11 @@ def deberta_from_bert_dir(source: Path, labels: list[str]) -> Backbone:
     config.id2label = dict(enumerate(labels))
     config.label2id = {label: i for i, label in enumerate(labels)}
     model = DebertaV2ForSequenceClassification(config)
-    missing, unexpected = model.load_state_dict(bert_state_to_deberta(load_file(source / "model.safetensors")), strict=False)
+    missing, unexpected = model.load_state_dict(
+        bert_state_to_deberta(load_file(source / "model.safetensors")), strict=False
+    )
     if unexpected or set(missing) - {"classifier.weight", "classifier.bias"}:
-        raise ValueError(f"{source}: BERT weights do not map onto DeBERTa-v2 (missing {missing}, unexpected {unexpected})")
+        raise ValueError(
+            f"{source}: BERT weights do not map onto DeBERTa-v2 (missing {missing}, unexpected {unexpected})"
+        )
     return Backbone(model, Tokenizer.from_file(str(source / "tokenizer.json")), f"{MINILM_BACKBONE} ({source.name})")

@@ -40,6 +40,9 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed to connect.")
     upstream_max_connections: int = Field(default=200, ge=1, description="Pooled connections per environment.")
     upstream_keepalive_connections: int = Field(default=50, ge=1, description="Idle keep-alive connections kept.")
+    readiness_refresh_seconds: float = Field(
+        default=10.0, gt=0, description="How often the environment-ready metric is refreshed in the background."
+    )
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed per readiness probe.")
     max_batch_size: int = Field(default=256, ge=1, description="Most emails accepted in one batch-predict call.")
     max_text_chars: int = Field(default=100_000, ge=1, description="Longest email text accepted, in characters.")

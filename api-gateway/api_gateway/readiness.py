@@ -1,0 +1,37 @@
+"""Readiness of every environment, computed in one place for /ready and for the metric."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from api_gateway import metrics
+from api_gateway.api.schemas import EnvironmentReadiness, ServiceReadiness
+from api_gateway.upstream import Upstreams
+
+log = logging.getLogger(__name__)
+
+
+async def check_environments(upstreams: Upstreams) -> dict[str, EnvironmentReadiness]:
+    """Probe every (environment, model) at once; an environment is ready when all its models are."""
+    clients = upstreams.all()
+    states = await asyncio.gather(*(client.ready() for client in clients.values()))
+    services: dict[str, dict[str, ServiceReadiness]] = {}
+    for ((env, _), client), is_ready in zip(clients.items(), states, strict=True):
+        services.setdefault(env.value, {})[client.model_name] = ServiceReadiness(ready=is_ready, url=client.base_url)
+    environments = {}
+    for env, models in services.items():
+        ready = all(s.ready for s in models.values())
+        metrics.ENVIRONMENT_READY.labels(env).set(1 if ready else 0)
+        environments[env] = EnvironmentReadiness(ready=ready, models=models)
+    return environments
+
+
+async def watch_readiness(upstreams: Upstreams, every_seconds: float) -> None:
+    """Keep ``gateway_environment_ready`` current even when nobody calls /ready (alerts depend on it)."""
+    while True:
+        try:
+            await check_environments(upstreams)
+        except Exception:  # a failed probe round must not end the watcher
+            log.exception("readiness probe round failed")
+        await asyncio.sleep(every_seconds)

@@ -1,0 +1,173 @@
+"""Every overlay renders, every object validates, and the platform's hardening rules hold."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from tests.deploy.conftest import CRD_SCHEMAS, render
+
+pytestmark = pytest.mark.deploy
+
+KUBERNETES_VERSION = "1.34.0"
+CUSTOM_GROUPS = ("serving.kserve.io", "monitoring.coreos.com", "keda.sh")
+REQUIRED_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/version",
+)
+
+
+def _is_custom(obj: dict) -> bool:
+    return obj["apiVersion"].split("/")[0] in CUSTOM_GROUPS
+
+
+def _pod_specs(obj: dict):
+    """(where, pod spec) of every workload in an object, KServe components included."""
+    kind = obj["kind"]
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        yield kind, obj["spec"]["template"]["spec"]
+    elif kind == "CronJob":
+        yield kind, obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    elif kind == "InferenceService":
+        for component in ("predictor", "transformer"):
+            if component in obj["spec"]:
+                yield f"InferenceService/{component}", obj["spec"][component]
+
+
+def test_core_objects_pass_strict_kubernetes_validation(rendered):
+    overlay, objects = rendered
+    core = [o for o in objects if not _is_custom(o)]
+    for obj in core:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    if overlay != "staging":
+        assert {o["kind"] for o in core} >= {
+            "Namespace",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "ConfigMap",
+            "ServiceAccount",
+            "NetworkPolicy",
+        }
+
+
+def _validate_custom(obj: dict, schema: dict) -> None:
+    # The CRD schemas carry Go regular expressions (e.g. a mid-pattern "(?i)") that Python's
+    # metaschema check rejects; the schemas themselves are the upstream ones, so validate the
+    # instance without re-checking the schema.
+    jsonschema.validators.validator_for(schema)(schema).validate(obj)
+
+
+def test_custom_resources_pass_their_crd_schemas(rendered):
+    if not CRD_SCHEMAS.is_dir():
+        pytest.fail(f"CRD schemas not found at {CRD_SCHEMAS} (shared/ must sit beside the checkout)")
+    _, objects = rendered
+    custom = [o for o in objects if _is_custom(o)]
+    assert custom
+    for obj in custom:
+        group, version = obj["apiVersion"].split("/")
+        schema = json.loads((CRD_SCHEMAS / group / f"{obj['kind'].lower()}_{version}.json").read_text())
+        _validate_custom(obj, schema)
+
+
+def test_schema_validation_would_catch_a_mistake():
+    isvc = next(o for o in render("staging") if o["kind"] == "InferenceService")
+    isvc["spec"]["predictor"]["minReplica"] = 1  # a typo the CRD schema does not allow
+    schema = json.loads((CRD_SCHEMAS / "serving.kserve.io" / "inferenceservice_v1beta1.json").read_text())
+    with pytest.raises(jsonschema.ValidationError, match="minReplica"):
+        _validate_custom(isvc, schema)
+
+
+def test_every_object_carries_the_standard_labels(rendered):
+    _, objects = rendered
+    for obj in objects:
+        labels = obj["metadata"].get("labels", {})
+        missing = [label for label in REQUIRED_LABELS if label not in labels]
+        assert not missing, f"{obj['kind']}/{obj['metadata']['name']} lacks {missing}"
+
+
+def test_every_container_is_locked_down_with_resources_and_probes(rendered):
+    _, objects = rendered
+    seen = 0
+    for obj in objects:
+        for where, pod in _pod_specs(obj):
+            name = f"{obj['metadata']['name']} ({where})"
+            assert pod["securityContext"]["runAsNonRoot"] is True, name
+            assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+            assert pod.get("automountServiceAccountToken") is False, name
+            for container in pod["containers"]:
+                seen += 1
+                sc = container["securityContext"]
+                assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, name
+                assert sc["capabilities"]["drop"] == ["ALL"], name
+                assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+                assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+                assert container["livenessProbe"]["httpGet"]["path"], name
+                assert container["readinessProbe"]["httpGet"]["path"], name
+    assert seen
+
+
+def test_no_secret_is_written_in_the_manifests(rendered):
+    _, objects = rendered
+    assert not [o for o in objects if o["kind"] == "Secret"]
+    text = json.dumps(objects).lower()
+    for word in ("aws_secret_access_key", "password:", "api_key:"):
+        assert word not in text
+
+
+def _isvcs(overlay: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in render(overlay) if o["kind"] == "InferenceService"}
+
+
+def test_environments_have_their_own_inference_services_and_scaling():
+    staging, production = _isvcs("staging"), _isvcs("production")
+    assert set(staging) == {"spam-detector-staging", "intent-classifier-staging"}
+    assert set(production) == {"spam-detector", "intent-classifier"}
+    for isvc in staging.values():
+        assert (isvc["spec"]["predictor"]["minReplicas"], isvc["spec"]["predictor"]["maxReplicas"]) == (1, 3)
+        assert isvc["spec"]["predictor"]["labels"]["textserve.io/environment"] == "staging"
+        assert "/staging" in isvc["spec"]["predictor"]["storageUris"][0]["uri"]
+    for isvc in production.values():
+        assert (isvc["spec"]["predictor"]["minReplicas"], isvc["spec"]["predictor"]["maxReplicas"]) == (2, 10)
+        assert "/production" in isvc["spec"]["predictor"]["storageUris"][0]["uri"]
+    for isvc in [*staging.values(), *production.values()]:
+        spec = isvc["spec"]
+        assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+        assert (spec["transformer"]["minReplicas"], spec["transformer"]["maxReplicas"]) == (2, 10)
+        assert spec["predictor"]["scaleMetric"] == "cpu" and spec["predictor"]["scaleTarget"] == 70
+        assert "--predictor_protocol=v2" in spec["transformer"]["containers"][0]["args"]
+        assert spec["transformer"]["storageUris"] == spec["predictor"]["storageUris"]
+
+
+def test_gateway_points_at_each_environments_transformers():
+    objects = render("production")
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "api-gateway")["data"]
+    assert "spam-detector-staging-transformer" in config["GATEWAY_STAGING_URL"]
+    assert "spam-detector-transformer" in config["GATEWAY_PRODUCTION_URL"]
+    assert "intent-classifier-staging-transformer" in config["GATEWAY_STAGING_INTENT_URL"]
+    hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+
+
+def test_gpu_option_requests_a_gpu_for_predictors_only():
+    for isvc in _isvcs("production-gpu").values():
+        predictor = isvc["spec"]["predictor"]["containers"][0]
+        assert predictor["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert predictor["image"].startswith("ghcr.io/textserve/model-server-cuda:")
+        assert "nvidia.com/gpu" not in isvc["spec"]["transformer"]["containers"][0]["resources"]["limits"]
+
+
+def test_network_policies_admit_only_the_gateway_to_transformers():
+    policies = {o["metadata"]["name"]: o for o in render("production") if o["kind"] == "NetworkPolicy"}
+    assert policies["default-deny-ingress"]["spec"]["podSelector"] == {}
+    sources = policies["transformers-ingress"]["spec"]["ingress"][0]["from"]
+    assert {"app.kubernetes.io/name": "api-gateway"} in [s.get("podSelector", {}).get("matchLabels") for s in sources]
+    predictor_sources = policies["predictors-ingress"]["spec"]["ingress"][0]["from"]
+    assert {"component": "transformer"} in [s.get("podSelector", {}).get("matchLabels") for s in predictor_sources]
