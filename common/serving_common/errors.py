@@ -16,11 +16,17 @@ class PlatformError(Exception):
 
     status_code: int = 500
     code: str = "internal_error"
+    # Set on errors a client should retry later (503s of an overloaded or unavailable service).
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after_seconds)} if self.retry_after_seconds is not None else None
 
 
 class ClientError(PlatformError):

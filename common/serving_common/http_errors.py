@@ -24,10 +24,10 @@ def _response(status: int, code: str, message: str, details: dict | None = None,
     )
 
 
-async def _platform_error(_: Request, exc: PlatformError) -> JSONResponse:
+async def platform_error_handler(_: Request, exc: PlatformError) -> JSONResponse:
     if exc.status_code >= 500:
         log.warning("%s: %s", exc.code, exc.message)
-    return _response(exc.status_code, exc.code, exc.message, exc.details, getattr(exc, "headers", None))
+    return _response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -48,7 +48,7 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(PlatformError, _platform_error)
+    app.add_exception_handler(PlatformError, platform_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unhandled)

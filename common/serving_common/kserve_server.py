@@ -20,6 +20,8 @@ from kserve.errors import ModelNotFound
 from kserve.model_server import app as kserve_app
 from kserve.model_server import parser as kserve_parser
 
+from serving_common.errors import PlatformError
+from serving_common.http_errors import platform_error_handler
 from serving_common.model_dir import ModelMetadata
 from serving_common.schemas import ModelInfo
 
@@ -51,6 +53,8 @@ class ModelServer(kserve.ModelServer):
     def start_models(self, models: Sequence[tuple[kserve.Model, ModelMetadata]]) -> None:
         self.metadata = {model.name: metadata for model, metadata in models}
         kserve_app.add_api_route("/v1/models/{model_name}/metadata", self._model_metadata, methods=["GET"])
+        # Our typed errors (e.g. an overloaded queue: 503 + Retry-After) leave in the platform's error shape.
+        kserve_app.add_exception_handler(PlatformError, platform_error_handler)
         self.start([model for model, _ in models])
 
     async def _model_metadata(self, model_name: str) -> JSONResponse:

@@ -8,12 +8,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from kserve import Model
 from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 from pydantic import BaseModel, ValidationError
 
 from feature_transformer import metrics
+from feature_transformer.errors import PredictorFailed, PredictorUnavailable
 from serving_common.features import compose_email_text, extract_features
 from serving_common.model_dir import ModelMetadata, Task
 from serving_common.postprocess import intent_verdicts, spam_verdicts
@@ -70,6 +72,25 @@ class TextTransformer(Model):
         mask.set_data_from_numpy(batch.attention_mask, binary_data=False)
         request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
         return InferRequest(model_name=self.name, infer_inputs=[ids, mask], request_id=request_id)
+
+    async def predict(
+        self,
+        payload: InferRequest,
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> InferResponse:
+        """KServe's call to the predictor, with its failures turned into typed errors (503 stays 503)."""
+        try:
+            return await super().predict(payload, headers, response_headers)
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            if status in (429, 503):
+                raise PredictorUnavailable(f"the predictor is unavailable (HTTP {status})") from None
+            raise PredictorFailed(
+                f"the predictor answered HTTP {status}", details={"body": exc.response.text[:300]}
+            ) from None
+        except httpx.TransportError as exc:
+            raise PredictorUnavailable(f"the predictor is unreachable ({type(exc).__name__})") from None
 
     def postprocess(
         self,

@@ -20,6 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
     parser.add_argument("--torch_threads", default=None, type=int)
+    parser.add_argument("--batching", default=None, choices=["on", "off"])
+    parser.add_argument("--max_batch_size", default=None, type=int)
+    parser.add_argument("--max_batch_wait_ms", default=None, type=float)
+    parser.add_argument("--max_queue_rows", default=None, type=int)
     return parser
 
 
@@ -31,6 +35,10 @@ def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
         "device": args.device,
         "dtype": args.dtype,
         "torch_threads": args.torch_threads,
+        "batching": None if args.batching is None else args.batching == "on",
+        "max_batch_size": args.max_batch_size,
+        "max_batch_wait_ms": args.max_batch_wait_ms,
+        "max_queue_rows": args.max_queue_rows,
     }
     return ModelServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -46,9 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     models = []
     for model_dir, name in zip(settings.model_dirs, served_names(metadatas, settings.model_name), strict=True):
         predictor = ClassifierPredictor(
-            name,
-            lambda model_dir=model_dir: SequenceClassifier.load(model_dir, device, dtype),
-            warmup_batch_size=settings.warmup_batch_size,
+            name, lambda model_dir=model_dir: SequenceClassifier.load(model_dir, device, dtype), settings
         )
         predictor.load()
         models.append((predictor, predictor.classifier.metadata))

@@ -15,7 +15,9 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from model_server import inputs, metrics
+from model_server.batching import AdaptiveBatcher
 from model_server.classifier import SequenceClassifier
+from model_server.settings import ModelServerSettings
 
 log = logging.getLogger(__name__)
 LOGITS = "logits"
@@ -24,19 +26,32 @@ LOGITS = "logits"
 class ClassifierPredictor(Model):
     """Ready only once the model is loaded and one warm-up pass has run."""
 
-    def __init__(self, name: str, load_classifier: Callable[[], SequenceClassifier], warmup_batch_size: int = 2):
+    def __init__(
+        self, name: str, load_classifier: Callable[[], SequenceClassifier], settings: ModelServerSettings | None = None
+    ):
         super().__init__(name, return_response_headers=True)
         self._load_classifier = load_classifier
-        self._warmup_batch_size = warmup_batch_size
+        self.settings = settings or ModelServerSettings()
         self.classifier: SequenceClassifier | None = None
+        self.batcher: AdaptiveBatcher | None = None
         # One thread runs forward passes: torch already uses every core inside one pass, and the
         # event loop stays free to accept requests while a pass runs.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
 
     def load(self) -> bool:
         classifier = self._load_classifier()
-        classifier.warm_up(self._warmup_batch_size)
+        classifier.warm_up(self.settings.warmup_batch_size)
         self.classifier = classifier
+        if self.settings.batching:
+            self.batcher = AdaptiveBatcher(
+                self._timed_forward,
+                self._executor,
+                max_batch_size=self.settings.max_batch_size,
+                max_wait_ms=self.settings.max_batch_wait_ms,
+                max_queue_rows=self.settings.max_queue_rows,
+                model_name=self.name,
+                model_version=classifier.metadata.version,
+            )
         self.ready = True
         return self.ready
 
@@ -68,9 +83,12 @@ class ClassifierPredictor(Model):
         except InvalidInput:
             metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
             raise
-        logits = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._timed_forward, input_ids, attention_mask
-        )
+        if self.batcher is not None:
+            logits = await self.batcher.submit(input_ids, attention_mask)
+        else:  # batching off: one forward pass per request, as a plain KServe custom predictor runs
+            logits = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._timed_forward, input_ids, attention_mask
+            )
         metrics.REQUESTS.labels(self.name, self.version, "ok").inc()
         request_id = (headers or {}).get("x-request-id")
         if response_headers is not None:

@@ -30,3 +30,13 @@ class ModelServerSettings(ServiceSettings):
         default=None, ge=1, description="Intra-op CPU threads for torch; default: torch's own choice."
     )
     warmup_batch_size: int = Field(default=2, ge=1, description="Batch size of the warm-up pass run before ready.")
+    batching: bool = Field(
+        default=True, description="Gather concurrent requests into one forward pass (off: one pass per request)."
+    )
+    max_batch_size: int = Field(default=32, ge=1, description="Most rows (texts) in one forward pass.")
+    max_batch_wait_ms: float = Field(
+        default=5.0, ge=0, description="Longest a request waits for others to join its batch, in milliseconds."
+    )
+    max_queue_rows: int = Field(
+        default=512, ge=1, description="Rows allowed to wait; past this, requests get 503 with Retry-After at once."
+    )

@@ -8,7 +8,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("staging", "production", "production-gpu")
-CRD_SCHEMAS = ROOT.parent / "shared" / "schemas" / "crds"
+# CI clones the repository with shared/ beside it; some checkouts carry it inside.
+CRD_SCHEMAS = next(
+    (p for p in (ROOT.parent / "shared" / "schemas" / "crds", ROOT / "shared" / "schemas" / "crds") if p.is_dir()),
+    ROOT.parent / "shared" / "schemas" / "crds",
+)
 
 
 def render(overlay: str) -> list[dict]:

@@ -14,6 +14,7 @@ class UpstreamUnavailable(ServerError):
 
     status_code = 503
     code = "upstream_unavailable"
+    retry_after_seconds = 1
 
 
 class UpstreamTimeout(ServerError):

@@ -1,0 +1,147 @@
+"""Adaptive batching: concurrent requests share one forward pass.
+
+Wraps a ``forward(input_ids, attention_mask) -> logits`` function from the outside; the model never
+knows it is batched. Requests queue (bounded, in rows); a batch closes when it holds
+``max_batch_size`` rows or ``max_wait_ms`` has passed since its first request, is padded to its
+longest sequence (not to the model's max length), runs on a worker thread so the event loop keeps
+accepting requests, and every caller gets exactly its own rows back. While one batch runs, the next
+one fills up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model_server import metrics
+from model_server.errors import Overloaded
+
+Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class _Pending:
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    future: asyncio.Future[np.ndarray]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+    @property
+    def rows(self) -> int:
+        return self.input_ids.shape[0]
+
+
+def pad_and_stack(parts: list[tuple[np.ndarray, np.ndarray]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stack [rows, len] arrays of different lengths into one [sum(rows), max(len)] batch."""
+    width = max(ids.shape[1] for ids, _ in parts)
+    rows = sum(ids.shape[0] for ids, _ in parts)
+    input_ids = np.full((rows, width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((rows, width), dtype=np.int64)
+    r = 0
+    for ids, mask in parts:
+        input_ids[r : r + ids.shape[0], : ids.shape[1]] = ids
+        attention_mask[r : r + ids.shape[0], : ids.shape[1]] = mask
+        r += ids.shape[0]
+    return input_ids, attention_mask
+
+
+class AdaptiveBatcher:
+    def __init__(
+        self,
+        forward: Forward,
+        executor: Executor,
+        *,
+        max_batch_size: int = 32,
+        max_wait_ms: float = 5.0,
+        max_queue_rows: int = 1024,
+        model_name: str = "",
+        model_version: str = "",
+    ) -> None:
+        self._forward = forward
+        self._executor = executor
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait_ms / 1000.0
+        self.max_queue_rows = max_queue_rows
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._wakeup = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._labels = (model_name, model_version)
+
+    async def submit(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Queue one request's rows and wait for exactly its logits."""
+        rows = input_ids.shape[0]
+        if self._queued_rows + rows > self.max_queue_rows:
+            metrics.REJECTED.labels(*self._labels).inc()
+            raise Overloaded(
+                f"the model server's queue is full ({self._queued_rows} rows waiting, limit {self.max_queue_rows})"
+            )
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name="adaptive-batcher")
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(input_ids, attention_mask, future))
+        self._queued_rows += rows
+        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows)
+        self._wakeup.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            # Give the batch until max_wait after its oldest request to fill up.
+            deadline = self._queue[0].enqueued + self.max_wait
+            while self._queued_rows < self.max_batch_size and (remaining := deadline - time.perf_counter()) > 0:
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), remaining)
+                except TimeoutError:
+                    break
+            batch = self._take()
+            await self._execute(batch)
+
+    def _take(self) -> list[_Pending]:
+        """Requests in arrival order up to max_batch_size rows (a larger single request runs alone)."""
+        batch = [self._queue.popleft()]
+        rows = batch[0].rows
+        while self._queue and rows + self._queue[0].rows <= self.max_batch_size:
+            item = self._queue.popleft()
+            batch.append(item)
+            rows += item.rows
+        self._queued_rows -= rows
+        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows)
+        return batch
+
+    async def _execute(self, batch: list[_Pending]) -> None:
+        live = [p for p in batch if not p.future.cancelled()]
+        if not live:
+            return
+        now = time.perf_counter()
+        for pending in live:
+            metrics.QUEUE_WAIT_SECONDS.labels(*self._labels).observe(now - pending.enqueued)
+        input_ids, attention_mask = pad_and_stack([(p.input_ids, p.attention_mask) for p in live])
+        try:
+            logits = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._forward, input_ids, attention_mask
+            )
+        except Exception as exc:  # every caller of the batch learns of the failure
+            for pending in live:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        start = 0
+        for pending in live:
+            if not pending.future.done():
+                pending.future.set_result(logits[start : start + pending.rows])
+            start += pending.rows
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()

@@ -1,0 +1,100 @@
+"""A model server with a tiny queue under a burst: excess requests get 503 + Retry-After at once,
+in the platform's error shape, and the transformer passes that 503 on instead of turning it into a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import httpx
+import pytest
+
+from devstack.process import ManagedProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def tight_pair(model_dir, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("backpressure")
+    predictor_port, transformer_port = free_port(), free_port()
+    common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
+    predictor = ManagedProcess(
+        "tight-predictor",
+        [
+            sys.executable,
+            "-m",
+            "model_server",
+            "--http_port",
+            str(predictor_port),
+            *common,
+            "--max_batch_size",
+            "1",
+            "--max_batch_wait_ms",
+            "0",
+            "--max_queue_rows",
+            "2",
+        ],
+        log_dir=logs,
+        echo=False,
+        ready_url=f"http://127.0.0.1:{predictor_port}/v2/health/ready",
+    )
+    transformer = ManagedProcess(
+        "tight-transformer",
+        [
+            sys.executable,
+            "-m",
+            "feature_transformer",
+            "--http_port",
+            str(transformer_port),
+            *common,
+            "--predictor_host",
+            f"127.0.0.1:{predictor_port}",
+            "--predictor_protocol",
+            "v2",
+        ],
+        log_dir=logs,
+        echo=False,
+        ready_url=f"http://127.0.0.1:{transformer_port}/v2/health/live",
+    )
+    for proc in (predictor, transformer):
+        proc.start()
+    try:
+        for proc in (predictor, transformer):
+            proc.wait_ready(120)
+        yield f"http://127.0.0.1:{predictor_port}", f"http://127.0.0.1:{transformer_port}"
+    finally:
+        transformer.stop()
+        predictor.stop()
+
+
+async def _burst(url: str, body: dict, n: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=60) as client:
+        return await asyncio.gather(*(client.post(url, json=body) for _ in range(n)))
+
+
+def test_overloaded_predictor_answers_503_with_retry_after(tight_pair):
+    predictor, _ = tight_pair
+    ids = [1] + [7] * 510 + [2]
+    body = {
+        "inputs": [
+            {"name": "input_ids", "shape": [1, 512], "datatype": "INT64", "data": ids},
+            {"name": "attention_mask", "shape": [1, 512], "datatype": "INT64", "data": [1] * 512},
+        ]
+    }
+    responses = asyncio.run(_burst(f"{predictor}/v2/models/spam-detector/infer", body, 40))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses
+    refused = next(r for r in responses if r.status_code == 503)
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["error"]["code"] == "overloaded"
+
+
+def test_transformer_passes_the_503_on(tight_pair):
+    _, transformer = tight_pair
+    body = {"instances": [{"text": "word " * 600}]}
+    responses = asyncio.run(_burst(f"{transformer}/v1/models/spam-detector:predict", body, 40))
+    statuses = {r.status_code for r in responses}
+    assert statuses <= {200, 503} and 503 in statuses, statuses
+    refused = next(r for r in responses if r.status_code == 503)
+    assert refused.json()["error"]["code"] == "predictor_unavailable" and refused.headers["retry-after"] == "1"

@@ -1,0 +1,126 @@
+"""The adaptive batcher: merging, row bookkeeping, limits, failures. The forward functions here are real
+(row sums of the token ids), so every caller can check it got exactly its own rows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from model_server.batching import AdaptiveBatcher, pad_and_stack
+from model_server.classifier import SequenceClassifier
+from model_server.errors import Overloaded
+from model_server.predictor import ClassifierPredictor
+from model_server.settings import ModelServerSettings
+
+
+class RowSums:
+    """logits[i] = [sum of row i's ids, its unpadded length]; records every batch it ran."""
+
+    def __init__(self, delay: float = 0.0):
+        self.batches: list[tuple[int, int]] = []
+        self.delay = delay
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        self.batches.append(ids.shape)
+        time.sleep(self.delay)
+        return np.stack([(ids * mask).sum(axis=1), mask.sum(axis=1)], axis=1).astype(np.float32)
+
+
+def _request(values: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    return pad_and_stack([(np.array([v]), np.ones((1, len(v)), dtype=np.int64)) for v in values])
+
+
+@pytest.fixture
+def executor():
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool
+
+
+def test_pad_and_stack_pads_to_the_longest_only():
+    ids, mask = pad_and_stack([(np.array([[1, 2, 3]]), np.ones((1, 3))), (np.array([[4], [5]]), np.ones((2, 1)))])
+    assert ids.tolist() == [[1, 2, 3], [4, 0, 0], [5, 0, 0]]
+    assert mask.tolist() == [[1, 1, 1], [1, 0, 0], [1, 0, 0]]
+
+
+async def test_concurrent_requests_share_a_forward_pass_and_get_their_own_rows(executor):
+    forward = RowSums()
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=64, max_wait_ms=50)
+    requests = [_request([[i, i + 1]] if i % 2 else [[i], [i, i, i]]) for i in range(1, 11)]
+    results = await asyncio.gather(*(batcher.submit(ids, mask) for ids, mask in requests))
+    assert len(forward.batches) == 1  # ten requests, one forward pass
+    for (ids, mask), logits in zip(requests, results, strict=True):
+        assert logits.shape[0] == ids.shape[0]
+        np.testing.assert_array_equal(logits[:, 0], (ids * mask).sum(axis=1))
+        np.testing.assert_array_equal(logits[:, 1], mask.sum(axis=1))
+    await batcher.close()
+
+
+async def test_batches_never_exceed_max_batch_size(executor):
+    forward = RowSums()
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=4, max_wait_ms=20)
+    await asyncio.gather(*(batcher.submit(*_request([[i]])) for i in range(10)))
+    assert max(rows for rows, _ in forward.batches) <= 4 and sum(rows for rows, _ in forward.batches) == 10
+    await batcher.close()
+
+
+async def test_a_request_larger_than_max_batch_size_runs_alone(executor):
+    forward = RowSums()
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=2, max_wait_ms=1)
+    logits = await batcher.submit(*_request([[1], [2], [3]]))
+    assert logits[:, 0].tolist() == [1, 2, 3] and forward.batches == [(3, 1)]
+    await batcher.close()
+
+
+async def test_a_lone_request_waits_at_most_max_wait(executor):
+    batcher = AdaptiveBatcher(RowSums(), executor, max_batch_size=64, max_wait_ms=30)
+    started = time.perf_counter()
+    await batcher.submit(*_request([[7]]))
+    assert time.perf_counter() - started < 0.5
+    await batcher.close()
+
+
+async def test_a_full_queue_refuses_at_once(executor):
+    batcher = AdaptiveBatcher(RowSums(delay=0.2), executor, max_batch_size=1, max_wait_ms=0, max_queue_rows=2)
+    results = await asyncio.gather(*(batcher.submit(*_request([[i]])) for i in range(6)), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, Overloaded)]
+    served = [r for r in results if isinstance(r, np.ndarray)]
+    assert refused and served and len(refused) + len(served) == 6
+    assert refused[0].status_code == 503 and refused[0].headers == {"Retry-After": "1"}
+    await batcher.close()
+
+
+async def test_a_failing_forward_fails_every_caller_of_its_batch(executor):
+    def broken(ids, mask):
+        raise RuntimeError("CUDA out of memory")
+
+    batcher = AdaptiveBatcher(broken, executor, max_batch_size=8, max_wait_ms=20)
+    results = await asyncio.gather(*(batcher.submit(*_request([[i]])) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    # ...and the batcher keeps serving afterwards.
+    batcher._forward = RowSums()
+    assert (await batcher.submit(*_request([[5]])))[0, 0] == 5
+    await batcher.close()
+
+
+async def test_batched_logits_equal_unbatched_ones_with_the_real_model(model_dir):
+    def load():
+        return SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
+
+    batched = ClassifierPredictor("spam-detector", load, ModelServerSettings(max_batch_wait_ms=50))
+    batched.load()
+    alone = load()
+    rng = np.random.default_rng(0)
+    requests = []
+    for _ in range(12):
+        length = int(rng.integers(3, 30))
+        ids = np.concatenate([[1], rng.integers(5, 500, size=length), [2]])[None, :]
+        requests.append((ids, np.ones_like(ids)))
+    results = await asyncio.gather(*(batched.batcher.submit(ids, mask) for ids, mask in requests))
+    for (ids, mask), logits in zip(requests, results, strict=True):
+        np.testing.assert_allclose(logits, alone.forward(ids, mask), atol=1e-4)
+    await batched.batcher.close()
