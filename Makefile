@@ -3,6 +3,7 @@
 #   make run       the whole platform on localhost (gateway :8080, staging + production pairs)
 #   make test      unit + end-to-end tests (installs what it needs first)
 #   make models    train the default models into ./models (skips those already built)
+#   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...")
 #   make lint      ruff over every package
 #   make images    build every container image (needs a Docker engine)
 #   make lock      refresh constraints.txt, the pinned versions the images install
@@ -15,7 +16,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 EXTRAS := gateway,transformer,model-server,training,dev
 
-.PHONY: install tools run test models lint lock images clean
+.PHONY: install tools run test models bench lint lock images clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,10 @@ run: $(STAMP)
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: models
+	@command -v hey >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null; }
+	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training devstack tests

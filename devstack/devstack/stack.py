@@ -30,7 +30,7 @@ class StackConfig:
     log_dir: Path = Path("var/log")
     echo: bool = True
     gateway_env: dict[str, str] = field(default_factory=dict)
-    predictor_args: list[str] = field(default_factory=list)
+    predictor_args: dict[str, list[str]] = field(default_factory=dict)  # extra model-server flags per environment
 
     @classmethod
     def on_free_ports(cls, model_dirs: dict[str, list[Path]], **kwargs: object) -> StackConfig:
@@ -51,7 +51,15 @@ class LocalStack:
                 kserve_common += ["--model_dir", str(model_dir)]
             self.processes[f"{env}-predictor"] = ManagedProcess(
                 f"{env}-predictor",
-                [py, "-m", "model_server", "--http_port", str(ports.predictor), *kserve_common, *config.predictor_args],
+                [
+                    py,
+                    "-m",
+                    "model_server",
+                    "--http_port",
+                    str(ports.predictor),
+                    *kserve_common,
+                    *config.predictor_args.get(env, []),
+                ],
                 log_dir=config.log_dir,
                 echo=config.echo,
                 ready_url=f"http://{host}:{ports.predictor}/v2/health/ready",

@@ -150,3 +150,33 @@ def deberta_from_bert_dir(source: Path, labels: list[str]) -> Backbone:
             f"{source}: BERT weights do not map onto DeBERTa-v2 (missing {missing}, unexpected {unexpected})"
         )
     return Backbone(model, Tokenizer.from_file(str(source / "tokenizer.json")), f"{MINILM_BACKBONE} ({source.name})")
+
+
+def random_model_of_shape(shape: str, labels: list[str]) -> DebertaV2ForSequenceClassification:
+    """A DeBERTa-v2 with a real checkpoint's shape and random weights, for throughput measurements
+    (same FLOPs as the real model; its predictions mean nothing)."""
+    shapes = {
+        "deberta-v3-base": {
+            "hidden_size": 768,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "intermediate_size": 3072,
+            "vocab_size": 128100,
+        },
+    }
+    if shape not in shapes:
+        raise ValueError(f"unknown shape {shape!r}; known: {sorted(shapes)}")
+    config = DebertaV2Config(
+        **shapes[shape],
+        max_position_embeddings=512,
+        relative_attention=True,
+        position_buckets=256,
+        pos_att_type=["p2c", "c2p"],
+        position_biased_input=False,
+        norm_rel_ebd="layer_norm",
+        share_att_key=True,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)},
+    )
+    return DebertaV2ForSequenceClassification(config)

@@ -1,0 +1,406 @@
+"""``make bench``: throughput and latency of every hop, against the raw model's in-process ceiling.
+
+Starts the local stack with the staging predictor batching (adaptive batching on) and the production
+predictor not batching (one forward pass per request, as a plain KServe custom predictor runs), then
+drives each configuration with ``hey`` at fixed concurrency, and writes JSON + a markdown table.
+This is a benchmark, not a test: it asserts nothing and reports measured figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+
+from devstack.stack import LocalStack, StackConfig
+from serving_common.features import compose_email_text
+from serving_common.model_dir import TOKENIZER_FILE, read_metadata
+from serving_common.tokenization import TextEncoder
+
+SENTENCES = [
+    "Dear customer, your account statement for this month is now available in the online portal.",
+    "Please review the attached invoice and let us know if anything looks incorrect before Friday.",
+    "Our team will be in the office on Monday to discuss the quarterly plan and the new budget.",
+    "Reminder: the meeting has moved to the small conference room on the third floor at 2pm.",
+    "Thanks again for your help with the migration last week, everything has been running smoothly.",
+]
+
+
+def make_email(target_tokens: int, encoder: TextEncoder) -> str:
+    """A realistic email whose tokenised length is close to ``target_tokens``."""
+    words: list[str] = []
+    i = 0
+    while True:
+        words.extend(SENTENCES[i % len(SENTENCES)].split())
+        i += 1
+        if encoder.encode([" ".join(words)]).input_ids.shape[1] >= target_tokens:
+            break
+    while len(words) > 1 and encoder.encode([" ".join(words[:-1])]).input_ids.shape[1] >= target_tokens:
+        words.pop()
+    return " ".join(words)
+
+
+@dataclass
+class Row:
+    configuration: str
+    concurrency: int
+    requests_per_s: float
+    emails_per_s: float
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    mean_batch_size: float | None = None
+    cpu_cores_used: float | None = None
+    peak_rss_mib: float | None = None
+    errors: int = 0
+    ratio_to_ceiling: float | None = None
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def ceiling(model_dir: Path, text: str, batch_sizes: list[int], seconds: float) -> tuple[float, int, dict]:
+    """The raw model in this process at its best batch size: the most any server could reach."""
+    from model_server.classifier import SequenceClassifier
+    from model_server.device import resolve_device, resolve_dtype
+
+    device = resolve_device("auto")
+    classifier = SequenceClassifier.load(model_dir, device, resolve_dtype("auto", device))
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, read_metadata(model_dir).max_length)
+    by_batch = {}
+    for bs in batch_sizes:
+        batch = encoder.encode([compose_email_text(text)] * bs)
+        classifier.forward(batch.input_ids, batch.attention_mask)
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            classifier.forward(batch.input_ids, batch.attention_mask)
+            done += bs
+        by_batch[bs] = done / (time.perf_counter() - started)
+    best = max(by_batch, key=by_batch.get)
+    del classifier
+    return by_batch[best], best, by_batch
+
+
+def run_hey(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str]) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+        fh.write(body)
+        fh.flush()
+        cmd = [
+            "hey",
+            "-z",
+            f"{seconds}s",
+            "-c",
+            str(concurrency),
+            "-m",
+            "POST",
+            "-T",
+            "application/json",
+            "-D",
+            fh.name,
+            "-t",
+            "30",
+        ]
+        for k, v in headers.items():
+            cmd += ["-H", f"{k}: {v}"]
+        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latencies = {int(p): float(v) * 1000 for p, v in re.findall(r"^\s+(\d+)% in ([\d.]+) secs", out, re.MULTILINE)}
+    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    errors = sum(n for c, n in codes.items() if c != 200)
+    # Transport errors (timeouts, refused connections) are listed as "  [count]\tPost ...: error".
+    errors += sum(int(n) for n in re.findall(r"^\s+\[(\d+)\]\s+(?:Get|Post)", out, re.MULTILINE))
+    return {
+        "rps": rps,
+        "p50": latencies.get(50),
+        "p95": latencies.get(95),
+        "p99": latencies.get(99),
+        "codes": codes,
+        "errors": errors,
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _batch_counters(predictor_url: str) -> tuple[float, float]:
+    text = httpx.get(f"{predictor_url}/metrics", timeout=5).text
+    total = sum(float(m) for m in re.findall(r"^model_server_batch_size_sum\{[^}]*\} ([\d.e+]+)", text, re.MULTILINE))
+    count = sum(float(m) for m in re.findall(r"^model_server_batch_size_count\{[^}]*\} ([\d.e+]+)", text, re.MULTILINE))
+    return total, count
+
+
+def measure(
+    stack: LocalStack,
+    name: str,
+    url: str,
+    body: bytes,
+    concurrency: int,
+    seconds: float,
+    processes: list[str],
+    predictor_env: str,
+    headers: dict[str, str] | None = None,
+    emails_per_request: int = 1,
+) -> Row:
+    pids = [stack.processes[p].proc.pid for p in processes]
+    cpu_before = sum(_cpu_seconds(p) for p in pids)
+    batches_before = _batch_counters(stack.predictor_url(predictor_env))
+    started = time.perf_counter()
+    result = run_hey(url, body, concurrency, seconds, headers or {})
+    wall = time.perf_counter() - started
+    cpu = (sum(_cpu_seconds(p) for p in pids) - cpu_before) / wall
+    batches_after = _batch_counters(stack.predictor_url(predictor_env))
+    rows, passes = batches_after[0] - batches_before[0], batches_after[1] - batches_before[1]
+    return Row(
+        configuration=name,
+        concurrency=concurrency,
+        requests_per_s=round(result["rps"], 1),
+        emails_per_s=round(result["rps"] * emails_per_request, 1),
+        p50_ms=_r(result["p50"]),
+        p95_ms=_r(result["p95"]),
+        p99_ms=_r(result["p99"]),
+        mean_batch_size=round(rows / passes, 2) if passes else None,
+        cpu_cores_used=round(cpu, 2),
+        peak_rss_mib=round(sum(_peak_rss_mib(p) for p in pids), 1),
+        errors=result["errors"],
+        extra={"status_codes": result["codes"]},
+    )
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
+
+
+def build_random_model(out: Path, template: Path, shape: str) -> Path:
+    """A model directory shaped like ``shape`` with random weights, reusing the template's tokenizer."""
+    from model_training.backbones import random_model_of_shape
+
+    out.mkdir(parents=True, exist_ok=True)
+    metadata = read_metadata(template)
+    random_model_of_shape(shape, metadata.labels).save_pretrained(out, safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if (template / name).exists():
+            shutil.copy(template / name, out / name)
+    meta = metadata.model_dump(mode="json") | {
+        "version": f"random-{shape}",
+        "architecture": "DebertaV2ForSequenceClassification",
+    }
+    (out / "metadata.json").write_text(json.dumps(meta, indent=2))
+    return out
+
+
+def markdown(rows: list[Row], context: dict) -> str:
+    lines = [
+        f"Machine: {context['machine']}. Model: `{context['model']}` ({context['model_version']}). "
+        f"Email length: {context['email_tokens']} tokens. Duration per run: {context['seconds']} s. "
+        f"Ceiling: {context['ceiling_seq_per_s']:.1f} emails/s in-process at batch {context['ceiling_batch']}.",
+        "",
+        "| configuration | conc. | req/s | emails/s | p50 ms | p95 ms | p99 ms | mean batch | CPU cores "
+        "| peak RSS MiB | errors | share of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [
+            r.configuration,
+            r.concurrency,
+            r.requests_per_s,
+            r.emails_per_s,
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.mean_batch_size,
+            r.cpu_cores_used,
+            r.peak_rss_mib,
+            r.errors,
+            f"{r.ratio_to_ceiling:.2f}" if r.ratio_to_ceiling is not None else "",
+        ]
+        lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="devstack.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model",
+        default="models/spam-detector",
+        type=Path,
+        help="model directory, or 'deberta-v3-base-random' (random weights, real FLOPs; for GPUs)",
+    )
+    parser.add_argument("--tokens", type=int, default=128, help="tokens per email")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--max-batch-size", type=int, default=32)
+    parser.add_argument("--max-batch-wait-ms", type=float, default=5.0)
+    parser.add_argument("--out", type=Path, default=Path("var/bench"))
+    args = parser.parse_args(argv)
+    if shutil.which("hey") is None:
+        print("hey is needed (Debian package 'hey'; `make bench` installs it)", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_dir = args.model
+    if str(model_dir) == "deberta-v3-base-random":
+        model_dir = build_random_model(
+            args.out / "deberta-v3-base-random", Path("models/spam-detector"), "deberta-v3-base"
+        )
+    metadata = read_metadata(model_dir)
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
+    email = make_email(args.tokens, encoder)
+    batch = encoder.encode([compose_email_text(email)])
+    tokens = int(batch.input_ids.shape[1])
+
+    print(f"ceiling: raw model in-process, {tokens}-token emails...", flush=True)
+    ceiling_rate, ceiling_batch, by_batch = ceiling(model_dir, email, [1, 8, 16, 32, 64], min(args.seconds, 5.0))
+
+    batching = ["--max_batch_size", str(args.max_batch_size), "--max_batch_wait_ms", str(args.max_batch_wait_ms)]
+    config = StackConfig.on_free_ports(
+        {"staging": [model_dir], "production": [model_dir]},
+        log_dir=args.out / "logs",
+        echo=False,
+        predictor_args={"staging": ["--batching", "on", *batching], "production": ["--batching", "off"]},
+    )
+    rows: list[Row] = []
+    v2 = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input_ids",
+                    "shape": list(batch.input_ids.shape),
+                    "datatype": "INT64",
+                    "data": batch.input_ids.ravel().tolist(),
+                },
+                {
+                    "name": "attention_mask",
+                    "shape": list(batch.attention_mask.shape),
+                    "datatype": "INT64",
+                    "data": batch.attention_mask.ravel().tolist(),
+                },
+            ]
+        }
+    ).encode()
+    v1 = json.dumps({"instances": [{"text": email}]}).encode()
+    public = json.dumps({"email_content": email}).encode()
+    name = metadata.name
+    with LocalStack(config) as stack:
+        c = args.concurrency
+        for env, label in (("staging", "batching on"), ("production", "batching off")):
+            pred = f"{env}-predictor"
+            rows.append(
+                measure(
+                    stack,
+                    f"model-server alone, {label}",
+                    f"{stack.predictor_url(env)}/v2/models/{name}/infer",
+                    v2,
+                    c,
+                    args.seconds,
+                    [pred],
+                    env,
+                )
+            )
+            rows.append(
+                measure(
+                    stack,
+                    f"transformer + model-server, {label}",
+                    f"{stack.transformer_url(env)}/v1/models/{name}:predict",
+                    v1,
+                    c,
+                    args.seconds,
+                    [f"{env}-transformer", pred],
+                    env,
+                )
+            )
+            rows.append(
+                measure(
+                    stack,
+                    f"full gateway path, {label}",
+                    f"{stack.gateway_url}/api/v1/predict",
+                    public,
+                    c,
+                    args.seconds,
+                    ["gateway", f"{env}-transformer", pred],
+                    env,
+                    {"X-Environment": env},
+                )
+            )
+        # What the gateway hop adds: one request at a time, through the gateway and straight to the transformer.
+        direct = measure(
+            stack,
+            "transformer + model-server, batching on",
+            f"{stack.transformer_url('staging')}/v1/models/{name}:predict",
+            v1,
+            1,
+            args.seconds,
+            ["staging-transformer", "staging-predictor"],
+            "staging",
+        )
+        through = measure(
+            stack,
+            "full gateway path, batching on",
+            f"{stack.gateway_url}/api/v1/predict",
+            public,
+            1,
+            args.seconds,
+            ["gateway", "staging-transformer", "staging-predictor"],
+            "staging",
+            {"X-Environment": "staging"},
+        )
+        rows += [direct, through]
+    for r in rows:
+        r.ratio_to_ceiling = round(r.emails_per_s / ceiling_rate, 3)
+    on = next(r for r in rows if r.configuration == "model-server alone, batching on")
+    off = next(r for r in rows if r.configuration == "model-server alone, batching off")
+    full_on = next(r for r in rows if r.configuration == "full gateway path, batching on" and r.concurrency == c)
+    context = {
+        "machine": f"{platform.node()} {os.cpu_count()} CPU cores, "
+        f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
+        "model": str(args.model),
+        "model_version": metadata.version,
+        "email_tokens": tokens,
+        "seconds": args.seconds,
+        "ceiling_seq_per_s": ceiling_rate,
+        "ceiling_batch": ceiling_batch,
+        "ceiling_by_batch": by_batch,
+        "command": "make bench " + " ".join(argv or sys.argv[1:]),
+        "batching_gain_model_server": round(on.emails_per_s / off.emails_per_s, 2) if off.emails_per_s else None,
+        "full_path_share_of_ceiling": round(full_on.emails_per_s / ceiling_rate, 3),
+        "gateway_hop_p50_ms": round((through.p50_ms or 0) - (direct.p50_ms or 0), 2),
+    }
+    (args.out / "results.json").write_text(
+        json.dumps({"context": context, "rows": [asdict(r) for r in rows]}, indent=2)
+    )
+    table = markdown(rows, context)
+    summary = (
+        f"\nbatching on / off (model-server alone, concurrency {c}): {context['batching_gain_model_server']}x\n"
+        f"full gateway path at concurrency {c}: {context['full_path_share_of_ceiling']:.0%} of the ceiling\n"
+        f"gateway hop, p50 at concurrency 1: {context['gateway_hop_p50_ms']} ms\n"
+    )
+    (args.out / "results.md").write_text(table + summary)
+    print(table + summary)
+    print(f"saved {args.out / 'results.json'} and {args.out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    sys.exit(main())
