@@ -12,8 +12,9 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api_gateway.api.routes import health, intent, models, predict
+from api_gateway.auth import Authenticator
 from api_gateway.core.config import GatewaySettings
-from api_gateway.middleware import RequestIdMiddleware
+from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
 from api_gateway.readiness import watch_readiness
 from api_gateway.upstream import Upstreams
 from serving_common.http_errors import install_error_handlers
@@ -35,6 +36,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.upstreams = Upstreams(settings)
+        if app.state.authenticator is None:
+            log.warning(
+                "API KEYS ARE OFF: anyone who can reach this gateway can use every environment "
+                "(set GATEWAY_AUTH_ENABLED=true and GATEWAY_API_KEYS_FILE)"
+            )
         for (env, _), client in app.state.upstreams.all().items():
             log.info("environment %s -> %s (model %s)", env, client.base_url, client.model_name)
         watcher = asyncio.create_task(watch_readiness(app.state.upstreams, settings.readiness_refresh_seconds))
@@ -46,7 +52,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     app = FastAPI(title="textserve API gateway", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.add_middleware(RequestIdMiddleware)
+    app.state.authenticator = Authenticator.from_file(settings.api_keys_file) if settings.auth_enabled else None
+    app.add_middleware(InFlightLimitMiddleware, max_in_flight=settings.max_in_flight)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer, refusals included, carries the id
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)

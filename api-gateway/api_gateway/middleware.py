@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api_gateway.core.errors import GatewayOverloaded
+from serving_common.errors import error_payload
 from serving_common.request_context import REQUEST_ID_HEADER, accept_or_generate_request_id, request_id_var
 
 _HEADER = REQUEST_ID_HEADER.encode()
@@ -34,3 +37,32 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+class InFlightLimitMiddleware:
+    """Bound the requests processed at once on /api/*: past the bound, 503 with Retry-After at once,
+    so overload shows up as fast refusals instead of unbounded latency. Health and metrics stay open."""
+
+    def __init__(self, app: ASGIApp, max_in_flight: int) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            error = GatewayOverloaded(f"the gateway is at its limit of {self.max_in_flight} requests in flight")
+            response = JSONResponse(
+                error_payload(error.code, error.message, {}, request_id_var.get()),
+                status_code=503,
+                headers=error.headers,
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

@@ -171,3 +171,14 @@ def test_network_policies_admit_only_the_gateway_to_transformers():
     assert {"app.kubernetes.io/name": "api-gateway"} in [s.get("podSelector", {}).get("matchLabels") for s in sources]
     predictor_sources = policies["predictors-ingress"]["spec"]["ingress"][0]["from"]
     assert {"component": "transformer"} in [s.get("podSelector", {}).get("matchLabels") for s in predictor_sources]
+
+
+def test_api_keys_are_on_in_the_cluster_from_a_referenced_secret():
+    objects = render("production")
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "api-gateway")["data"]
+    assert config["GATEWAY_AUTH_ENABLED"] == "true"
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    keys = next(v for v in pod["volumes"] if v["name"] == "api-keys")
+    assert keys["secret"]["secretName"] == "api-gateway-keys"
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "api-keys")
+    assert mount["readOnly"] is True and config["GATEWAY_API_KEYS_FILE"].startswith(mount["mountPath"])

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from api_gateway.auth import Authenticator
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment
 from api_gateway.core.errors import UnknownEnvironment
@@ -42,4 +43,28 @@ def get_environment(
         ) from None
 
 
-EnvironmentDep = Annotated[Environment, Depends(get_environment)]
+def _presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def authorized_environment(
+    request: Request, environment: Annotated[Environment, Depends(get_environment)]
+) -> Environment:
+    """The requested environment, once the caller's API key may use it (when API keys are on)."""
+    authenticator: Authenticator | None = request.app.state.authenticator
+    if authenticator is not None:
+        authenticator.authorize(_presented_key(request), environment)
+    return environment
+
+
+def require_api_key(request: Request) -> None:
+    """Any valid key (for routes that span environments, like the model list)."""
+    authenticator: Authenticator | None = request.app.state.authenticator
+    if authenticator is not None:
+        authenticator.authenticate(_presented_key(request))
+
+
+EnvironmentDep = Annotated[Environment, Depends(authorized_environment)]

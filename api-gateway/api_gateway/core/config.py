@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from api_gateway.core.environments import Environment, ModelKind
@@ -47,6 +47,21 @@ class GatewaySettings(ServiceSettings):
     max_batch_size: int = Field(default=256, ge=1, description="Most emails accepted in one batch-predict call.")
     max_text_chars: int = Field(default=100_000, ge=1, description="Longest email text accepted, in characters.")
     workers: int = Field(default=1, ge=1, description="Uvicorn worker processes.")
+    auth_enabled: bool = Field(
+        default=False, description="Require API keys on /api/*. Off in `make run` (logged loudly); on in the cluster."
+    )
+    api_keys_file: str | None = Field(
+        default=None, description="JSON file of hashed API keys (a mounted Kubernetes Secret); needed when auth is on."
+    )
+    max_in_flight: int = Field(
+        default=512, ge=1, description="Requests processed at once on /api/*; past it: 503 with Retry-After at once."
+    )
+
+    @model_validator(mode="after")
+    def _keys_when_auth(self) -> GatewaySettings:
+        if self.auth_enabled and not self.api_keys_file:
+            raise ValueError("GATEWAY_AUTH_ENABLED requires GATEWAY_API_KEYS_FILE")
+        return self
 
     def upstream_url(self, environment: Environment, model: ModelKind) -> str:
         spam = {Environment.STAGING: self.staging_url, Environment.PRODUCTION: self.production_url}[environment]

@@ -32,3 +32,34 @@ class UpstreamFailed(ServerError):
 class PayloadTooLarge(ClientError):
     status_code = 413
     code = "payload_too_large"
+
+
+class Unauthenticated(ClientError):
+    status_code = 401
+    code = "unauthenticated"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class EnvironmentForbidden(ClientError):
+    status_code = 403
+    code = "environment_forbidden"
+
+
+class RateLimited(ClientError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after})
+        self.retry_after_seconds = retry_after
+
+
+class GatewayOverloaded(ServerError):
+    """More requests in flight than the gateway accepts: refused at once rather than queued."""
+
+    status_code = 503
+    code = "gateway_overloaded"
+    retry_after_seconds = 1

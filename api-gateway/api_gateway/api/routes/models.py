@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from api_gateway.api.deps import UpstreamsDep
+from api_gateway.api.deps import UpstreamsDep, require_api_key
 from api_gateway.api.schemas import ModelsOut, ServedModel
 
-router = APIRouter(prefix="/api/v1", tags=["models"])
+router = APIRouter(prefix="/api/v1", tags=["models"], dependencies=[Depends(require_api_key)])
 
 
 @router.get("/models", response_model=ModelsOut, summary="What each environment serves, with versions")
