@@ -13,42 +13,44 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving_common.errors import PlatformError, error_payload
-from serving_common.request_context import request_id_var
+from serving_common.request_context import REQUEST_ID_HEADER, request_id_var
 
 log = logging.getLogger(__name__)
 
 
-def _response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
-    return JSONResponse(
-        status_code=status, content=error_payload(code, message, details, request_id_var.get()), headers=headers
-    )
+def error_response(
+    request: Request, status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None
+) -> JSONResponse:
+    # The gateway sets the request-id context; the KServe components only have the header.
+    request_id = request_id_var.get() or request.headers.get(REQUEST_ID_HEADER)
+    return JSONResponse(status_code=status, content=error_payload(code, message, details, request_id), headers=headers)
 
 
-async def platform_error_handler(_: Request, exc: PlatformError) -> JSONResponse:
+async def platform_error_handler(request: Request, exc: PlatformError) -> JSONResponse:
     if exc.status_code >= 500:
         log.warning("%s: %s", exc.code, exc.message)
-    return _response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+    return error_response(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-    return _response(422, "invalid_input", f"{where}: {first['msg']}", {"errors": errors})
+    return error_response(request, 422, "invalid_input", f"{where}: {first['msg']}", {"errors": errors})
 
 
-async def _http_exception(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+    return error_response(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return _response(500, "internal_error", "internal server error")
+async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return error_response(request, 500, "internal_error", "internal server error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PlatformError, platform_error_handler)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(Exception, _unhandled)
+    app.add_exception_handler(Exception, unhandled_error_handler)

@@ -12,18 +12,29 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
 import kserve
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kserve import errors as kserve_errors
 from kserve.errors import ModelNotFound
 from kserve.model_server import app as kserve_app
 from kserve.model_server import parser as kserve_parser
 
 from serving_common.errors import PlatformError
-from serving_common.http_errors import platform_error_handler
+from serving_common.http_errors import (
+    error_response,
+    platform_error_handler,
+    unhandled_error_handler,
+    validation_error_handler,
+)
 from serving_common.model_dir import ModelMetadata
 from serving_common.schemas import ModelInfo
+
+log = logging.getLogger(__name__)
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -53,8 +64,6 @@ class ModelServer(kserve.ModelServer):
     def start_models(self, models: Sequence[tuple[kserve.Model, ModelMetadata]]) -> None:
         self.metadata = {model.name: metadata for model, metadata in models}
         kserve_app.add_api_route("/v1/models/{model_name}/metadata", self._model_metadata, methods=["GET"])
-        # Our typed errors (e.g. an overloaded queue: 503 + Retry-After) leave in the platform's error shape.
-        kserve_app.add_exception_handler(PlatformError, platform_error_handler)
         self.start([model for model, _ in models])
 
     async def _model_metadata(self, model_name: str) -> JSONResponse:
@@ -68,4 +77,43 @@ class ModelServer(kserve.ModelServer):
         # start() has built the uvicorn config but not started it yet: the bind host can still change.
         if self._rest_server is not None:
             self._rest_server.config.host = self.http_host
+            kserve_handlers = self._rest_server._add_exception_handlers
+
+            def add_handlers(app: FastAPI) -> None:
+                kserve_handlers(app)
+                install_kserve_error_handlers(app)  # after KServe's own, so ours win
+
+            self._rest_server._add_exception_handlers = add_handlers
         await super()._serve()
+
+
+# KServe's exceptions and what they mean in the platform's error shape: (status, code, retry after).
+_KSERVE_ERRORS: dict[type[Exception], tuple[int, str, int | None]] = {
+    kserve_errors.InvalidInput: (400, "invalid_input", None),
+    kserve_errors.ModelNotFound: (404, "model_not_found", None),
+    kserve_errors.ModelNotReady: (503, "model_not_ready", 1),
+    kserve_errors.ServerNotReady: (503, "server_not_ready", 1),
+    kserve_errors.ServerNotLive: (503, "server_not_live", 1),
+    kserve_errors.UnsupportedProtocol: (501, "unsupported_protocol", None),
+    kserve_errors.InferenceError: (500, "inference_error", None),
+    NotImplementedError: (501, "not_implemented", None),
+}
+
+
+def install_kserve_error_handlers(app: FastAPI) -> None:
+    """Every error a KServe component answers leaves as ``{"error": {code, message, details}, "request_id"}``."""
+
+    def handler_for(status: int, code: str, retry_after: int | None):
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            if status >= 500:
+                log.warning("%s: %s", code, exc)
+            headers = {"Retry-After": str(retry_after)} if retry_after else None
+            return error_response(request, status, code, str(exc) or code, headers=headers)
+
+        return handle
+
+    for exc_type, (status, code, retry_after) in _KSERVE_ERRORS.items():
+        app.add_exception_handler(exc_type, handler_for(status, code, retry_after))
+    app.add_exception_handler(PlatformError, platform_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(Exception, unhandled_error_handler)

@@ -127,8 +127,32 @@ def test_predictor_speaks_open_inference_protocol_v2(stack):
     out = httpx.post(f"{base}/v2/models/spam-detector/infer", json=body).json()
     assert out["outputs"][0]["name"] == "logits" and out["outputs"][0]["datatype"] == "FP32"
     assert out["outputs"][0]["shape"] == [1, 2]
-    bad = httpx.post(f"{base}/v2/models/spam-detector/infer", json={"inputs": body["inputs"][:1]})
+    bad = httpx.post(
+        f"{base}/v2/models/spam-detector/infer",
+        json={"inputs": body["inputs"][:1]},
+        headers={"X-Request-ID": "bad-tensor-1"},
+    )
     assert bad.status_code == 400
+    assert bad.json() == {
+        "error": {"code": "invalid_input", "message": bad.json()["error"]["message"], "details": {}},
+        "request_id": "bad-tensor-1",
+    }
+    assert "attention_mask" in bad.json()["error"]["message"]
+    missing = httpx.post(f"{base}/v2/models/nope/infer", json=body)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+
+
+def test_transformer_errors_share_the_platform_shape(stack):
+    base = stack.transformer_url("staging")
+    bad = httpx.post(f"{base}/v1/models/spam-detector:predict", json={"instances": []})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_input"
+    not_json = httpx.post(
+        f"{base}/v1/models/spam-detector:predict",
+        content=b"\xff\xfe not json",
+        headers={"content-type": "application/json"},
+    )
+    assert 400 <= not_json.status_code < 500, not_json.text
+    assert set(not_json.json()) == {"error", "request_id"}
 
 
 def test_processes_stop_gracefully_on_sigterm(stack_model_dirs, tmp_path):
