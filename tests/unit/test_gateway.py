@@ -69,7 +69,14 @@ def test_default_environment_is_staging(client):
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"email_content": ""}, {"email_content": "   "}, {"email_content": 5}, {"email_content": "x", "bogus": 1}],
+    [
+        {},
+        {"email_content": ""},
+        {"email_content": "   "},
+        {"email_content": 5},
+        {"email_content": "x", "bogus": 1},
+        {"email_content": "\u0013\u200b\U000323ed"},
+    ],
 )
 def test_invalid_bodies_are_422(client, payload):
     _assert_error_shape(client.post("/api/v1/predict", json=payload), 422, "invalid_input")

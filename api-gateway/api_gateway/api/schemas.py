@@ -6,24 +6,47 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from serving_common.features import normalize_text
 from serving_common.schemas import ConfidenceLevel, IntentScore
 
 SPAM_EXAMPLE = "WINNER!! Claim your free prize now, call 09061701461"
 INTENT_EXAMPLE = "Write a Python function that merges two sorted lists, with unit tests"
 
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. unknown_environment.")
+    message: str
+    details: dict = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    """Every error of every component has this shape."""
+
+    error: ErrorDetail
+    request_id: str | None
+
+
 ERROR_RESPONSES: dict[int | str, dict] = {
-    400: {"description": "Unknown X-Environment"},
-    413: {"description": "Text or batch too large"},
-    422: {"description": "Invalid body"},
-    502: {"description": "The InferenceService answered with an error"},
-    503: {"description": "The environment's InferenceService is unavailable"},
-    504: {"description": "The InferenceService did not answer in time"},
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "Unknown X-Environment",
+        401: "API keys are on and no valid key was sent",
+        403: "The key may not use this environment",
+        413: "Text or batch too large",
+        422: "Invalid body",
+        429: "The key's rate limit is exceeded",
+        502: "The InferenceService answered with an error",
+        503: "The environment's InferenceService is unavailable, or the gateway is overloaded",
+        504: "The InferenceService did not answer in time",
+    }.items()
 }
 
 
 def _not_blank(value: str, what: str = "text") -> str:
-    if not value.strip():
-        raise ValueError(f"{what} must contain non-whitespace text")
+    # The same normalisation the model's input goes through: text that is only whitespace, control
+    # or unassigned characters is empty to the model, so it is refused here (422), not upstream.
+    if not normalize_text(value):
+        raise ValueError(f"{what} must contain visible text")
     return value
 
 

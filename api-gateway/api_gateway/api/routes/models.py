@@ -5,12 +5,17 @@ import asyncio
 from fastapi import APIRouter, Depends
 
 from api_gateway.api.deps import UpstreamsDep, require_api_key
-from api_gateway.api.schemas import ModelsOut, ServedModel
+from api_gateway.api.schemas import ERROR_RESPONSES, ModelsOut, ServedModel
 
 router = APIRouter(prefix="/api/v1", tags=["models"], dependencies=[Depends(require_api_key)])
 
 
-@router.get("/models", response_model=ModelsOut, summary="What each environment serves, with versions")
+@router.get(
+    "/models",
+    response_model=ModelsOut,
+    summary="What each environment serves, with versions",
+    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 429)},
+)
 async def list_models(upstreams: UpstreamsDep) -> ModelsOut:
     clients = upstreams.all()
     infos = await asyncio.gather(*(c.info() for c in clients.values()))
