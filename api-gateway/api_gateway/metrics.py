@@ -39,3 +39,8 @@ ENVIRONMENT_READY = Gauge(
     "1 when the environment's InferenceService was ready at the last check.",
     ["environment"],
 )
+UPSTREAM_RETRIES = Counter(
+    "gateway_upstream_retries_total",
+    "Calls sent again after a refused connection or a 503 before processing.",
+    ["environment", "model_name"],
+)

@@ -6,6 +6,7 @@ closed at shutdown; no client is built per request. Transport failures become ty
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from api_gateway import metrics
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.core.errors import UpstreamFailed, UpstreamTimeout, UpstreamUnavailable
+from api_gateway.resilience import CircuitBreaker, RetryBudget, backoff_seconds
 from serving_common.request_context import REQUEST_ID_HEADER
 from serving_common.schemas import ModelInfo, TransformerInstance, TransformerRequest
 
@@ -29,6 +31,9 @@ class InferenceServiceClient:
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         self._readiness_timeout = settings.readiness_timeout_seconds
+        self._retries = settings.upstream_retries
+        self.breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+        self.retry_budget = RetryBudget()
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds),
@@ -43,20 +48,55 @@ class InferenceServiceClient:
         self, instances: list[TransformerInstance], request_id: str, response_model: type[ResponseT]
     ) -> ResponseT:
         """One upstream call for the whole list, however many texts it holds."""
-        body = orjson.dumps(TransformerRequest(instances=instances).model_dump(exclude_none=True))
-        started = time.perf_counter()
+        if not self.breaker.allow():
+            err = self._error(UpstreamUnavailable, "is failing; the circuit is open and calls fail fast")
+            err.retry_after_seconds = self.breaker.retry_after()
+            raise err
+        self.retry_budget.record_request()
         try:
-            response = await self._client.post(
-                f"/v1/models/{self.model_name}:predict", content=body, headers={REQUEST_ID_HEADER: request_id}
-            )
-        except httpx.TimeoutException:
-            raise self._error(UpstreamTimeout, "did not answer in time") from None
-        except httpx.TransportError as exc:
-            raise self._error(UpstreamUnavailable, f"is unreachable ({type(exc).__name__})") from None
-        finally:
-            metrics.UPSTREAM_DURATION.labels(self.environment, self.model_name).observe(time.perf_counter() - started)
-        if response.status_code == 503:
-            raise self._error(UpstreamUnavailable, "is not ready")
+            response = await self._post_with_retries(instances, request_id)
+        except Exception:
+            self.breaker.record_failure()
+            raise
+        if response.status_code >= 500:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        return self._read(response, instances, response_model)
+
+    async def _post_with_retries(self, instances: list[TransformerInstance], request_id: str) -> httpx.Response:
+        body = orjson.dumps(TransformerRequest(instances=instances).model_dump(exclude_none=True))
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                response = await self._client.post(
+                    f"/v1/models/{self.model_name}:predict", content=body, headers={REQUEST_ID_HEADER: request_id}
+                )
+                retryable = response.status_code == 503  # refused before processing: safe to send again
+            except httpx.ConnectError:
+                response, retryable = None, True  # nothing reached the service
+            except httpx.TimeoutException:
+                raise self._error(UpstreamTimeout, "did not answer in time") from None  # may have run: no retry
+            except httpx.TransportError as exc:
+                raise self._error(UpstreamUnavailable, f"is unreachable ({type(exc).__name__})") from None
+            finally:
+                metrics.UPSTREAM_DURATION.labels(self.environment, self.model_name).observe(
+                    time.perf_counter() - started
+                )
+            if not retryable:
+                return response
+            if attempt >= self._retries or not self.retry_budget.try_spend():
+                if response is None:
+                    raise self._error(UpstreamUnavailable, "is unreachable (connection refused)")
+                raise self._error(UpstreamUnavailable, "is not ready or overloaded")
+            metrics.UPSTREAM_RETRIES.labels(self.environment, self.model_name).inc()
+            await asyncio.sleep(backoff_seconds(attempt))
+            attempt += 1
+
+    def _read(
+        self, response: httpx.Response, instances: list[TransformerInstance], response_model: type[ResponseT]
+    ) -> ResponseT:
         if response.status_code != 200:
             raise self._error(
                 UpstreamFailed,

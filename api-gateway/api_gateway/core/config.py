@@ -40,6 +40,15 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed to connect.")
     upstream_max_connections: int = Field(default=200, ge=1, description="Pooled connections per environment.")
     upstream_keepalive_connections: int = Field(default=50, ge=1, description="Idle keep-alive connections kept.")
+    upstream_retries: int = Field(
+        default=2, ge=0, description="Retries of a call that cannot have been processed (refused, or 503 first)."
+    )
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that open an InferenceService's circuit."
+    )
+    breaker_reset_seconds: float = Field(
+        default=5.0, gt=0, description="How long an open circuit fails fast before one probe call."
+    )
     readiness_refresh_seconds: float = Field(
         default=10.0, gt=0, description="How often the environment-ready metric is refreshed in the background."
     )

@@ -1,0 +1,87 @@
+"""Failing upstreams: a circuit breaker per InferenceService and a retry budget.
+
+Retries happen only where the request cannot have been processed (the connection was refused, or the
+service answered 503 before processing), with jittered exponential backoff, and only while the retry
+budget (a share of recent requests) allows, so retries cannot multiply load on a struggling service.
+There is never a fallback to another environment.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after ``failure_threshold`` consecutive failures; after ``reset_after`` seconds lets one
+    probe through (half-open); a success closes it, a failure opens it again."""
+
+    failure_threshold: int = 5
+    reset_after: float = 5.0
+    state: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    probing: bool = False
+
+    def allow(self) -> bool:
+        if self.state is BreakerState.CLOSED:
+            return True
+        if self.state is BreakerState.OPEN and time.monotonic() - self.opened_at >= self.reset_after:
+            self.state = BreakerState.HALF_OPEN
+            self.probing = False
+        if self.state is BreakerState.HALF_OPEN and not self.probing:
+            self.probing = True
+            return True
+        return False
+
+    def retry_after(self) -> int:
+        return max(1, int(self.reset_after - (time.monotonic() - self.opened_at) + 0.999))
+
+    def record_success(self) -> None:
+        self.state, self.failures, self.probing = BreakerState.CLOSED, 0, False
+
+    def record_failure(self) -> None:
+        self.failures += 1
+        if self.state is BreakerState.HALF_OPEN or self.failures >= self.failure_threshold:
+            self.state, self.opened_at, self.probing = BreakerState.OPEN, time.monotonic(), False
+
+
+@dataclass
+class RetryBudget:
+    """Retries may add at most ``ratio`` of the requests seen in the last ``window`` seconds (plus a floor)."""
+
+    ratio: float = 0.1
+    window: float = 10.0
+    minimum: int = 3
+    _requests: list[float] = field(default_factory=list)
+    _retries: list[float] = field(default_factory=list)
+
+    def _trim(self, now: float) -> None:
+        cutoff = now - self.window
+        self._requests = [t for t in self._requests if t > cutoff]
+        self._retries = [t for t in self._retries if t > cutoff]
+
+    def record_request(self) -> None:
+        self._requests.append(time.monotonic())
+
+    def try_spend(self) -> bool:
+        now = time.monotonic()
+        self._trim(now)
+        if len(self._retries) >= self.minimum + self.ratio * len(self._requests):
+            return False
+        self._retries.append(now)
+        return True
+
+
+def backoff_seconds(attempt: int, base: float = 0.05, cap: float = 1.0) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    return random.uniform(0, min(cap, base * 2**attempt))
