@@ -26,10 +26,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Prometheus and promtool from Debian, for the monitoring checks (tests run a real Prometheus).
+# From Debian: Prometheus and promtool for the monitoring checks (tests run a real Prometheus), hey for
+# the soak test and the benchmark.
 tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v hey >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey >/dev/null; }
 	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifest checks"; exit 1; }
 
 models: $(STAMP)
@@ -41,8 +42,7 @@ run: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: models
-	@command -v hey >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null; }
+bench: models tools
 	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
 
 lint: $(STAMP)
