@@ -106,3 +106,106 @@ def test_sigterm_during_load_answers_every_accepted_request(stack, tmp_path):
     assert answered and all(status == 200 for _, status in answered), {s for _, s in answered}
     assert not_accepted  # after the signal, new connections are refused...
     assert any(t >= signalled_at[0] for t, _ in answered)  # ...while those in flight still got their answer
+
+
+@pytest.fixture(scope="module")
+def slow_path(model_dir, tmp_path_factory):
+    """A real model-server made slow (a lone request waits 15 s for its batch to fill), its transformer,
+    and a gateway whose upstream timeout is 2 s."""
+    logs = tmp_path_factory.mktemp("slow")
+    p_port, t_port, g_port = free_port(), free_port(), free_port()
+    common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
+    procs = [
+        ManagedProcess(
+            "slow-predictor",
+            [
+                sys.executable,
+                "-m",
+                "model_server",
+                "--http_port",
+                str(p_port),
+                *common,
+                "--max_batch_size",
+                "64",
+                "--max_batch_wait_ms",
+                "15000",
+            ],
+            log_dir=logs,
+            echo=False,
+            ready_url=f"http://127.0.0.1:{p_port}/v2/health/ready",
+        ),
+        ManagedProcess(
+            "slow-transformer",
+            [
+                sys.executable,
+                "-m",
+                "feature_transformer",
+                "--http_port",
+                str(t_port),
+                *common,
+                "--predictor_host",
+                f"127.0.0.1:{p_port}",
+                "--predictor_protocol",
+                "v2",
+            ],
+            log_dir=logs,
+            echo=False,
+            ready_url=f"http://127.0.0.1:{t_port}/v2/health/live",
+        ),
+        ManagedProcess(
+            "slow-gateway",
+            [sys.executable, "-m", "api_gateway"],
+            log_dir=logs,
+            echo=False,
+            env={
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(g_port),
+                "GATEWAY_STAGING_URL": f"http://127.0.0.1:{t_port}",
+                "GATEWAY_UPSTREAM_TIMEOUT_SECONDS": "2",
+            },
+            ready_url=f"http://127.0.0.1:{g_port}/health",
+        ),
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        for proc in procs:
+            proc.wait_ready(120)
+        yield {
+            "predictor": procs[0],
+            "predictor_url": f"http://127.0.0.1:{p_port}",
+            "gateway": f"http://127.0.0.1:{g_port}",
+        }
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def test_a_slow_model_server_gives_a_timeout_error_within_the_bound(slow_path):
+    started = time.monotonic()
+    response = httpx.post(f"{slow_path['gateway']}/api/v1/predict", json={"email_content": "hello?"}, timeout=30)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504 and response.json()["error"]["code"] == "upstream_timeout"
+    assert elapsed < 2 + 1.5  # the configured 2 s, plus scheduling slack
+
+
+def test_sigterm_to_a_model_server_answers_the_requests_it_accepted(slow_path):
+    """The slow model-server holds requests in its batching queue; SIGTERM must still answer them."""
+    url = f"{slow_path['predictor_url']}/v2/models/spam-detector/infer"
+    body = {
+        "inputs": [
+            {"name": "input_ids", "shape": [1, 4], "datatype": "INT64", "data": [1, 9, 10, 2]},
+            {"name": "attention_mask", "shape": [1, 4], "datatype": "INT64", "data": [1, 1, 1, 1]},
+        ]
+    }
+
+    async def drive():
+        async with httpx.AsyncClient(timeout=40) as client:
+            pending = [asyncio.create_task(client.post(url, json=body)) for _ in range(6)]
+            await asyncio.sleep(1.5)  # all six are accepted and waiting for their batch
+            slow_path["predictor"].proc.send_signal(signal.SIGTERM)
+            return await asyncio.gather(*pending, return_exceptions=True)
+
+    responses = asyncio.run(drive())
+    assert all(isinstance(r, httpx.Response) and r.status_code == 200 for r in responses), responses
+    assert all(len(r.json()["outputs"][0]["data"]) == 2 for r in responses)
