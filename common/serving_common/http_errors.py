@@ -40,6 +40,10 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
 
 
 async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's own wording for a body it cannot decode (e.g. not UTF-8): the same class of
+        # mistake as malformed JSON, so the same answer.
+        return error_response(request, 422, "invalid_input", "the request body is not valid UTF-8 JSON")
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return error_response(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 

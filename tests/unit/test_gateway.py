@@ -82,6 +82,15 @@ def test_invalid_bodies_are_422(client, payload):
     _assert_error_shape(client.post("/api/v1/predict", json=payload), 422, "invalid_input")
 
 
+@pytest.mark.parametrize("body", [b"\xff\xfe\x00", '{"email_content": "caf\xe9"}'.encode("latin-1")])
+def test_bodies_that_are_not_utf8_are_422(client, body):
+    response = client.post("/api/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert (
+        _assert_error_shape(response, 422, "invalid_input")["error"]["message"]
+        == "the request body is not valid UTF-8 JSON"
+    )
+
+
 def test_malformed_json_is_422(client):
     response = client.post("/api/v1/predict", content=b"{nope", headers={"content-type": "application/json"})
     _assert_error_shape(response, 422, "invalid_input")
