@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uvicorn
 
-from api_gateway.core.config import get_settings
+from api_gateway.core.config import GatewaySettings
 from api_gateway.main import create_app
 from serving_common.logging import configure_logging
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = GatewaySettings()
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),

@@ -1,8 +1,6 @@
-"""Gateway settings (``GATEWAY_*``), built once at start-up and injected through ``api.deps``."""
+"""Gateway settings (``GATEWAY_*``), built once in ``__main__`` and injected through ``api.deps``."""
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -81,8 +79,3 @@ class GatewaySettings(ServiceSettings):
 
     def model_name(self, model: ModelKind) -> str:
         return self.spam_model_name if model is ModelKind.SPAM else self.intent_model_name
-
-
-@lru_cache
-def get_settings() -> GatewaySettings:
-    return GatewaySettings()

@@ -14,15 +14,20 @@ from api_gateway.api.schemas import (
     IntentIn,
     IntentOut,
     IntentVerdictOut,
+    ServedBy,
 )
-from api_gateway.core.environments import ModelKind
+from api_gateway.core.config import GatewaySettings
+from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.inference import infer
+from api_gateway.upstream import Upstreams
 from serving_common.schemas import IntentResponse, TransformerInstance
 
 router = APIRouter(prefix="/api/v1/intent", tags=["intent"])
 
 
-async def _classify(texts: list[str], environment, upstreams, settings, endpoint: str):
+async def _classify(
+    texts: list[str], environment: Environment, upstreams: Upstreams, settings: GatewaySettings, endpoint: str
+) -> tuple[list[IntentVerdictOut], ServedBy]:
     result, served = await infer(
         [TransformerInstance(text=t) for t in texts],
         environment=environment,

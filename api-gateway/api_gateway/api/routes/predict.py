@@ -6,9 +6,19 @@ from fastapi import APIRouter
 
 from api_gateway import metrics
 from api_gateway.api.deps import EnvironmentDep, SettingsDep, UpstreamsDep
-from api_gateway.api.schemas import ERROR_RESPONSES, BatchPredictIn, BatchPredictOut, EmailIn, PredictOut, SpamVerdict
+from api_gateway.api.schemas import (
+    ERROR_RESPONSES,
+    BatchPredictIn,
+    BatchPredictOut,
+    EmailIn,
+    PredictOut,
+    ServedBy,
+    SpamVerdict,
+)
+from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.inference import infer
+from api_gateway.upstream import Upstreams
 from serving_common.schemas import SpamResponse, TransformerInstance
 
 router = APIRouter(prefix="/api/v1", tags=["spam"])
@@ -30,7 +40,9 @@ def _verdicts(emails: list[EmailIn], result: SpamResponse, environment: Environm
     return verdicts
 
 
-async def _classify(emails: list[EmailIn], environment, upstreams, settings, endpoint: str):
+async def _classify(
+    emails: list[EmailIn], environment: Environment, upstreams: Upstreams, settings: GatewaySettings, endpoint: str
+) -> tuple[list[SpamVerdict], ServedBy]:
     instances = [TransformerInstance(text=e.email_content, subject=e.subject) for e in emails]
     result, served = await infer(
         instances,
