@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import kserve
 from fastapi import FastAPI, Request
@@ -56,9 +56,12 @@ def served_names(metadatas: Sequence[ModelMetadata], model_name: str | None) -> 
 
 
 class ModelServer(kserve.ModelServer):
-    def __init__(self, http_host: str = "0.0.0.0", **kwargs: object) -> None:
+    def __init__(
+        self, http_host: str = "0.0.0.0", on_stopped: Sequence[Callable[[], None]] = (), **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)
         self.http_host = http_host
+        self.on_stopped = list(on_stopped)  # run once the servers have stopped and answered everything
         self.metadata: dict[str, ModelMetadata] = {}
 
     def start_models(self, models: Sequence[tuple[kserve.Model, ModelMetadata]]) -> None:
@@ -84,7 +87,11 @@ class ModelServer(kserve.ModelServer):
                 install_kserve_error_handlers(app)  # after KServe's own, so ours win
 
             self._rest_server._add_exception_handlers = add_handlers
-        await super()._serve()
+        try:
+            await super()._serve()
+        finally:
+            for callback in self.on_stopped:
+                callback()
 
 
 # KServe's exceptions and what they mean in the platform's error shape: (status, code, retry after).

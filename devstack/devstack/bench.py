@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         {"staging": [model_dir], "production": [model_dir]},
         log_dir=args.out / "logs",
         echo=False,
+        inference_log_url=str(args.out / "inference-log"),
         predictor_args={"staging": ["--batching", "on", *batching], "production": ["--batching", "off"]},
     )
     rows: list[Row] = []

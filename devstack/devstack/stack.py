@@ -28,6 +28,8 @@ class StackConfig:
         default_factory=lambda: {"staging": PairPorts(8101, 8102), "production": PairPorts(8201, 8202)}
     )
     log_dir: Path = Path("var/log")
+    inference_log_url: str = "var/inference-log"  # where both transformers record predictions
+    inference_log: bool = True
     echo: bool = True
     gateway_env: dict[str, str] = field(default_factory=dict)
     predictor_args: dict[str, list[str]] = field(default_factory=dict)  # extra model-server flags per environment
@@ -78,6 +80,12 @@ class LocalStack:
                     "--predictor_protocol",
                     "v2",
                     "--enable_predictor_health_check",
+                    "--environment",
+                    env,
+                    "--inference_log",
+                    "on" if config.inference_log else "off",
+                    "--inference_log_url",
+                    str(config.inference_log_url),
                 ],
                 log_dir=config.log_dir,
                 echo=config.echo,

@@ -6,8 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from feature_transformer import metrics
 from feature_transformer.settings import TransformerSettings
 from feature_transformer.transformer import TextTransformer
+from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
 from serving_common.kserve_server import ModelServer, build_parser, served_names
 from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, validate_model_dir
 from serving_common.tokenization import TextEncoder
@@ -16,23 +18,55 @@ log = logging.getLogger("feature_transformer")
 
 
 def settings_from_args(args: argparse.Namespace) -> TransformerSettings:
-    overrides = {"model_dirs": args.model_dir, "model_name": args.model_name}
+    overrides = {
+        "model_dirs": args.model_dir,
+        "model_name": args.model_name,
+        "environment": args.environment,
+        "inference_log_url": args.inference_log_url,
+        "inference_log": {"on": True, "off": False}.get(args.inference_log),
+    }
     return TransformerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def inference_log_writer(settings: TransformerSettings) -> InferenceLogWriter | None:
+    if not settings.inference_log:
+        log.info("inference log off")
+        return None
+    log.info("inference log: %s (environment=%s)", settings.inference_log_url, settings.environment)
+    return InferenceLogWriter(
+        settings.inference_log_url,
+        environment=settings.environment,
+        flush_rows=settings.inference_log_flush_rows,
+        flush_seconds=settings.inference_log_flush_seconds,
+        max_buffered_rows=settings.inference_log_max_buffered_rows,
+        hooks=WriterHooks(
+            dropped=lambda reason, rows: metrics.LOG_ROWS_DROPPED.labels(reason).inc(rows),
+            written=lambda rows, seconds: (metrics.LOG_ROWS_WRITTEN.inc(rows), metrics.LOG_WRITE_SECONDS.observe(seconds)),
+            buffered=metrics.LOG_BUFFERED_ROWS.set,
+        ),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    args, _ = build_parser("KServe transformer: features + tokenisation in, verdicts out").parse_known_args(argv)
+    parser = build_parser("KServe transformer: features + tokenisation in, verdicts out")
+    parser.add_argument("--environment", default=None, help="environment served (the inference log's partition)")
+    parser.add_argument("--inference_log_url", default=None, help="inference log location (directory or fsspec URL)")
+    parser.add_argument("--inference_log", choices=("on", "off"), default=None, help="record every prediction")
+    args, _ = parser.parse_known_args(argv)
     settings = settings_from_args(args)
     # The transformer needs only the tokenizer and metadata, not the weights.
     metadatas = [validate_model_dir(d, required=(METADATA_FILE, TOKENIZER_FILE)) for d in settings.model_dirs]
+    writer = inference_log_writer(settings)
+    salt = settings.inference_log_hash_salt.get_secret_value().encode() if settings.inference_log_hash_salt else None
     models = []
     for model_dir, metadata, name in zip(
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
         encoder = TextEncoder.from_file(Path(model_dir) / TOKENIZER_FILE, metadata.max_length)
-        models.append((TextTransformer(name, metadata, encoder), metadata))
+        models.append((TextTransformer(name, metadata, encoder, writer, salt), metadata))
         log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, args.predictor_host)
-    ModelServer(http_host=args.http_host).start_models(models)
+    # On SIGTERM the server first answers what it accepted, then the log writes what it holds.
+    ModelServer(http_host=args.http_host, on_stopped=[writer.close] if writer else []).start_models(models)
 
 
 if __name__ == "__main__":

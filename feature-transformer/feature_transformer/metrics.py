@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 TEXTS = Counter("transformer_texts_total", "Texts tokenised and sent to the predictor.", ["model_name"])
 TRUNCATED = Counter(
     "transformer_truncated_texts_total", "Texts longer than the model's max tokens, cut to fit.", ["model_name"]
+)
+
+# The inference log (see serving_common.inference_log.writer).
+LOG_ROWS_WRITTEN = Counter("inference_log_rows_written_total", "Prediction rows written to the inference log.")
+LOG_ROWS_DROPPED = Counter(
+    "inference_log_rows_dropped_total",
+    "Prediction rows not logged: buffer_full (storage too slow) or write_error (storage failed).",
+    ["reason"],
+)
+LOG_BUFFERED_ROWS = Gauge("inference_log_buffered_rows", "Rows waiting in memory to be written.")
+LOG_WRITE_SECONDS = Histogram(
+    "inference_log_write_seconds", "Time to write one Parquet file of the inference log.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

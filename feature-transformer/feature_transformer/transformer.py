@@ -17,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 from feature_transformer import metrics
 from feature_transformer.errors import PredictorFailed, PredictorUnavailable
 from serving_common.features import compose_email_text, extract_features
+from serving_common.inference_log.records import Prediction, build_rows
+from serving_common.inference_log.writer import InferenceLogWriter
 from serving_common.model_dir import ModelMetadata, Task
 from serving_common.postprocess import intent_verdicts, spam_verdicts
 from serving_common.schemas import (
@@ -30,12 +32,15 @@ from serving_common.schemas import (
 from serving_common.tokenization import TextEncoder
 
 TOP_INTENTS = 3
+EMBEDDING = "embedding"
 
 
 @dataclass(frozen=True)
 class _Prepared:
+    texts: list[str]
     features: list[dict[str, float]]
     truncated: list[bool]
+    request_id: str
 
 
 # preprocess and postprocess of one request run in the same asyncio task, so a context variable
@@ -46,10 +51,19 @@ _prepared: ContextVar[_Prepared] = ContextVar("prepared")
 class TextTransformer(Model):
     """Texts in; features, token tensors to the predictor; verdicts of the model's task out."""
 
-    def __init__(self, name: str, metadata: ModelMetadata, encoder: TextEncoder):
+    def __init__(
+        self,
+        name: str,
+        metadata: ModelMetadata,
+        encoder: TextEncoder,
+        inference_log: InferenceLogWriter | None = None,
+        hash_salt: bytes | None = None,
+    ):
         super().__init__(name)
         self.metadata = metadata
         self.encoder = encoder
+        self.inference_log = inference_log
+        self.hash_salt = hash_salt
         self.ready = True
 
     def preprocess(self, payload: dict[str, Any] | InferRequest, headers: dict[str, str] | None = None) -> InferRequest:
@@ -65,12 +79,12 @@ class TextTransformer(Model):
         batch = self.encoder.encode(texts)
         metrics.TEXTS.labels(self.name).inc(len(texts))
         metrics.TRUNCATED.labels(self.name).inc(sum(batch.truncated))
-        _prepared.set(_Prepared([extract_features(t) for t in texts], batch.truncated))
+        request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
+        _prepared.set(_Prepared(texts, [extract_features(t) for t in texts], batch.truncated, request_id))
         ids = InferInput(name="input_ids", shape=list(batch.input_ids.shape), datatype="INT64")
         ids.set_data_from_numpy(batch.input_ids, binary_data=False)
         mask = InferInput(name="attention_mask", shape=list(batch.attention_mask.shape), datatype="INT64")
         mask.set_data_from_numpy(batch.attention_mask, binary_data=False)
-        request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
         return InferRequest(model_name=self.name, infer_inputs=[ids, mask], request_id=request_id)
 
     async def predict(
@@ -105,25 +119,53 @@ class TextTransformer(Model):
         if logits.shape[0] != len(prepared.features):
             raise InferenceError(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
         try:
-            predictions = self._verdicts(logits, prepared)
+            verdicts = (
+                spam_verdicts(logits, self.metadata)
+                if self.metadata.task is Task.SPAM
+                else intent_verdicts(logits, self.metadata)
+            )
         except ValueError as exc:  # logits that do not fit the model's declared heads
             raise InferenceError(str(exc)) from None
+        model_version = result.model_version or self.metadata.version
+        if self.inference_log is not None:
+            self._log(result, prepared, verdicts, model_version)
         response_model: type[BaseModel] = SpamResponse if self.metadata.task is Task.SPAM else IntentResponse
         return response_model(
-            predictions=predictions,
+            predictions=self._outputs(verdicts, prepared),
             model_name=result.model_name or self.name,
-            model_version=result.model_version or self.metadata.version,
+            model_version=model_version,
         ).model_dump()
 
-    def _verdicts(self, logits, prepared: _Prepared) -> list[BaseModel]:
+    def _log(self, result: InferResponse, prepared: _Prepared, verdicts: list, model_version: str) -> None:
+        """Hand the rows to the inference log's buffer (no I/O here; never fails the request)."""
+        embedding = next((o for o in result.outputs if o.name == EMBEDDING), None)
+        embeddings = embedding.as_numpy() if embedding is not None else None
+        if embeddings is not None and embeddings.shape[0] != len(verdicts):
+            embeddings = None
+        from_verdict = Prediction.from_spam if self.metadata.task is Task.SPAM else Prediction.from_intent
+        rows = build_rows(
+            model_name=self.name,
+            model_version=model_version,
+            features=prepared.features,
+            predictions=[from_verdict(v) for v in verdicts],
+            embeddings=embeddings,
+            projection_id=(embedding.parameters or {}).get("projection") if embedding is not None else None,
+            truncated=prepared.truncated,
+            request_id=prepared.request_id,
+            texts=prepared.texts,
+            hash_salt=self.hash_salt,
+        )
+        self.inference_log.record(rows)
+
+    def _outputs(self, verdicts: list, prepared: _Prepared) -> list[BaseModel]:
         rows = zip(prepared.truncated, prepared.features, strict=True)
         if self.metadata.task is Task.SPAM:
             return [
                 SpamOutput(label=label, spam_probability=p, confidence=conf, truncated=cut, features=feats)
-                for (label, p, conf), (cut, feats) in zip(spam_verdicts(logits, self.metadata), rows, strict=True)
+                for (label, p, conf), (cut, feats) in zip(verdicts, rows, strict=True)
             ]
         outputs = []
-        for v, (cut, feats) in zip(intent_verdicts(logits, self.metadata), rows, strict=True):
+        for v, (cut, feats) in zip(verdicts, rows, strict=True):
             ranked = sorted(v.all_intents.items(), key=lambda kv: kv[1], reverse=True)[:TOP_INTENTS]
             outputs.append(
                 IntentOutput(

@@ -1,7 +1,7 @@
 """Adaptive batching: concurrent requests share one forward pass.
 
-Wraps a ``forward(input_ids, attention_mask) -> logits`` function from the outside; the model never
-knows it is batched. Requests queue (bounded, in rows); a batch closes when it holds
+Wraps a ``forward(input_ids, attention_mask)`` function from the outside (it returns one array or a
+tuple of arrays, one row per input row: logits, embeddings); the model never knows it is batched. Requests queue (bounded, in rows); a batch closes when it holds
 ``max_batch_size`` rows or ``max_wait_ms`` has passed since its first request, is padded to its
 longest sequence (not to the model's max length), runs on a worker thread so the event loop keeps
 accepting requests, and every caller gets exactly its own rows back. While one batch runs, the next
@@ -22,14 +22,21 @@ import numpy as np
 from model_server import metrics
 from model_server.errors import Overloaded
 
-Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Rows = np.ndarray | tuple[np.ndarray, ...]
+Forward = Callable[[np.ndarray, np.ndarray], Rows]
+
+
+def _slice_rows(result: Rows, start: int, stop: int) -> Rows:
+    if isinstance(result, tuple):
+        return tuple(part[start:stop] for part in result)
+    return result[start:stop]
 
 
 @dataclass
 class _Pending:
     input_ids: np.ndarray
     attention_mask: np.ndarray
-    future: asyncio.Future[np.ndarray]
+    future: asyncio.Future[Rows]
     enqueued: float = field(default_factory=time.perf_counter)
 
     @property
@@ -74,8 +81,8 @@ class AdaptiveBatcher:
         self._worker: asyncio.Task[None] | None = None
         self._labels = (model_name, model_version)
 
-    async def submit(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """Queue one request's rows and wait for exactly its logits."""
+    async def submit(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> Rows:
+        """Queue one request's rows and wait for exactly its rows of the forward's result."""
         rows = input_ids.shape[0]
         if self._queued_rows + rows > self.max_queue_rows:
             metrics.REJECTED.labels(*self._labels).inc()
@@ -84,7 +91,7 @@ class AdaptiveBatcher:
             )
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="adaptive-batcher")
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Rows] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(input_ids, attention_mask, future))
         self._queued_rows += rows
         metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows)
@@ -128,7 +135,7 @@ class AdaptiveBatcher:
             metrics.QUEUE_WAIT_SECONDS.labels(*self._labels).observe(now - pending.enqueued)
         input_ids, attention_mask = pad_and_stack([(p.input_ids, p.attention_mask) for p in live])
         try:
-            logits = await asyncio.get_running_loop().run_in_executor(
+            result = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._forward, input_ids, attention_mask
             )
         except Exception as exc:  # every caller of the batch learns of the failure
@@ -139,7 +146,7 @@ class AdaptiveBatcher:
         start = 0
         for pending in live:
             if not pending.future.done():
-                pending.future.set_result(logits[start : start + pending.rows])
+                pending.future.set_result(_slice_rows(result, start, start + pending.rows))
             start += pending.rows
 
     async def close(self) -> None:

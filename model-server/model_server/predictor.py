@@ -21,6 +21,7 @@ from model_server.settings import ModelServerSettings
 
 log = logging.getLogger(__name__)
 LOGITS = "logits"
+EMBEDDING = "embedding"
 
 
 class ClassifierPredictor(Model):
@@ -67,7 +68,11 @@ class ClassifierPredictor(Model):
 
     def get_output_types(self) -> list[dict]:
         outputs = self.classifier.num_outputs if self.classifier else -1
-        return [{"name": LOGITS, "datatype": "FP32", "shape": [-1, outputs]}]
+        dim = self.classifier.projection.dim if self.classifier else -1
+        return [
+            {"name": LOGITS, "datatype": "FP32", "shape": [-1, outputs]},
+            {"name": EMBEDDING, "datatype": "FP32", "shape": [-1, dim]},
+        ]
 
     async def predict(
         self,
@@ -84,9 +89,9 @@ class ClassifierPredictor(Model):
             metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
             raise
         if self.batcher is not None:
-            logits = await self.batcher.submit(input_ids, attention_mask)
+            logits, embedding = await self.batcher.submit(input_ids, attention_mask)
         else:  # batching off: one forward pass per request, as a plain KServe custom predictor runs
-            logits = await asyncio.get_running_loop().run_in_executor(
+            logits, embedding = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._timed_forward, input_ids, attention_mask
             )
         metrics.REQUESTS.labels(self.name, self.version, "ok").inc()
@@ -97,21 +102,29 @@ class ClassifierPredictor(Model):
                 response_headers["x-request-id"] = request_id
         if not is_v2:
             return {"predictions": logits.tolist(), "model_name": self.name, "model_version": self.version}
-        output = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
-        output.set_data_from_numpy(logits.astype(np.float32), binary_data=False)
+        logits_out = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
+        logits_out.set_data_from_numpy(logits.astype(np.float32), binary_data=False)
+        # The embedding feeds the inference log (drift); its projection id travels with it.
+        embedding_out = InferOutput(
+            name=EMBEDDING,
+            shape=list(embedding.shape),
+            datatype="FP32",
+            parameters={"projection": self.classifier.projection.id},
+        )
+        embedding_out.set_data_from_numpy(embedding.astype(np.float32), binary_data=False)
         return InferResponse(
             response_id=payload.id or request_id or uuid.uuid4().hex,
             model_name=self.name,
             model_version=self.version,
-            infer_outputs=[output],
+            infer_outputs=[logits_out, embedding_out],
         )
 
-    def _timed_forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def _timed_forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         labels = (self.name, self.version)
         metrics.BATCH_SIZE.labels(*labels).observe(input_ids.shape[0])
         metrics.SEQUENCE_LENGTH.labels(*labels).observe(input_ids.shape[1])
         with metrics.FORWARD_SECONDS.labels(*labels).time():
-            return self.classifier.forward(input_ids, attention_mask)
+            return self.classifier.infer(input_ids, attention_mask)
 
     def stop(self) -> None:
         self._executor.shutdown(wait=True)

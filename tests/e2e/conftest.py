@@ -10,8 +10,18 @@ from devstack.stack import LocalStack, StackConfig
 
 
 @pytest.fixture(scope="session")
-def stack(stack_model_dirs, tmp_path_factory):
-    config = StackConfig.on_free_ports(stack_model_dirs, log_dir=tmp_path_factory.mktemp("logs"), echo=False)
+def inference_log_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("inference-log")
+
+
+@pytest.fixture(scope="session")
+def stack(stack_model_dirs, inference_log_dir, tmp_path_factory):
+    config = StackConfig.on_free_ports(
+        stack_model_dirs,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        echo=False,
+        inference_log_url=str(inference_log_dir),
+    )
     stack = LocalStack(config)
     gateway = stack.processes["gateway"]
     # The gateway first, alone: it must report not-ready while no InferenceService is up.

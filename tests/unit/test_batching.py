@@ -16,6 +16,7 @@ from model_server.classifier import SequenceClassifier
 from model_server.errors import Overloaded
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
+from serving_common.embedding import EMBEDDING_DIM
 
 
 class RowSums:
@@ -107,7 +108,7 @@ async def test_a_failing_forward_fails_every_caller_of_its_batch(executor):
     await batcher.close()
 
 
-async def test_batched_logits_equal_unbatched_ones_with_the_real_model(model_dir):
+async def test_batched_logits_and_embeddings_equal_unbatched_ones_with_the_real_model(model_dir):
     def load():
         return SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
 
@@ -121,6 +122,9 @@ async def test_batched_logits_equal_unbatched_ones_with_the_real_model(model_dir
         ids = np.concatenate([[1], rng.integers(5, 500, size=length), [2]])[None, :]
         requests.append((ids, np.ones_like(ids)))
     results = await asyncio.gather(*(batched.batcher.submit(ids, mask) for ids, mask in requests))
-    for (ids, mask), logits in zip(requests, results, strict=True):
-        np.testing.assert_allclose(logits, alone.forward(ids, mask), atol=1e-4)
+    for (ids, mask), (logits, embedding) in zip(requests, results, strict=True):
+        expected_logits, expected_embedding = alone.infer(ids, mask)
+        np.testing.assert_allclose(logits, expected_logits, atol=1e-4)
+        np.testing.assert_allclose(embedding, expected_embedding, atol=1e-4)
+        assert embedding.shape == (1, EMBEDDING_DIM)
     await batched.batcher.close()

@@ -1,0 +1,105 @@
+"""What one row of the inference log holds, and how predictions become rows.
+
+One function builds rows from a model's outputs, online (feature transformer) and offline
+(baseline generator), so the baseline and the live window can be compared column by column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+
+from serving_common.embedding import EMBEDDING_DIM
+from serving_common.features import FEATURE_NAMES
+from serving_common.postprocess import IntentVerdict
+
+# Columns a reader can rely on. The partition keys (environment, model, date, hour) live in the path.
+SCHEMA = pa.schema(
+    [
+        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("request_id", pa.string()),
+        *(pa.field(name, pa.float64(), nullable=False) for name in FEATURE_NAMES),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("probability", pa.float64(), nullable=False),
+        pa.field("complexity_score", pa.float64()),
+        pa.field("complexity_level", pa.string()),
+        pa.field("truncated", pa.bool_()),
+        pa.field("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+        pa.field("embedding_projection", pa.string()),
+        pa.field("text_hash", pa.string()),
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's verdict on one input, as the log keeps it."""
+
+    label: str
+    probability: float
+    complexity_score: float | None = None
+    complexity_level: str | None = None
+
+    @classmethod
+    def from_spam(cls, verdict: tuple[str, float, object]) -> Prediction:
+        label, spam_probability, _confidence = verdict
+        return cls(label=label, probability=spam_probability)
+
+    @classmethod
+    def from_intent(cls, verdict: IntentVerdict) -> Prediction:
+        return cls(verdict.intent, verdict.confidence, verdict.complexity_score, verdict.complexity_level)
+
+
+def salted_hash(text: str, salt: bytes) -> str:
+    """Keyed hash of a text: equal texts can be matched, the text itself is not recoverable."""
+    return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
+
+
+def build_rows(
+    *,
+    model_name: str,
+    model_version: str,
+    features: Sequence[dict[str, float]],
+    predictions: Sequence[Prediction],
+    embeddings: np.ndarray | None,
+    projection_id: str | None,
+    truncated: Sequence[bool],
+    request_id: str | None = None,
+    texts: Sequence[str] | None = None,
+    hash_salt: bytes | None = None,
+    timestamp: datetime | None = None,
+) -> list[dict]:
+    """Rows in :data:`SCHEMA` order. Texts are only hashed, and only when a salt is given."""
+    when = timestamp or datetime.now(UTC)
+    rows = []
+    for i, (feats, prediction) in enumerate(zip(features, predictions, strict=True)):
+        row = {
+            "timestamp": when,
+            "model_name": model_name,
+            "model_version": model_version,
+            "request_id": request_id,
+            **{name: float(feats[name]) for name in FEATURE_NAMES},
+            "label": prediction.label,
+            "probability": float(prediction.probability),
+            "complexity_score": prediction.complexity_score,
+            "complexity_level": prediction.complexity_level,
+            "truncated": bool(truncated[i]),
+            "embedding": embeddings[i].tolist() if embeddings is not None else None,
+            "embedding_projection": projection_id if embeddings is not None else None,
+            "text_hash": salted_hash(texts[i], hash_salt) if texts is not None and hash_salt else None,
+        }
+        rows.append(row)
+    return rows
+
+
+def to_table(rows: Sequence[dict]) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=SCHEMA)

@@ -1,0 +1,79 @@
+"""Every prediction through the gateway lands in the inference log: one row per email or prompt,
+in its environment's partition, with features, verdict and embedding, and never the text."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from serving_common.embedding import EMBEDDING_DIM
+from serving_common.features import FEATURE_NAMES
+from serving_common.inference_log.reader import InferenceLogReader
+
+pytestmark = pytest.mark.e2e
+
+SECRET_WORD = "Zanzibarquux"  # a word no model or feature would produce on its own
+
+
+def _rows_for(reader: InferenceLogReader, env: str, model: str, request_id: str, expected: int) -> list[dict]:
+    """Poll until the transformer's writer has flushed the request's rows (it writes every few seconds)."""
+    deadline = time.monotonic() + 30
+    now = datetime.now(UTC)
+    while True:
+        table = reader.window(env, model, now - timedelta(hours=1), now + timedelta(hours=1)).table
+        rows = [r for r in table.to_pylist() if r["request_id"] == request_id]
+        if len(rows) >= expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.5)
+
+
+def test_single_and_batch_spam_predictions_are_logged(api, inference_log_dir):
+    reader = InferenceLogReader(str(inference_log_dir))
+    single_id = f"log-{uuid.uuid4().hex}"
+    single = api.post(
+        "/api/v1/predict",
+        json={"email_content": f"Claim your FREE prize now!!! {SECRET_WORD} call 09061701461"},
+        headers={"X-Request-ID": single_id},
+    ).json()
+    batch_id = f"log-{uuid.uuid4().hex}"
+    batch = api.post(
+        "/api/v1/batch-predict",
+        json={"emails": [f"lunch at noon {SECRET_WORD}?", "see you at 5", "WIN cash now www.win.com"]},
+        headers={"X-Request-ID": batch_id, "X-Environment": "production"},
+    ).json()
+
+    [row] = _rows_for(reader, "staging", "spam-detector", single_id, 1)
+    assert row["model_version"] == single["model_version"] and row["label"] == single["prediction"]
+    assert row["probability"] == pytest.approx(single["spam_probability"], abs=1e-9)
+    assert row["exclamation_count"] == 3 and row["phone_number_count"] == 1
+    assert len(row["embedding"]) == EMBEDDING_DIM and row["embedding_projection"].startswith("rp-")
+    assert row["text_hash"] is None  # no salt configured: nothing derived from the text is kept
+
+    rows = _rows_for(reader, "production", "spam-detector", batch_id, 3)
+    assert len(rows) == 3
+    assert sorted(r["label"] for r in rows) == sorted(p["prediction"] for p in batch["predictions"])
+    assert {r["url_count"] for r in rows} == {0.0, 1.0}
+    for r in rows:
+        assert set(FEATURE_NAMES) <= set(r) and all(isinstance(r[f], float) for f in FEATURE_NAMES)
+
+    # The text itself is never stored: no Parquet file contains it.
+    for path in inference_log_dir.rglob("*.parquet"):
+        assert SECRET_WORD.encode() not in path.read_bytes()
+
+
+def test_intent_predictions_are_logged_with_complexity(api, inference_log_dir):
+    reader = InferenceLogReader(str(inference_log_dir))
+    request_id = f"log-{uuid.uuid4().hex}"
+    body = api.post(
+        "/api/v1/intent/batch-predict",
+        json={"texts": ["Translate 'good night' into French", "Write a haiku about autumn rain"]},
+        headers={"X-Request-ID": request_id},
+    ).json()
+    rows = _rows_for(reader, "staging", "intent-classifier", request_id, 2)
+    assert len(rows) == 2
+    assert sorted(r["label"] for r in rows) == sorted(p["intent"] for p in body["predictions"])
+    assert sorted(r["complexity_level"] for r in rows) == sorted(p["complexity"]["level"] for p in body["predictions"])
+    assert all(0 <= r["complexity_score"] <= 1 for r in rows)

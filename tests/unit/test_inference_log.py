@@ -1,0 +1,127 @@
+"""The inference log's writer and reader on a real local directory: partitions, bounds, drops,
+shutdown flush, windows and unreadable files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from serving_common.embedding import EMBEDDING_DIM, Projection
+from serving_common.features import extract_features
+from serving_common.inference_log.reader import InferenceLogReader
+from serving_common.inference_log.records import Prediction, build_rows, salted_hash
+from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
+
+T0 = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
+
+
+def _rows(n: int, when: datetime = T0, model: str = "spam-detector", **kwargs) -> list[dict]:
+    texts = [f"message number {i} call 0800 123 4567" for i in range(n)]
+    return build_rows(
+        model_name=model,
+        model_version="v1-test",
+        features=[extract_features(t) for t in texts],
+        predictions=[Prediction("spam" if i % 2 else "ham", i / max(n, 1)) for i in range(n)],
+        embeddings=np.random.default_rng(0).standard_normal((n, EMBEDDING_DIM)).astype(np.float32),
+        projection_id="rp-test",
+        truncated=[False] * n,
+        request_id="r-1",
+        texts=texts,
+        timestamp=when,
+        **kwargs,
+    )
+
+
+class Recorder:
+    def __init__(self):
+        self.dropped: Counter[str] = Counter()
+        self.written = 0
+
+    def hooks(self) -> WriterHooks:
+        return WriterHooks(
+            dropped=lambda reason, rows: self.dropped.update({reason: rows}),
+            written=lambda rows, seconds: setattr(self, "written", self.written + rows),
+        )
+
+
+def test_rows_land_in_hive_partitions_and_read_back_by_window(tmp_path):
+    writer = InferenceLogWriter(str(tmp_path), environment="staging", flush_seconds=60)
+    writer.record(_rows(5, T0))
+    writer.record(_rows(3, T0 + timedelta(hours=1)))
+    writer.record(_rows(2, T0, model="intent-classifier"))
+    writer.close()
+    assert (tmp_path / "environment=staging/model=spam-detector/date=2026-11-22/hour=10").is_dir()
+    assert (tmp_path / "environment=staging/model=spam-detector/date=2026-11-22/hour=11").is_dir()
+    reader = InferenceLogReader(str(tmp_path))
+    assert reader.pairs() == [("staging", "intent-classifier"), ("staging", "spam-detector")]
+    window = reader.window("staging", "spam-detector", T0 - timedelta(minutes=30), T0 + timedelta(minutes=30))
+    assert window.rows == 5 and window.files_read == 1 and not window.unreadable
+    both = reader.window("staging", "spam-detector", T0, T0 + timedelta(hours=2))
+    assert both.rows == 8 and both.files_read == 2
+    assert reader.window("production", "spam-detector", T0, T0 + timedelta(hours=2)).rows == 0
+
+
+def test_a_full_buffer_drops_and_counts_instead_of_blocking(tmp_path):
+    recorder = Recorder()
+    writer = InferenceLogWriter(
+        str(tmp_path), environment="staging", flush_rows=10_000, flush_seconds=60, max_buffered_rows=10,
+        hooks=recorder.hooks(),
+    )
+    assert writer.record(_rows(8)) is True
+    assert writer.record(_rows(5)) is False  # 13 > 10: the whole request's rows are dropped, counted
+    writer.close()
+    assert recorder.dropped == {"buffer_full": 5} and recorder.written == 8
+
+
+def test_close_flushes_what_is_buffered(tmp_path):
+    writer = InferenceLogWriter(str(tmp_path), environment="production", flush_rows=10_000, flush_seconds=3600)
+    writer.record(_rows(4))
+    assert not list(tmp_path.rglob("*.parquet"))  # nothing written yet: below both flush triggers
+    writer.close()
+    assert len(list(tmp_path.rglob("*.parquet"))) == 1
+    assert writer.record(_rows(1)) is False  # closed: refuses rather than losing rows silently later
+
+
+def test_a_failing_store_counts_its_rows_as_dropped(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the log's root directory should be")
+    recorder = Recorder()
+    writer = InferenceLogWriter(str(blocker), environment="staging", flush_seconds=60, hooks=recorder.hooks())
+    writer.record(_rows(6))
+    writer.close()
+    assert recorder.dropped == {"write_error": 6} and recorder.written == 0
+
+
+def test_unreadable_files_are_skipped_and_named(tmp_path):
+    writer = InferenceLogWriter(str(tmp_path), environment="staging", flush_seconds=60)
+    writer.record(_rows(5))
+    writer.close()
+    [good] = list(tmp_path.rglob("*.parquet"))
+    (good.parent / "part-corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
+    (good.parent / "part-truncated.parquet").write_bytes(good.read_bytes()[:100])
+    window = InferenceLogReader(str(tmp_path)).window("staging", "spam-detector", T0, T0 + timedelta(hours=1))
+    assert window.rows == 5 and window.files_read == 1
+    assert sorted(p.rsplit("/", 1)[-1] for p in window.unreadable) == ["part-corrupt.parquet", "part-truncated.parquet"]
+
+
+def test_texts_are_only_ever_kept_as_a_salted_hash():
+    assert all(r["text_hash"] is None for r in _rows(2))
+    salted = _rows(2, hash_salt=b"0123456789abcdef")
+    assert salted[0]["text_hash"] == salted_hash("message number 0 call 0800 123 4567", b"0123456789abcdef")
+    assert salted[0]["text_hash"] != salted_hash("message number 0 call 0800 123 4567", b"another-salt-value")
+
+
+def test_the_projection_is_a_pure_function_of_the_model():
+    a, b = Projection.for_model("v1-abc", 128), Projection.for_model("v1-abc", 128)
+    assert a.id == b.id and np.array_equal(a.matrix, b.matrix) and a.matrix.shape == (128, EMBEDDING_DIM)
+    assert Projection.for_model("v1-def", 128).id != a.id
+
+
+def test_the_transformer_refuses_a_short_salt():
+    from feature_transformer.settings import TransformerSettings
+
+    with pytest.raises(ValueError, match="at least 16"):
+        TransformerSettings(inference_log_hash_salt="short")
