@@ -2,7 +2,7 @@
 
 The model server takes the model's pooled hidden state (what its classification head reads) and
 multiplies it by a fixed random projection to :data:`EMBEDDING_DIM` dimensions. Random projections
-keep pairwise distances (Johnson–Lindenstrauss), which is all the MMD drift test needs, and need no
+keep pairwise distances (Johnson-Lindenstrauss), which is all the MMD drift test needs, and need no
 fitting: the projection is a pure function of the model (its version and hidden size), so the
 model server, the baseline generator and every replica compute the same matrix without sharing a
 file. Its id, a hash of the matrix, is logged with every row and stored with the baseline, so a

@@ -28,6 +28,11 @@ def settings_from_args(args: argparse.Namespace) -> TransformerSettings:
     return TransformerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _written(rows: int, seconds: float) -> None:
+    metrics.LOG_ROWS_WRITTEN.inc(rows)
+    metrics.LOG_WRITE_SECONDS.observe(seconds)
+
+
 def inference_log_writer(settings: TransformerSettings) -> InferenceLogWriter | None:
     if not settings.inference_log:
         log.info("inference log off")
@@ -41,7 +46,7 @@ def inference_log_writer(settings: TransformerSettings) -> InferenceLogWriter | 
         max_buffered_rows=settings.inference_log_max_buffered_rows,
         hooks=WriterHooks(
             dropped=lambda reason, rows: metrics.LOG_ROWS_DROPPED.labels(reason).inc(rows),
-            written=lambda rows, seconds: (metrics.LOG_ROWS_WRITTEN.inc(rows), metrics.LOG_WRITE_SECONDS.observe(seconds)),
+            written=_written,
             buffered=metrics.LOG_BUFFERED_ROWS.set,
         ),
     )

@@ -18,6 +18,7 @@ LOG_ROWS_DROPPED = Counter(
 )
 LOG_BUFFERED_ROWS = Gauge("inference_log_buffered_rows", "Rows waiting in memory to be written.")
 LOG_WRITE_SECONDS = Histogram(
-    "inference_log_write_seconds", "Time to write one Parquet file of the inference log.",
+    "inference_log_write_seconds",
+    "Time to write one Parquet file of the inference log.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

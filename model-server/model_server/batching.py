@@ -1,11 +1,11 @@
 """Adaptive batching: concurrent requests share one forward pass.
 
 Wraps a ``forward(input_ids, attention_mask)`` function from the outside (it returns one array or a
-tuple of arrays, one row per input row: logits, embeddings); the model never knows it is batched. Requests queue (bounded, in rows); a batch closes when it holds
-``max_batch_size`` rows or ``max_wait_ms`` has passed since its first request, is padded to its
-longest sequence (not to the model's max length), runs on a worker thread so the event loop keeps
-accepting requests, and every caller gets exactly its own rows back. While one batch runs, the next
-one fills up.
+tuple of arrays, one row per input row: logits, embeddings); the model never knows it is batched.
+Requests queue (bounded, in rows); a batch closes when it holds ``max_batch_size`` rows or
+``max_wait_ms`` has passed since its first request, is padded to its longest sequence (not to the
+model's max length), runs on a worker thread so the event loop keeps accepting requests, and every
+caller gets exactly its own rows back. While one batch runs, the next one fills up.
 """
 
 from __future__ import annotations

@@ -67,7 +67,11 @@ def test_rows_land_in_hive_partitions_and_read_back_by_window(tmp_path):
 def test_a_full_buffer_drops_and_counts_instead_of_blocking(tmp_path):
     recorder = Recorder()
     writer = InferenceLogWriter(
-        str(tmp_path), environment="staging", flush_rows=10_000, flush_seconds=60, max_buffered_rows=10,
+        str(tmp_path),
+        environment="staging",
+        flush_rows=10_000,
+        flush_seconds=60,
+        max_buffered_rows=10,
         hooks=recorder.hooks(),
     )
     assert writer.record(_rows(8)) is True

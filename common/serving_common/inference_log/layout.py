@@ -25,10 +25,7 @@ class Partition:
 
     @property
     def path(self) -> str:
-        return (
-            f"environment={self.environment}/model={self.model}/"
-            f"date={self.hour:%Y-%m-%d}/hour={self.hour:%H}"
-        )
+        return f"environment={self.environment}/model={self.model}/date={self.hour:%Y-%m-%d}/hour={self.hour:%H}"
 
 
 def open_root(url: str) -> tuple[AbstractFileSystem, str]:
