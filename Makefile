@@ -3,6 +3,8 @@
 #   make run       the whole platform on localhost (gateway :8080, staging + production pairs)
 #   make test      unit + end-to-end tests (installs what it needs first)
 #   make models    train the default models into ./models (skips those already built)
+#   make traffic   send 300 emails through the running gateway (TRAFFIC_ARGS="--kind shifted")
+#   make drift     baselines for the served models (when missing), then one drift run over the local log
 #   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...")
 #   make lint      ruff over every package
 #   make images    build every container image (needs a Docker engine)
@@ -14,9 +16,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch is pinned here so pip takes the CPU wheel on disk instead of a multi-GB CUDA build.
 TORCH  := torch==2.13.0
-EXTRAS := gateway,transformer,model-server,training,dev
+EXTRAS := gateway,transformer,model-server,training,baseline,dev
+# The drift detector's own environment: alibi-detect's pins conflict with kserve's (see pyproject.toml).
+DRIFT_VENV  := .venv-drift
+DRIFT_BIN   := $(DRIFT_VENV)/bin
+DRIFT_STAMP := $(DRIFT_VENV)/.installed
 
-.PHONY: install tools run test models bench lint lock images clean
+.PHONY: install tools run test models baselines traffic drift bench lint lock images clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +30,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH) -e '.[$(EXTRAS)]'
 	touch $@
 
-install: $(STAMP)
+$(DRIFT_STAMP): pyproject.toml
+	test -x $(DRIFT_BIN)/python || $(PYTHON) -m venv $(DRIFT_VENV)
+	$(DRIFT_BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(DRIFT_BIN)/python -m pip install -q --disable-pip-version-check $(TORCH) -e '.[drift,drift-test]'
+	touch $@
+
+install: $(STAMP) $(DRIFT_STAMP)
 
 # From Debian: Prometheus and promtool for the monitoring checks (tests run a real Prometheus), hey for
 # the soak test and the benchmark.
@@ -39,14 +51,29 @@ models: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m devstack run --models-dir models
 
-test: $(STAMP) tools
+# The drift detector's own tests run in its environment (real alibi-detect); confcutdir keeps the
+# serving environment's conftest out of it.
+test: $(STAMP) $(DRIFT_STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(DRIFT_BIN)/python -m pytest tests/drift_detector --confcutdir=tests/drift_detector -p no:cacheprovider
+
+baselines: models
+	$(BIN)/python -m baseline_generator --model-dir models/spam-detector --model-dir models/intent-classifier \
+	  --baselines-url models/baselines --skip-existing
+
+# Against a running `make run`: TRAFFIC_ARGS="--kind shifted --environment production".
+traffic: $(STAMP)
+	$(BIN)/python -m devstack.traffic $(TRAFFIC_ARGS)
+
+drift: baselines $(DRIFT_STAMP)
+	$(DRIFT_BIN)/python -m drift_detector --inference-log-url var/inference-log --baselines-url models/baselines \
+	  --reports-dir var/drift-reports $(DRIFT_ARGS)
 
 bench: models tools
 	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check common api-gateway feature-transformer model-server training devstack tests
+	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack tests
 
 REGISTRY ?= ghcr.io/textserve
 VERSION  ?= 0.1.0
@@ -60,4 +87,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|nvidia-|triton|textserve)' > constraints.txt
 
 clean:
-	rm -rf $(VENV) build var .pytest_cache
+	rm -rf $(VENV) $(DRIFT_VENV) build var .pytest_cache

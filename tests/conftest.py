@@ -13,6 +13,9 @@ from model_training.intent_data import INTENTS, read_dataset
 from model_training.spam import train_spam_model
 from model_training.trainer import TrainingConfig
 
+# The drift detector's tests run in its own environment (alibi-detect), from `make test`'s second step.
+collect_ignore = ["drift_detector"]
+
 TINY_CONFIG = TrainingConfig(epochs=4, batch_size=32, max_train_length=48, learning_rate=2e-3)
 
 

@@ -1,0 +1,1 @@
+"""Baselines for drift detection: reference data through the served model, written next to it."""

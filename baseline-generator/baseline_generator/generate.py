@@ -1,0 +1,121 @@
+"""Reference texts through the same feature extraction, tokenizer, model and postprocessing the
+platform serves with, into a baseline (see :mod:`serving_common.baseline`)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from tqdm import tqdm
+
+from baseline_generator.reference import Reference
+from model_server.classifier import SequenceClassifier
+from serving_common.baseline import BaselineMetadata
+from serving_common.embedding import EMBEDDING_DIM
+from serving_common.features import FEATURE_NAMES, compose_email_text, extract_features
+from serving_common.inference_log.records import Prediction, build_rows, to_table
+from serving_common.model_dir import TOKENIZER_FILE, Task
+from serving_common.postprocess import intent_verdicts, spam_verdicts
+from serving_common.tokenization import TextEncoder
+
+HISTOGRAM_BINS = 20
+
+
+def sample(texts: list[str], max_samples: int, seed: int) -> list[str]:
+    if len(texts) <= max_samples:
+        return texts
+    return random.Random(seed).sample(texts, max_samples)
+
+
+def run_reference(
+    classifier: SequenceClassifier, model_dir: Path, texts: list[str], batch_size: int, when: datetime
+) -> pa.Table:
+    """Rows exactly as the feature transformer would log them for these texts."""
+    metadata = classifier.metadata
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
+    rows: list[dict] = []
+    for start in tqdm(range(0, len(texts), batch_size), desc=f"baseline {metadata.name}", unit="batch"):
+        chunk = [compose_email_text(t) for t in texts[start : start + batch_size]]
+        batch = encoder.encode(chunk)
+        logits, embeddings = classifier.infer(batch.input_ids, batch.attention_mask)
+        if metadata.task is Task.SPAM:
+            predictions = [Prediction.from_spam(v) for v in spam_verdicts(logits, metadata)]
+        else:
+            predictions = [Prediction.from_intent(v) for v in intent_verdicts(logits, metadata)]
+        rows += build_rows(
+            model_name=metadata.name,
+            model_version=metadata.version,
+            features=[extract_features(t) for t in chunk],
+            predictions=predictions,
+            embeddings=embeddings,
+            projection_id=classifier.projection.id,
+            truncated=batch.truncated,
+            timestamp=when,
+        )
+    return to_table(rows)
+
+
+def summarise(samples: pa.Table) -> dict[str, Any]:
+    """Per-feature statistics and histograms, and the label distribution: what a person reads."""
+    features = {}
+    for name in FEATURE_NAMES:
+        values = samples[name].to_numpy()
+        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+        features[name] = {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "p05": float(np.quantile(values, 0.05)),
+            "p50": float(np.quantile(values, 0.5)),
+            "p95": float(np.quantile(values, 0.95)),
+            "max": float(values.max()),
+            "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+        }
+    labels = samples["label"].value_counts().to_pylist()
+    summary: dict[str, Any] = {
+        "rows": samples.num_rows,
+        "features": features,
+        "labels": {item["values"]: item["counts"] for item in sorted(labels, key=lambda i: i["values"])},
+    }
+    if samples["complexity_level"].null_count < samples.num_rows:
+        levels = samples["complexity_level"].value_counts().to_pylist()
+        summary["complexity_levels"] = {item["values"]: item["counts"] for item in levels}
+    return summary
+
+
+def build_baseline(
+    classifier: SequenceClassifier,
+    model_dir: Path,
+    reference: Reference,
+    *,
+    max_samples: int,
+    batch_size: int,
+    seed: int,
+) -> tuple[BaselineMetadata, pa.Table, dict[str, Any]]:
+    texts = sample(reference.texts, max_samples, seed)
+    created = datetime.now(UTC).replace(microsecond=0)
+    samples = run_reference(classifier, model_dir, texts, batch_size, created)
+    content = samples.drop_columns(["timestamp"])
+    digest = hashlib.sha256()
+    for column in content.columns:
+        digest.update(repr(column.to_pylist()).encode())
+    metadata = BaselineMetadata(
+        model_name=classifier.metadata.name,
+        model_version=classifier.metadata.version,
+        task=classifier.metadata.task.value,
+        baseline_version="b-" + digest.hexdigest()[:12],
+        reference=reference.description,
+        dataset_hash=reference.dataset_hash,
+        rows=samples.num_rows,
+        feature_names=list(FEATURE_NAMES),
+        labels=list(classifier.metadata.labels),
+        embedding_projection=classifier.projection.id,
+        embedding_dim=EMBEDDING_DIM,
+        created_at=created.isoformat(),
+    )
+    return metadata, samples, summarise(samples)

@@ -1,0 +1,1 @@
+"""Hourly drift detection over the inference log with alibi-detect."""

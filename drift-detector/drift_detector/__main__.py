@@ -1,0 +1,62 @@
+"""``python -m drift_detector [--window-minutes 60] [--window-end ISO] ...``: one drift run (the hourly CronJob).
+
+Exit status 0 whether or not drift was found; 1 only when the run itself failed (log or baselines
+unreachable, reports not writable, Pushgateway push failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime
+
+from drift_detector.run import run
+from drift_detector.settings import DriftSettings
+from serving_common.logging import configure_logging
+
+log = logging.getLogger("drift_detector")
+
+
+def settings_from_args(argv: list[str] | None) -> DriftSettings:
+    parser = argparse.ArgumentParser(
+        prog="drift_detector", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--inference-log-url")
+    parser.add_argument("--baselines-url")
+    parser.add_argument("--reports-dir")
+    parser.add_argument("--textfile-dir")
+    parser.add_argument("--pushgateway-url")
+    parser.add_argument("--window-minutes", type=int)
+    parser.add_argument("--window-start", type=datetime.fromisoformat, help="ISO time; overrides --window-minutes")
+    parser.add_argument("--window-end", type=datetime.fromisoformat, help="ISO time, e.g. 2026-11-22T17:00:00Z")
+    parser.add_argument("--environment", action="append", dest="environments")
+    parser.add_argument("--model", action="append", dest="models")
+    parser.add_argument("--min-samples", type=int)
+    args = parser.parse_args(argv)
+    return DriftSettings(**{k: v for k, v in vars(args).items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    settings = settings_from_args(argv)
+    try:
+        outcome = run(settings)
+    except Exception:
+        log.exception("drift run failed")
+        return 1
+    for check in outcome.report["checks"]:
+        name = f"{check['environment']}/{check['model']} {check['model_version'] or ''}".strip()
+        if check["status"] != "ok":
+            print(f"{name}: {check['status']} ({check['detail']})")
+        elif check["drift"]:
+            print(f"{name}: DRIFT in {', '.join(check['drifted_signals'])}")
+        else:
+            print(f"{name}: no drift ({check['samples']['live']} rows)")
+    print(f"reports: {outcome.report_dir / 'report.json'}  {outcome.report_dir / 'report.html'}")
+    print(f"metrics: {outcome.textfile}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
