@@ -82,9 +82,12 @@ images:
 	docker build -f feature-transformer/Dockerfile -t $(REGISTRY)/feature-transformer:$(VERSION) .
 	docker build -f model-server/Dockerfile -t $(REGISTRY)/model-server:$(VERSION) .
 	docker build -f model-server/Dockerfile.cuda -t $(REGISTRY)/model-server-cuda:$(VERSION) .
+	docker build -f baseline-generator/Dockerfile -t $(REGISTRY)/baseline-generator:$(VERSION) .
+	docker build -f drift-detector/Dockerfile -t $(REGISTRY)/drift-detector:$(VERSION) .
 
-lock: $(STAMP)
+lock: $(STAMP) $(DRIFT_STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|nvidia-|triton|textserve)' > constraints.txt
+	$(DRIFT_BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|nvidia-|triton|textserve|pytest|pluggy|iniconfig)' > constraints-drift.txt
 
 clean:
 	rm -rf $(VENV) $(DRIFT_VENV) build var .pytest_cache

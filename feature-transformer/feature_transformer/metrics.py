@@ -16,6 +16,8 @@ LOG_ROWS_DROPPED = Counter(
     "Prediction rows not logged: buffer_full (storage too slow) or write_error (storage failed).",
     ["reason"],
 )
+for _reason in ("buffer_full", "write_error"):  # exported at 0 from the start, so alerts see a series
+    LOG_ROWS_DROPPED.labels(_reason)
 LOG_BUFFERED_ROWS = Gauge("inference_log_buffered_rows", "Rows waiting in memory to be written.")
 LOG_WRITE_SECONDS = Histogram(
     "inference_log_write_seconds",

@@ -101,13 +101,15 @@ def test_every_container_is_locked_down_with_resources_and_probes(rendered):
             assert pod["securityContext"]["runAsNonRoot"] is True, name
             assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
             assert pod.get("automountServiceAccountToken") is False, name
-            for container in pod["containers"]:
+            for container in pod.get("initContainers", []) + pod["containers"]:
                 seen += 1
                 sc = container["securityContext"]
                 assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, name
                 assert sc["capabilities"]["drop"] == ["ALL"], name
                 assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
                 assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+                if where in ("Job", "CronJob") or container in pod.get("initContainers", []):
+                    continue  # run to completion: nothing to probe
                 assert container["livenessProbe"]["httpGet"]["path"], name
                 assert container["readinessProbe"]["httpGet"]["path"], name
     assert seen
@@ -182,3 +184,21 @@ def test_api_keys_are_on_in_the_cluster_from_a_referenced_secret():
     assert keys["secret"]["secretName"] == "api-gateway-keys"
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "api-keys")
     assert mount["readOnly"] is True and config["GATEWAY_API_KEYS_FILE"].startswith(mount["mountPath"])
+
+
+def test_drift_runs_hourly_once_at_a_time_against_the_shared_log():
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render("production")}
+    cron = objects[("CronJob", "drift-detector")]
+    assert cron["spec"]["schedule"] == "5 * * * *" and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DRIFT_PUSHGATEWAY_URL"].startswith("http://textserve-pushgateway:")
+    assert ("Service", "textserve-pushgateway") in objects and ("Job", "baseline-generator") in objects
+    baselines = objects[("Job", "baseline-generator")]["spec"]["template"]["spec"]["containers"][0]
+    baseline_env = {e["name"]: e.get("value") for e in baselines["env"]}
+    assert baseline_env["BASELINE_BASELINES_URL"] == env["DRIFT_BASELINES_URL"]
+    for overlay in ("staging", "production"):
+        for isvc in _isvcs(overlay).values():
+            transformer_env = {e["name"]: e.get("value") for e in isvc["spec"]["transformer"]["containers"][0]["env"]}
+            assert transformer_env["FEATURE_TRANSFORMER_ENVIRONMENT"] == overlay
+            assert transformer_env["FEATURE_TRANSFORMER_INFERENCE_LOG_URL"] == env["DRIFT_INFERENCE_LOG_URL"]

@@ -221,3 +221,11 @@ def test_exit_status_is_zero_with_drift_and_one_when_the_job_fails(drift_dirs, t
     blocked = tmp_path / "a-file"
     blocked.write_text("reports cannot go below a file")
     assert main([*args, "--reports-dir", str(blocked)]) == 1
+
+
+def test_the_drift_dashboard_reads_only_metrics_the_job_writes(outcome):
+    from tests.deploy.dashboards import dashboard_exprs, metric_names
+
+    written = {s.name for f in text_string_to_metric_families(outcome.textfile.read_text()) for s in f.samples}
+    wanted = {name for expr in dashboard_exprs()["drift.json"] for name in metric_names(expr)}
+    assert wanted and wanted <= written, sorted(wanted - written)
