@@ -55,7 +55,7 @@ run: $(STAMP)
 # serving environment's conftest out of it.
 test: $(STAMP) $(DRIFT_STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(DRIFT_BIN)/python -m pytest tests/drift_detector --confcutdir=tests/drift_detector -p no:cacheprovider
+	$(DRIFT_BIN)/python -m pytest tests/drift_detector --confcutdir=tests/drift_detector -p no:cacheprovider -W ignore::pytest.PytestConfigWarning
 
 baselines: models
 	$(BIN)/python -m baseline_generator --model-dir models/spam-detector --model-dir models/intent-classifier \

@@ -366,11 +366,42 @@ def main(argv: list[str] | None = None) -> int:
             {"X-Environment": "staging"},
         )
         rows += [direct, through]
+    # The inference log's cost: both environments batch; only staging's transformer records predictions.
+    log_config = StackConfig.on_free_ports(
+        {"staging": [model_dir], "production": [model_dir]},
+        log_dir=args.out / "logs-inference-log",
+        echo=False,
+        inference_log_url=str(args.out / "inference-log"),
+        predictor_args={env: ["--batching", "on", *batching] for env in ("staging", "production")},
+        transformer_args={"production": ["--inference_log", "off"]},
+    )
+    with LocalStack(log_config) as stack:
+        for concurrency in (c, 1):
+            for env, label in (("staging", "inference log on"), ("production", "inference log off")):
+                rows.append(
+                    measure(
+                        stack,
+                        f"full gateway path, {label}",
+                        f"{stack.gateway_url}/api/v1/predict",
+                        public,
+                        concurrency,
+                        args.seconds,
+                        ["gateway", f"{env}-transformer", f"{env}-predictor"],
+                        env,
+                        {"X-Environment": env},
+                    )
+                )
     for r in rows:
         r.ratio_to_ceiling = round(r.emails_per_s / ceiling_rate, 3)
     on = next(r for r in rows if r.configuration == "model-server alone, batching on")
     off = next(r for r in rows if r.configuration == "model-server alone, batching off")
     full_on = next(r for r in rows if r.configuration == "full gateway path, batching on" and r.concurrency == c)
+
+    def logged(label: str, concurrency: int) -> Row:
+        return next(
+            r for r in rows if r.configuration == f"full gateway path, {label}" and r.concurrency == concurrency
+        )
+
     context = {
         "machine": f"{platform.node()} {os.cpu_count()} CPU cores, "
         f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
@@ -385,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         "batching_gain_model_server": round(on.emails_per_s / off.emails_per_s, 2) if off.emails_per_s else None,
         "full_path_share_of_ceiling": round(full_on.emails_per_s / ceiling_rate, 3),
         "gateway_hop_p50_ms": round((through.p50_ms or 0) - (direct.p50_ms or 0), 2),
+        "inference_log_p50_ms_added": round(
+            (logged("inference log on", 1).p50_ms or 0) - (logged("inference log off", 1).p50_ms or 0), 2
+        ),
+        "inference_log_throughput_ratio": round(
+            logged("inference log on", c).requests_per_s / logged("inference log off", c).requests_per_s, 3
+        ),
     }
     (args.out / "results.json").write_text(
         json.dumps({"context": context, "rows": [asdict(r) for r in rows]}, indent=2)
@@ -394,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nbatching on / off (model-server alone, concurrency {c}): {context['batching_gain_model_server']}x\n"
         f"full gateway path at concurrency {c}: {context['full_path_share_of_ceiling']:.0%} of the ceiling\n"
         f"gateway hop, p50 at concurrency 1: {context['gateway_hop_p50_ms']} ms\n"
+        f"inference log on vs off: p50 {context['inference_log_p50_ms_added']:+} ms at concurrency 1, "
+        f"throughput x{context['inference_log_throughput_ratio']} at concurrency {c}\n"
     )
     (args.out / "results.md").write_text(table + summary)
     print(table + summary)

@@ -33,6 +33,7 @@ class StackConfig:
     echo: bool = True
     gateway_env: dict[str, str] = field(default_factory=dict)
     predictor_args: dict[str, list[str]] = field(default_factory=dict)  # extra model-server flags per environment
+    transformer_args: dict[str, list[str]] = field(default_factory=dict)  # extra transformer flags per environment
 
     @classmethod
     def on_free_ports(cls, model_dirs: dict[str, list[Path]], **kwargs: object) -> StackConfig:
@@ -86,6 +87,7 @@ class LocalStack:
                     "on" if config.inference_log else "off",
                     "--inference_log_url",
                     str(config.inference_log_url),
+                    *config.transformer_args.get(env, []),
                 ],
                 log_dir=config.log_dir,
                 echo=config.echo,
