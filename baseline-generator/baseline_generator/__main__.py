@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import torch
+from pydantic import ValidationError
 
 from baseline_generator.generate import build_baseline
 from baseline_generator.reference import from_file, validation_split
@@ -19,7 +20,7 @@ from baseline_generator.settings import BaselineSettings
 from model_server.classifier import SequenceClassifier
 from model_server.device import resolve_device
 from serving_common.baseline import BaselineStore
-from serving_common.errors import PlatformError
+from serving_common.errors import PlatformError, describe_validation_error
 from serving_common.logging import configure_logging
 from serving_common.model_dir import read_metadata
 
@@ -76,11 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         "text_column": args.text_column,
         "max_samples": args.max_samples,
     }
-    base = BaselineSettings(**{k: v for k, v in overrides.items() if v is not None})
     try:
+        base = BaselineSettings(**{k: v for k, v in overrides.items() if v is not None})
         for model_dir in args.model_dir or [base.model_dir]:
             where = generate(base.model_copy(update={"model_dir": model_dir}), args.skip_existing)
             print(f"baseline written: {where}")
+    except ValidationError as exc:
+        print(f"error: invalid settings: {describe_validation_error(exc)}", file=sys.stderr)
+        return 2
     except PlatformError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -63,3 +63,8 @@ def error_payload(
 ) -> dict[str, Any]:
     """The one JSON error shape of the platform."""
     return {"error": {"code": code, "message": message, "details": details or {}}, "request_id": request_id}
+
+
+def describe_validation_error(exc: Any) -> str:
+    """A pydantic ``ValidationError`` as one line: ``field: problem; field: problem``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from serving_common.errors import ModelDirectoryError
+from serving_common.errors import ModelDirectoryError, describe_validation_error
 
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.json"
@@ -100,8 +100,7 @@ def read_metadata(model_dir: str | Path) -> ModelMetadata:
     try:
         return ModelMetadata.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
-        raise ModelDirectoryError(str(path), f"invalid metadata ({problems})") from None
+        raise ModelDirectoryError(str(path), f"invalid metadata ({describe_validation_error(exc)})") from None
 
 
 def validate_model_dir(model_dir: str | Path, required: tuple[str, ...] = REQUIRED_FILES) -> ModelMetadata:

@@ -1,7 +1,7 @@
 """``python -m drift_detector [--window-minutes 60] [--window-end ISO] ...``: one drift run (the hourly CronJob).
 
 Exit status 0 whether or not drift was found; 1 only when the run itself failed (log or baselines
-unreachable, reports not writable, Pushgateway push failed).
+unreachable, reports not writable, Pushgateway push failed); 2 for invalid settings.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ import logging
 import sys
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from drift_detector.run import run
 from drift_detector.settings import DriftSettings
+from serving_common.errors import describe_validation_error
 from serving_common.logging import configure_logging
 
 log = logging.getLogger("drift_detector")
@@ -39,7 +42,11 @@ def settings_from_args(argv: list[str] | None) -> DriftSettings:
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
-    settings = settings_from_args(argv)
+    try:
+        settings = settings_from_args(argv)
+    except ValidationError as exc:
+        print(f"error: invalid settings: {describe_validation_error(exc)}", file=sys.stderr)
+        return 2
     try:
         outcome = run(settings)
     except Exception:

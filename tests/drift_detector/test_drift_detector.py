@@ -221,6 +221,8 @@ def test_exit_status_is_zero_with_drift_and_one_when_the_job_fails(drift_dirs, t
     blocked = tmp_path / "a-file"
     blocked.write_text("reports cannot go below a file")
     assert main([*args, "--reports-dir", str(blocked)]) == 1
+    assert main([*args, "--min-samples", "1"]) == 2  # invalid settings: a clear message, not a traceback
+    assert "min_samples" in capsys.readouterr().err
 
 
 def test_the_drift_dashboard_reads_only_metrics_the_job_writes(outcome):

@@ -77,3 +77,58 @@ def test_intent_predictions_are_logged_with_complexity(api, inference_log_dir):
     assert sorted(r["label"] for r in rows) == sorted(p["intent"] for p in body["predictions"])
     assert sorted(r["complexity_level"] for r in rows) == sorted(p["complexity"]["level"] for p in body["predictions"])
     assert all(0 <= r["complexity_score"] <= 1 for r in rows)
+
+
+def test_sigterm_writes_what_the_log_still_holds(stack, model_dir, tmp_path):
+    """A transformer stopped right after answering (long before its 5 s flush) still writes its rows."""
+    import signal
+    import sys
+
+    import httpx
+
+    from devstack.process import ManagedProcess, free_port
+
+    port = free_port()
+    transformer = ManagedProcess(
+        "log-transformer",
+        [
+            sys.executable,
+            "-m",
+            "feature_transformer",
+            "--http_port",
+            str(port),
+            "--http_host",
+            "127.0.0.1",
+            "--enable_grpc",
+            "false",
+            "--model_dir",
+            str(model_dir),
+            "--predictor_host",
+            stack.predictor_url("staging").removeprefix("http://"),
+            "--predictor_protocol",
+            "v2",
+            "--environment",
+            "staging",
+            "--inference_log_url",
+            str(tmp_path / "log"),
+        ],
+        log_dir=tmp_path,
+        echo=False,
+        ready_url=f"http://127.0.0.1:{port}/v2/health/live",
+    )
+    transformer.start()
+    try:
+        transformer.wait_ready(60)
+        body = {"instances": [{"text": f"message {i} before shutdown"} for i in range(7)]}
+        response = httpx.post(f"http://127.0.0.1:{port}/v1/models/spam-detector:predict", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        assert not list((tmp_path / "log").rglob("*.parquet"))  # still buffered
+        transformer.proc.send_signal(signal.SIGTERM)
+        assert transformer.proc.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        transformer.stop()
+    now = datetime.now(UTC)
+    window = InferenceLogReader(str(tmp_path / "log")).window(
+        "staging", "spam-detector", now - timedelta(hours=1), now + timedelta(minutes=1)
+    )
+    assert window.rows == 7
