@@ -70,13 +70,21 @@ class Row:
     extra: dict = field(default_factory=dict)
 
 
-def ceiling(model_dir: Path, text: str, batch_sizes: list[int], seconds: float) -> tuple[float, int, dict]:
-    """The raw model in this process at its best batch size: the most any server could reach."""
+def load_for_bench(model_dir: Path, runtime: str, onnx_dir: Path):
     from model_server.classifier import SequenceClassifier
     from model_server.device import resolve_device, resolve_dtype
+    from model_server.onnx_runtime import OnnxClassifier
 
-    device = resolve_device("auto")
+    device = resolve_device("cpu" if runtime == "onnx" else "auto")
     classifier = SequenceClassifier.load(model_dir, device, resolve_dtype("auto", device))
+    return OnnxClassifier.export(classifier, onnx_dir) if runtime == "onnx" else classifier
+
+
+def ceiling(
+    model_dir: Path, text: str, batch_sizes: list[int], seconds: float, runtime: str = "torch", onnx_dir: Path = Path()
+) -> tuple[float, int, dict]:
+    """The raw model in this process at its best batch size: the most any server could reach."""
+    classifier = load_for_bench(model_dir, runtime, onnx_dir)
     encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, read_metadata(model_dir).max_length)
     by_batch = {}
     for bs in batch_sizes:
@@ -90,6 +98,39 @@ def ceiling(model_dir: Path, text: str, batch_sizes: list[int], seconds: float) 
     best = max(by_batch, key=by_batch.get)
     del classifier
     return by_batch[best], best, by_batch
+
+
+def quality(model_dir: Path, onnx_dir: Path) -> dict | None:
+    """Held-out F1 and ROC-AUC of both runtimes (spam models trained on the default dataset only)."""
+    import numpy as np
+
+    from model_training.datasets import load_sms_spam, stratified_split
+    from model_training.evaluation import binary_metrics
+    from serving_common.model_dir import METRICS_FILE, Task
+    from serving_common.postprocess import softmax
+
+    metadata = read_metadata(model_dir)
+    metrics_path = model_dir / METRICS_FILE
+    if metadata.task is not Task.SPAM or not metrics_path.exists():
+        return None
+    dataset = json.loads(metrics_path.read_text()).get("dataset", {})
+    splits = stratified_split(load_sms_spam(), seed=int(dataset.get("split_seed", 13)))
+    if splits.dataset_hash != dataset.get("hash"):
+        return None
+    texts = [e.text for e in splits.test]
+    y = np.array([int(e.label == metadata.positive_label) for e in splits.test])
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
+    positive = metadata.labels.index(metadata.positive_label)
+    result = {}
+    for runtime in ("torch", "onnx"):
+        classifier = load_for_bench(model_dir, runtime, onnx_dir)
+        scores = []
+        for start in range(0, len(texts), 64):
+            batch = encoder.encode(texts[start : start + 64])
+            scores.append(softmax(classifier.forward(batch.input_ids, batch.attention_mask))[:, positive])
+        m = binary_metrics(y, np.concatenate(scores), metadata.threshold)
+        result[runtime] = {"f1": round(m["f1"], 4), "roc_auc": round(m["roc_auc"], 4)}
+    return result
 
 
 def run_hey(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str]) -> dict:
@@ -271,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"ceiling: raw model in-process, {tokens}-token emails...", flush=True)
     ceiling_rate, ceiling_batch, by_batch = ceiling(model_dir, email, [1, 8, 16, 32, 64], min(args.seconds, 5.0))
+    onnx_dir = args.out / "onnx"
+    onnx_rate, onnx_batch, onnx_by_batch = ceiling(
+        model_dir, email, [1, 8, 16, 32, 64], min(args.seconds, 5.0), "onnx", onnx_dir
+    )
+    onnx_quality = quality(model_dir, onnx_dir)
 
     batching = ["--max_batch_size", str(args.max_batch_size), "--max_batch_wait_ms", str(args.max_batch_wait_ms)]
     config = StackConfig.on_free_ports(
@@ -391,6 +437,44 @@ def main(argv: list[str] | None = None) -> int:
                         {"X-Environment": env},
                     )
                 )
+    # The ONNX Runtime CPU path (staging) against PyTorch (production), both batching.
+    onnx_config = StackConfig.on_free_ports(
+        {"staging": [model_dir], "production": [model_dir]},
+        log_dir=args.out / "logs-onnx",
+        echo=False,
+        inference_log_url=str(args.out / "inference-log"),
+        predictor_args={
+            "staging": ["--batching", "on", *batching, "--runtime", "onnx"],
+            "production": ["--batching", "on", *batching],
+        },
+    )
+    with LocalStack(onnx_config) as stack:
+        for env, label in (("staging", "onnx runtime"), ("production", "pytorch")):
+            rows.append(
+                measure(
+                    stack,
+                    f"model-server alone, batching on, {label}",
+                    f"{stack.predictor_url(env)}/v2/models/{name}/infer",
+                    v2,
+                    c,
+                    args.seconds,
+                    [f"{env}-predictor"],
+                    env,
+                )
+            )
+            rows.append(
+                measure(
+                    stack,
+                    f"full gateway path, batching on, {label}",
+                    f"{stack.gateway_url}/api/v1/predict",
+                    public,
+                    c,
+                    args.seconds,
+                    ["gateway", f"{env}-transformer", f"{env}-predictor"],
+                    env,
+                    {"X-Environment": env},
+                )
+            )
     for r in rows:
         r.ratio_to_ceiling = round(r.emails_per_s / ceiling_rate, 3)
     on = next(r for r in rows if r.configuration == "model-server alone, batching on")
@@ -419,6 +503,12 @@ def main(argv: list[str] | None = None) -> int:
         "inference_log_p50_ms_added": round(
             (logged("inference log on", 1).p50_ms or 0) - (logged("inference log off", 1).p50_ms or 0), 2
         ),
+        "onnx_ceiling_seq_per_s": onnx_rate,
+        "onnx_ceiling_batch": onnx_batch,
+        "onnx_ceiling_by_batch": onnx_by_batch,
+        "onnx_speedup_in_process": round(onnx_rate / ceiling_rate, 2),
+        "onnx_speedup_batch_1": round(onnx_by_batch[1] / by_batch[1], 2),
+        "onnx_quality": onnx_quality,
         "inference_log_throughput_ratio": round(
             logged("inference log on", c).requests_per_s / logged("inference log off", c).requests_per_s, 3
         ),
@@ -433,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
         f"gateway hop, p50 at concurrency 1: {context['gateway_hop_p50_ms']} ms\n"
         f"inference log on vs off: p50 {context['inference_log_p50_ms_added']:+} ms at concurrency 1, "
         f"throughput x{context['inference_log_throughput_ratio']} at concurrency {c}\n"
+        f"onnx runtime in-process: {onnx_rate:.1f} emails/s at batch {onnx_batch} "
+        f"(x{context['onnx_speedup_in_process']} of PyTorch; x{context['onnx_speedup_batch_1']} at batch 1); "
+        f"held-out quality torch vs onnx: {onnx_quality}\n"
     )
     (args.out / "results.md").write_text(table + summary)
     print(table + summary)

@@ -8,6 +8,7 @@ import torch
 
 from model_server.classifier import SequenceClassifier
 from model_server.device import resolve_device, resolve_dtype
+from model_server.onnx_runtime import OnnxClassifier
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
 from serving_common.kserve_server import ModelServer, served_names
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_batch_size", default=None, type=int)
     parser.add_argument("--max_batch_wait_ms", default=None, type=float)
     parser.add_argument("--max_queue_rows", default=None, type=int)
+    parser.add_argument("--runtime", default=None, choices=["torch", "onnx"])
     return parser
 
 
@@ -39,6 +41,7 @@ def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
         "max_batch_size": args.max_batch_size,
         "max_batch_wait_ms": args.max_batch_wait_ms,
         "max_queue_rows": args.max_queue_rows,
+        "runtime": args.runtime,
     }
     return ModelServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -48,14 +51,19 @@ def main(argv: list[str] | None = None) -> None:
     settings = settings_from_args(args)
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    device = resolve_device(settings.device)
-    dtype = resolve_dtype(settings.dtype, device)
+    device = resolve_device("cpu" if settings.runtime == "onnx" else settings.device)
+    dtype = torch.float32 if settings.runtime == "onnx" else resolve_dtype(settings.dtype, device)
+
+    def load(model_dir: str) -> SequenceClassifier | OnnxClassifier:
+        classifier = SequenceClassifier.load(model_dir, device, dtype)
+        if settings.runtime == "onnx":
+            return OnnxClassifier.export(classifier, settings.onnx_cache_dir, settings.torch_threads)
+        return classifier
+
     metadatas = [read_metadata(d) for d in settings.model_dirs]
     models = []
     for model_dir, name in zip(settings.model_dirs, served_names(metadatas, settings.model_name), strict=True):
-        predictor = ClassifierPredictor(
-            name, lambda model_dir=model_dir: SequenceClassifier.load(model_dir, device, dtype), settings
-        )
+        predictor = ClassifierPredictor(name, lambda model_dir=model_dir: load(model_dir), settings)
         predictor.load()
         models.append((predictor, predictor.classifier.metadata))
     ModelServer(http_host=args.http_host).start_models(models)

@@ -1,0 +1,56 @@
+"""The ONNX Runtime CPU path against eager PyTorch with the same real model: same logits, same
+embeddings, for any batch shape, and served the same way by the predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from kserve.protocol.infer_type import InferInput, InferRequest
+
+from model_server.classifier import SequenceClassifier
+from model_server.onnx_runtime import OnnxClassifier
+from model_server.predictor import ClassifierPredictor
+from model_server.settings import ModelServerSettings
+
+
+@pytest.fixture(scope="module")
+def pair(model_dirs, tmp_path_factory):
+    torch_model = SequenceClassifier.load(model_dirs["staging"], torch.device("cpu"), torch.float32)
+    onnx_model = OnnxClassifier.export(torch_model, tmp_path_factory.mktemp("onnx"))
+    return torch_model, onnx_model
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (3, 17), (8, 64), (2, 300)])
+def test_onnx_gives_the_same_logits_and_embeddings(pair, shape):
+    torch_model, onnx_model = pair
+    rng = np.random.default_rng(shape[1])
+    ids = rng.integers(5, torch_model.vocab_size, size=shape)
+    mask = np.ones_like(ids)
+    mask[0, shape[1] // 2 :] = 0  # a padded row too
+    expected_logits, expected_embedding = torch_model.infer(ids, mask)
+    logits, embedding = onnx_model.infer(ids, mask)
+    np.testing.assert_allclose(logits, expected_logits, atol=1e-4)
+    np.testing.assert_allclose(embedding, expected_embedding, atol=1e-4)
+    assert onnx_model.projection.id == torch_model.projection.id
+
+
+async def test_the_predictor_serves_the_onnx_path(pair):
+    torch_model, onnx_model = pair
+    predictor = ClassifierPredictor("spam-detector", lambda: onnx_model, ModelServerSettings(runtime="onnx"))
+    predictor.load()
+    ids = np.array([[1, 40, 50, 60, 2]], dtype=np.int64)
+    inputs = []
+    for name, data in (("input_ids", ids), ("attention_mask", np.ones_like(ids))):
+        tensor = InferInput(name=name, shape=list(data.shape), datatype="INT64")
+        tensor.set_data_from_numpy(data, binary_data=False)
+        inputs.append(tensor)
+    response = await predictor.predict(InferRequest(model_name="spam-detector", infer_inputs=inputs))
+    logits = next(o for o in response.outputs if o.name == "logits").as_numpy()
+    np.testing.assert_allclose(logits, torch_model.forward(ids, np.ones_like(ids)), atol=1e-4)
+    await predictor.batcher.close()
+
+
+def test_onnx_is_refused_on_a_gpu():
+    with pytest.raises(ValueError, match="CPU path"):
+        ModelServerSettings(runtime="onnx", device="cuda")
