@@ -73,6 +73,46 @@ def draw(
     )
 
 
+def draw_intents(n: int, seed: int, *, complex_share: float = 0.2) -> list[dict]:
+    """Intent-model rows: intents drawn uniformly, complexity levels in known shares."""
+    rng = np.random.default_rng(seed)
+    rows = draw(n, seed)
+    intents = ["translation", "summarization", "code_generation", "reasoning"]
+    for row in rows:
+        complex_ = rng.random() < complex_share
+        score = float(rng.uniform(0.7, 1.0) if complex_ else rng.uniform(0.0, 0.6))
+        row.update(
+            model_name="intent-classifier",
+            label=str(rng.choice(intents)),
+            probability=0.8,
+            complexity_score=score,
+            complexity_level="complex" if complex_ else ("simple" if score < 0.33 else "moderate"),
+        )
+    return rows
+
+
+def write_baseline(root, model_name: str, task: str, reference, labels: list[str]) -> None:
+    BaselineStore(str(root / "baselines")).write(
+        BaselineMetadata(
+            model_name=model_name,
+            model_version=VERSION,
+            task=task,
+            baseline_version="b-test",
+            reference="synthetic",
+            dataset_hash="0" * 64,
+            rows=reference.num_rows,
+            feature_names=list(FEATURE_NAMES),
+            labels=labels,
+            embedding_projection=PROJECTION,
+            embedding_dim=EMBEDDING_DIM,
+            created_at=END.isoformat(),
+        ),
+        reference,
+        {},
+        np.zeros((4, EMBEDDING_DIM), dtype=np.float32),
+    )
+
+
 def write_log(root, environment: str, rows: list[dict]) -> None:
     writer = InferenceLogWriter(str(root), environment=environment, flush_seconds=60)
     writer.record(rows)
@@ -82,26 +122,8 @@ def write_log(root, environment: str, rows: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def drift_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("drift")
-    reference = to_table(draw(600, seed=1))
-    BaselineStore(str(root / "baselines")).write(
-        BaselineMetadata(
-            model_name="spam-detector",
-            model_version=VERSION,
-            task="spam",
-            baseline_version="b-test",
-            reference="synthetic",
-            dataset_hash="0" * 64,
-            rows=reference.num_rows,
-            feature_names=list(FEATURE_NAMES),
-            labels=["ham", "spam"],
-            embedding_projection=PROJECTION,
-            embedding_dim=EMBEDDING_DIM,
-            created_at=END.isoformat(),
-        ),
-        reference,
-        {},
-        np.zeros((4, EMBEDDING_DIM), dtype=np.float32),
-    )
+    write_baseline(root, "spam-detector", "spam", to_table(draw(600, seed=1)), ["ham", "spam"])
+    write_baseline(root, "intent-classifier", "intent", to_table(draw_intents(600, seed=11)), ["translation"])
     log = root / "log"
     write_log(log, "like-reference", draw(300, seed=2))
     write_log(log, "longer-texts", draw(300, seed=3, length=3.0))
@@ -114,6 +136,7 @@ def drift_dirs(tmp_path_factory):
     write_log(log, "corrupt-file", draw(300, seed=10))
     [part] = (log / "environment=corrupt-file").rglob("*.parquet")
     (part.parent / "part-broken.parquet").write_bytes(b"PAR1 not really parquet")
+    write_log(log, "harder-prompts", draw_intents(300, seed=12, complex_share=0.6))
     return root
 
 
@@ -157,6 +180,13 @@ def test_all_spam_traffic_moves_the_label_only(outcome):
 
 def test_a_new_vocabulary_moves_the_embedding_only(outcome):
     assert check(outcome, "new-topics")["drifted_signals"] == ["embedding"]
+
+
+def test_harder_prompts_move_the_complexity_level_only(outcome):
+    result = check(outcome, "harder-prompts")
+    assert result["model"] == "intent-classifier"
+    assert {s["signal"] for s in result["signals"]} == {"features", "label", "complexity_level", "embedding"}
+    assert result["drifted_signals"] == ["complexity_level"]
 
 
 def test_small_and_empty_windows_report_insufficient_data(outcome):
