@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_batch_wait_ms", default=None, type=float)
     parser.add_argument("--max_queue_rows", default=None, type=int)
     parser.add_argument("--runtime", default=None, choices=["torch", "onnx"])
+    parser.add_argument("--compile", default=None, choices=["on", "off"])
     return parser
 
 
@@ -42,6 +43,7 @@ def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
         "max_batch_wait_ms": args.max_batch_wait_ms,
         "max_queue_rows": args.max_queue_rows,
         "runtime": args.runtime,
+        "compile": None if args.compile is None else args.compile == "on",
     }
     return ModelServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def load(model_dir: str) -> SequenceClassifier | OnnxClassifier:
         classifier = SequenceClassifier.load(model_dir, device, dtype)
+        if settings.compile:
+            classifier.compile()
         if settings.runtime == "onnx":
             return OnnxClassifier.export(classifier, settings.onnx_cache_dir, settings.torch_threads)
         return classifier

@@ -4,8 +4,9 @@ Wraps a ``forward(input_ids, attention_mask)`` function from the outside (it ret
 tuple of arrays, one row per input row: logits, embeddings); the model never knows it is batched.
 Requests queue (bounded, in rows); a batch closes when it holds ``max_batch_size`` rows or
 ``max_wait_ms`` has passed since its first request, is padded to its longest sequence (not to the
-model's max length), runs on a worker thread so the event loop keeps accepting requests, and every
-caller gets exactly its own rows back. While one batch runs, the next one fills up.
+model's max length; split in two length buckets when that saves much padding), runs on a worker
+thread so the event loop keeps accepting requests, and every caller gets exactly its own rows back.
+While one batch runs, the next one fills up.
 """
 
 from __future__ import annotations
@@ -56,6 +57,31 @@ def pad_and_stack(parts: list[tuple[np.ndarray, np.ndarray]], pad_id: int = 0) -
         attention_mask[r : r + ids.shape[0], : ids.shape[1]] = mask
         r += ids.shape[0]
     return input_ids, attention_mask
+
+
+# A split into two length buckets must save at least this share of the padded tokens to pay for the
+# second forward pass.
+BUCKET_MIN_SAVING = 0.4
+
+
+def length_buckets(lengths: list[int], rows: list[int]) -> list[list[int]]:
+    """Indices of requests to run together: one group, or two by length when padding would waste a lot.
+
+    Padding a batch to its longest sequence costs ``sum(rows) * max(length)`` token slots. When a few
+    long texts arrive with many short ones, running the short ones apart saves most of that; the
+    split is taken only when it saves at least :data:`BUCKET_MIN_SAVING` of the slots.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    whole = sum(rows) * max(lengths)
+    best, best_cost = None, whole
+    for cut in range(1, len(order)):
+        short, long_ = order[:cut], order[cut:]
+        cost = sum(rows[i] for i in short) * lengths[short[-1]] + sum(rows[i] for i in long_) * lengths[long_[-1]]
+        if cost < best_cost:
+            best, best_cost = cut, cost
+    if best is None or best_cost > whole * (1 - BUCKET_MIN_SAVING):
+        return [list(range(len(lengths)))]
+    return [sorted(order[:best]), sorted(order[best:])]
 
 
 class AdaptiveBatcher:
@@ -133,18 +159,23 @@ class AdaptiveBatcher:
         now = time.perf_counter()
         for pending in live:
             metrics.QUEUE_WAIT_SECONDS.labels(*self._labels).observe(now - pending.enqueued)
-        input_ids, attention_mask = pad_and_stack([(p.input_ids, p.attention_mask) for p in live])
+        groups = length_buckets([p.input_ids.shape[1] for p in live], [p.rows for p in live])
+        for group in groups:
+            await self._run_group([live[i] for i in group])
+
+    async def _run_group(self, group: list[_Pending]) -> None:
+        input_ids, attention_mask = pad_and_stack([(p.input_ids, p.attention_mask) for p in group])
         try:
             result = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._forward, input_ids, attention_mask
             )
-        except Exception as exc:  # every caller of the batch learns of the failure
-            for pending in live:
+        except Exception as exc:  # every caller of the pass learns of the failure
+            for pending in group:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
         start = 0
-        for pending in live:
+        for pending in group:
             if not pending.future.done():
                 pending.future.set_result(_slice_rows(result, start, start + pending.rows))
             start += pending.rows

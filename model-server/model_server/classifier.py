@@ -3,6 +3,7 @@
 It knows nothing about HTTP, KServe, batching or logging; those wrap it. ``infer`` takes token
 ids and an attention mask and returns float32 logits and, from the same pass, the input's embedding
 (the pooled hidden state the head reads, randomly projected: see :mod:`serving_common.embedding`).
+On GPU it runs in bf16 under ``torch.inference_mode``, optionally ``torch.compile``d.
 """
 
 from __future__ import annotations
@@ -23,6 +24,37 @@ from serving_common.model_dir import CONFIG_FILE, WEIGHTS_FILE, ModelMetadata, v
 log = logging.getLogger(__name__)
 
 
+class LogitsAndPooled(nn.Module):
+    """The classifier's forward, returning what its head reads (the pooled state) with what it outputs.
+
+    Heads of DeBERTa's layout (base model -> pooler -> dropout -> classifier) are split exactly there;
+    any other sequence classifier gives the first token's last hidden state. One module serves the
+    eager path, ``torch.compile`` and the ONNX export.
+    """
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        super().__init__()
+        self.model = model
+        self.has_pooler = all(
+            isinstance(getattr(model, part, None), nn.Module) for part in ("pooler", "classifier", "dropout")
+        )
+
+    @property
+    def pooled_size(self) -> int:
+        config = self.model.config
+        if self.has_pooler:
+            return int(getattr(config, "pooler_hidden_size", None) or config.hidden_size)
+        return int(config.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.has_pooler:
+            hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask)[0]
+            pooled = self.model.pooler(hidden)
+            return self.model.classifier(self.model.dropout(pooled)), pooled
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        return out.logits, out.hidden_states[-1][:, 0]
+
+
 class SequenceClassifier:
     def __init__(self, model: PreTrainedModel, metadata: ModelMetadata, device: torch.device, dtype: torch.dtype):
         self.model = model
@@ -31,16 +63,15 @@ class SequenceClassifier:
         self.dtype = dtype
         self.vocab_size = int(model.config.vocab_size)
         self.num_outputs = int(model.config.num_labels)
-        self._pooled: torch.Tensor | None = None
-        pooled_size = int(model.config.hidden_size)
-        pooler = getattr(model, "pooler", None)
-        if isinstance(pooler, nn.Module):  # DeBERTa's ContextPooler: exactly what the head reads
-            pooler.register_forward_hook(self._keep_pooled)
-            pooled_size = int(getattr(model.config, "pooler_hidden_size", None) or pooled_size)
-        self.projection = Projection.for_model(metadata.version, pooled_size)
+        self.network = LogitsAndPooled(model)
+        self._run: nn.Module | None = self.network
+        self.projection = Projection.for_model(metadata.version, self.network.pooled_size)
+        self.compiled = False
 
-    def _keep_pooled(self, _module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        self._pooled = output
+    def compile(self) -> None:
+        """``torch.compile`` the forward (dynamic shapes); call :meth:`warm_up` before serving."""
+        self._run = torch.compile(self.network, dynamic=True)
+        self.compiled = True
 
     @classmethod
     def load(cls, model_dir: str | Path, device: torch.device, dtype: torch.dtype) -> SequenceClassifier:
@@ -73,27 +104,25 @@ class SequenceClassifier:
 
     @torch.inference_mode()
     def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(logits [batch, outputs], embedding [batch, EMBEDDING_DIM]) from one forward pass.
-
-        Passes run one at a time (the model server's single forward thread), so the pooler hook's
-        slot is never shared between two passes.
-        """
+        """(logits [batch, outputs], embedding [batch, EMBEDDING_DIM]) from one forward pass."""
         ids = torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)).to(self.device)
         mask = torch.from_numpy(np.ascontiguousarray(attention_mask, dtype=np.int64)).to(self.device)
-        self._pooled = None
-        out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=self._needs_hidden_states)
-        pooled = self._pooled if self._pooled is not None else out.hidden_states[-1][:, 0]
+        logits, pooled = self._run(ids, mask)
         embedding = self.projection.apply(pooled.float().cpu().numpy())
-        return out.logits.float().cpu().numpy(), embedding
-
-    @property
-    def _needs_hidden_states(self) -> bool:
-        return not isinstance(getattr(self.model, "pooler", None), nn.Module)
+        return logits.float().cpu().numpy(), embedding
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.infer(input_ids, attention_mask)[0]
 
     def warm_up(self, batch_size: int, length: int = 16) -> None:
-        """One real forward pass so the first request pays no lazy-initialisation cost."""
-        ids = np.ones((batch_size, length), dtype=np.int64)
-        self.forward(ids, np.ones_like(ids))
+        """Real forward passes so the first request pays no lazy-initialisation (or compilation) cost.
+
+        A compiled model is run at batch 1 and ``batch_size``, short and long, so the dynamic-shape
+        graphs exist before the server reports ready.
+        """
+        shapes = [(batch_size, length)]
+        if self.compiled:
+            shapes = [(b, n) for b in sorted({1, 2, batch_size}) for n in (length, min(128, self.metadata.max_length))]
+        for rows, columns in shapes:
+            ids = np.ones((rows, columns), dtype=np.int64)
+            self.forward(ids, np.ones_like(ids))

@@ -17,26 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from model_server.classifier import SequenceClassifier
-from serving_common.errors import ModelDirectoryError
+from model_server.classifier import LogitsAndPooled, SequenceClassifier
 
 log = logging.getLogger(__name__)
 OPSET = 17
-
-
-class _LogitsAndPooled(nn.Module):
-    """Sequence-classification forward split where the head reads its input (DeBERTa's layout)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask)[0]
-        pooled = self.model.pooler(hidden)
-        return self.model.classifier(self.model.dropout(pooled)), pooled
 
 
 class OnnxClassifier:
@@ -54,17 +39,11 @@ class OnnxClassifier:
     def export(cls, source: SequenceClassifier, cache_dir: str | Path, threads: int | None = None) -> OnnxClassifier:
         import onnxruntime as ort
 
-        model = source.model
-        if not all(isinstance(getattr(model, part, None), nn.Module) for part in ("pooler", "classifier", "dropout")):
-            raise ModelDirectoryError(
-                source.metadata.name,
-                f"--runtime onnx needs a pooler + classifier head; {type(model).__name__} has none",
-            )
         path = Path(cache_dir) / f"{source.metadata.name}-{source.metadata.version}.onnx"
         if not path.exists():
             started = time.perf_counter()
             path.parent.mkdir(parents=True, exist_ok=True)
-            wrapper = _LogitsAndPooled(model.float().cpu()).eval()
+            wrapper = LogitsAndPooled(source.model.float().cpu()).eval()
             example = (torch.ones((2, 8), dtype=torch.int64), torch.ones((2, 8), dtype=torch.int64))
             tmp = path.with_suffix(f".{os.getpid()}.partial")  # replicas exporting at once never collide
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():

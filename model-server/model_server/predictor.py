@@ -41,7 +41,9 @@ class ClassifierPredictor(Model):
 
     def load(self) -> bool:
         classifier = self._load_classifier()
-        classifier.warm_up(self.settings.warmup_batch_size)
+        # A compiled model is warmed up at the largest batch too, so no request waits for a compilation.
+        compiled = getattr(classifier, "compiled", False)
+        classifier.warm_up(self.settings.max_batch_size if compiled else self.settings.warmup_batch_size)
         self.classifier = classifier
         if self.settings.batching:
             self.batcher = AdaptiveBatcher(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from model_server.batching import AdaptiveBatcher, pad_and_stack
+from model_server.batching import AdaptiveBatcher, length_buckets, pad_and_stack
 from model_server.classifier import SequenceClassifier
 from model_server.errors import Overloaded
 from model_server.predictor import ClassifierPredictor
@@ -128,3 +128,21 @@ async def test_batched_logits_and_embeddings_equal_unbatched_ones_with_the_real_
         np.testing.assert_allclose(embedding, expected_embedding, atol=1e-4)
         assert embedding.shape == (1, EMBEDDING_DIM)
     await batched.batcher.close()
+
+
+def test_length_buckets_split_only_when_padding_would_waste_much():
+    assert length_buckets([20, 22, 25, 30], [1, 1, 1, 1]) == [[0, 1, 2, 3]]  # similar lengths: one pass
+    assert length_buckets([10, 400, 12, 11], [4, 1, 2, 1]) == [[0, 2, 3], [1]]  # one long text apart
+    assert length_buckets([7], [3]) == [[0]]
+
+
+async def test_a_long_request_runs_apart_and_every_caller_still_gets_its_own_rows(executor):
+    forward = RowSums()
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=64, max_wait_ms=50)
+    requests = [_request([[i + 1] * 5]) for i in range(6)] + [_request([[9] * 300])]
+    results = await asyncio.gather(*(batcher.submit(ids, mask) for ids, mask in requests))
+    assert sorted(forward.batches) == [(1, 300), (6, 5)]  # two passes: 6 short rows, then the long one
+    for i, logits in enumerate(results[:6]):
+        assert logits.tolist() == [[5.0 * (i + 1), 5.0]]
+    assert results[6].tolist() == [[2700.0, 300.0]]
+    await batcher.close()

@@ -52,7 +52,8 @@ def test_intent_model_directory_describes_two_heads(intent_model_dir):
 def test_both_heads_come_from_one_forward_pass(intent_model_dir):
     classifier = SequenceClassifier.load(intent_model_dir, torch.device("cpu"), torch.float32)
     calls = []
-    handle = classifier.model.register_forward_hook(lambda *_: calls.append(1))
+    # The encoder runs once for both heads.
+    handle = classifier.model.base_model.register_forward_hook(lambda *_: calls.append(1))
     encoder = TextEncoder.from_file(intent_model_dir / TOKENIZER_FILE, 512)
     batch = encoder.encode(["Translate 'thank you' into German", "Write a haiku about tides"])
     logits = classifier.forward(batch.input_ids, batch.attention_mask)

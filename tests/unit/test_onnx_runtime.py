@@ -54,3 +54,18 @@ async def test_the_predictor_serves_the_onnx_path(pair):
 def test_onnx_is_refused_on_a_gpu():
     with pytest.raises(ValueError, match="CPU path"):
         ModelServerSettings(runtime="onnx", device="cuda")
+
+
+@pytest.mark.slow
+def test_the_compiled_model_matches_eager_after_warm_up(model_dirs):
+    """torch.compile (the GPU option) here on CPU: same outputs, every warm-up shape compiled before ready."""
+    eager = SequenceClassifier.load(model_dirs["staging"], torch.device("cpu"), torch.float32)
+    compiled = SequenceClassifier.load(model_dirs["staging"], torch.device("cpu"), torch.float32)
+    compiled.compile()
+    compiled.warm_up(4)
+    ids = np.random.default_rng(3).integers(5, eager.vocab_size, size=(3, 40))
+    mask = np.ones_like(ids)
+    for got, expected in zip(compiled.infer(ids, mask), eager.infer(ids, mask), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    with pytest.raises(ValueError, match="compile applies"):
+        ModelServerSettings(runtime="onnx", compile=True)
