@@ -57,15 +57,28 @@ def test_onnx_is_refused_on_a_gpu():
 
 
 @pytest.mark.slow
-def test_the_compiled_model_matches_eager_after_warm_up(model_dirs):
-    """torch.compile (the GPU option) here on CPU: same outputs, every warm-up shape compiled before ready."""
+def test_the_compiled_model_matches_eager(model_dirs):
+    """torch.compile (the GPU option) here on CPU: the compiled graph gives the eager outputs.
+
+    One dynamic-shape compilation only (about 20 s on 2 cores); the server's warm-up runs more shapes.
+    """
     eager = SequenceClassifier.load(model_dirs["staging"], torch.device("cpu"), torch.float32)
     compiled = SequenceClassifier.load(model_dirs["staging"], torch.device("cpu"), torch.float32)
     compiled.compile()
-    compiled.warm_up(4)
+    assert compiled.compiled
     ids = np.random.default_rng(3).integers(5, eager.vocab_size, size=(3, 40))
     mask = np.ones_like(ids)
     for got, expected in zip(compiled.infer(ids, mask), eager.infer(ids, mask), strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-4)
     with pytest.raises(ValueError, match="compile applies"):
         ModelServerSettings(runtime="onnx", compile=True)
+
+
+def test_a_compiled_model_is_warmed_up_at_every_serving_shape(model_dirs):
+    """The shapes compiled before ready (checked on the eager model: compiling them all here takes minutes)."""
+    classifier = SequenceClassifier.load(model_dirs["staging"], torch.device("cpu"), torch.float32)
+    classifier.compiled = True
+    seen, run = [], classifier._run
+    classifier._run = lambda ids, mask: (seen.append(tuple(ids.shape)), run(ids, mask))[1]
+    classifier.warm_up(8)
+    assert sorted(seen) == [(1, 16), (1, 128), (2, 16), (2, 128), (8, 16), (8, 128)]
