@@ -7,15 +7,14 @@ refused if the dataset no longer hashes to what ``metrics.json`` recorded.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_training.datasets import Example, dataset_hash, load_sms_spam, read_labelled_file, stratified_split
-from model_training.intent_data import read_dataset
+from model_training.datasets import Example, dataset_hash, read_labelled_file
+from model_training.splits import TrainingDataMismatch, training_splits
 from serving_common.errors import ClientError
 from serving_common.features import normalize_text
-from serving_common.model_dir import METRICS_FILE, ModelMetadata, Task
+from serving_common.model_dir import ModelMetadata
 
 
 class ReferenceDataError(ClientError):
@@ -30,26 +29,14 @@ class Reference:
 
 
 def validation_split(model_dir: Path, metadata: ModelMetadata) -> Reference:
-    metrics_path = model_dir / METRICS_FILE
     try:
-        dataset = json.loads(metrics_path.read_text())["dataset"]
-        seed, expected = int(dataset["split_seed"]), str(dataset["hash"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ReferenceDataError(
-            f"{metrics_path}: no dataset split recorded ({exc}); pass --reference FILE with reference texts"
-        ) from None
-    if metadata.task is Task.SPAM:
-        examples = load_sms_spam()
-    else:
-        examples = [Example(r["text"], r["intent"]) for r in read_dataset()]
-    splits = stratified_split(examples, seed=seed)
-    if splits.dataset_hash != expected:
-        raise ReferenceDataError(
-            f"the default training dataset hashes to {splits.dataset_hash[:16]}, but {metadata.name} was trained on "
-            f"{expected[:16]}; pass --reference FILE with the model's own reference texts"
-        )
+        splits = training_splits(model_dir, metadata)
+    except TrainingDataMismatch as exc:
+        raise ReferenceDataError(f"{exc.message}; pass --reference FILE with the model's own reference texts") from None
     return Reference(
-        [e.text for e in splits.validation], f"validation split (seed {seed}) of the training dataset", expected
+        [e.text for e in splits.validation],
+        f"validation split (seed {splits.seed}) of the training dataset",
+        splits.dataset_hash,
     )
 
 

@@ -116,18 +116,17 @@ def quality(model_dir: Path, onnx_dir: Path) -> dict | None:
     """Held-out F1 and ROC-AUC of both runtimes (spam models trained on the default dataset only)."""
     import numpy as np
 
-    from model_training.datasets import load_sms_spam, stratified_split
     from model_training.evaluation import binary_metrics
-    from serving_common.model_dir import METRICS_FILE, Task
+    from model_training.splits import TrainingDataMismatch, training_splits
+    from serving_common.model_dir import Task
     from serving_common.postprocess import softmax
 
     metadata = read_metadata(model_dir)
-    metrics_path = model_dir / METRICS_FILE
-    if metadata.task is not Task.SPAM or not metrics_path.exists():
+    if metadata.task is not Task.SPAM:
         return None
-    dataset = json.loads(metrics_path.read_text()).get("dataset", {})
-    splits = stratified_split(load_sms_spam(), seed=int(dataset.get("split_seed", 13)))
-    if splits.dataset_hash != dataset.get("hash"):
+    try:
+        splits = training_splits(model_dir, metadata)
+    except TrainingDataMismatch:
         return None
     texts = [e.text for e in splits.test]
     y = np.array([int(e.label == metadata.positive_label) for e in splits.test])

@@ -17,8 +17,9 @@ import httpx
 
 from model_training.datasets import load_sms_spam, stratified_split
 from model_training.intent_data import read_dataset
+from model_training.trainer import TrainingConfig
 
-SPLIT_SEED = 13  # the spam model's training split (metrics.json: dataset.split_seed)
+SPLIT_SEED = TrainingConfig.seed  # the default spam model's split (its metrics.json: dataset.split_seed)
 
 
 def reference_texts(count: int, seed: int = 0, split: str = "test") -> list[str]:

@@ -64,7 +64,7 @@ class SequenceClassifier:
         self.vocab_size = int(model.config.vocab_size)
         self.num_outputs = int(model.config.num_labels)
         self.network = LogitsAndPooled(model)
-        self._run: nn.Module | None = self.network
+        self._run: nn.Module = self.network  # replaced by its compiled form after compile()
         self.projection = Projection.for_model(metadata.version, self.network.pooled_size)
         self.compiled = False
 
