@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class Projection:
     def dim(self) -> int:
         return int(self.matrix.shape[1])
 
-    @property
+    @cached_property  # hashed once: the model server sends it with every response
     def id(self) -> str:
         return "rp-" + hashlib.sha256(np.ascontiguousarray(self.matrix).tobytes()).hexdigest()[:12]
 

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import kserve
 from fastapi import FastAPI, Request
@@ -41,6 +42,10 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(parents=[kserve_parser], description=description)
     # KServe defaults --model_name to "model"; ours default to the model directory's metadata.
     parser.set_defaults(model_name=None)
+    # KServe logs four lines per request (latency, CPU and wall timings, access) by default; at thousands
+    # of requests a second that costs more than the hop itself. Metrics carry the same figures; the flag
+    # turns the lines back on for debugging.
+    parser.set_defaults(enable_latency_logging=False)
     parser.add_argument("--http_host", default="0.0.0.0", help="address the REST server binds")
     parser.add_argument(
         "--model_dir", action="append", default=None, help="model directory (default /mnt/models); may repeat"
@@ -57,9 +62,17 @@ def served_names(metadatas: Sequence[ModelMetadata], model_name: str | None) -> 
 
 class ModelServer(kserve.ModelServer):
     def __init__(
-        self, http_host: str = "0.0.0.0", on_stopped: Sequence[Callable[[], None]] = (), **kwargs: object
+        self,
+        http_host: str = "0.0.0.0",
+        on_stopped: Sequence[Callable[[], Awaitable[None] | None]] = (),
+        request_logs: bool = False,
+        **kwargs: object,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(enable_latency_logging=request_logs, **kwargs)
+        if not request_logs:
+            # KServe's timing middleware and uvicorn's access log write at INFO on these loggers.
+            for name in ("kserve.trace", "uvicorn.access"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         self.http_host = http_host
         self.on_stopped = list(on_stopped)  # run once the servers have stopped and answered everything
         self.metadata: dict[str, ModelMetadata] = {}
@@ -91,7 +104,9 @@ class ModelServer(kserve.ModelServer):
             await super()._serve()
         finally:
             for callback in self.on_stopped:
-                callback()
+                result = callback()
+                if inspect.isawaitable(result):
+                    await result
 
 
 # KServe's exceptions and what they mean in the platform's error shape: (status, code, retry after).

@@ -194,11 +194,18 @@ def _peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _batch_counters(predictor_url: str) -> tuple[float, float]:
+def _batch_counters(predictor_url: str) -> tuple[float, float, float]:
+    """(rows, forward passes, seconds in forward passes) so far, from the predictor's metrics."""
     text = httpx.get(f"{predictor_url}/metrics", timeout=5).text
-    total = sum(float(m) for m in re.findall(r"^model_server_batch_size_sum\{[^}]*\} ([\d.e+]+)", text, re.MULTILINE))
-    count = sum(float(m) for m in re.findall(r"^model_server_batch_size_count\{[^}]*\} ([\d.e+]+)", text, re.MULTILINE))
-    return total, count
+
+    def total(metric: str) -> float:
+        return sum(float(m) for m in re.findall(rf"^{metric}\{{[^}}]*\}} ([\d.e+]+)", text, re.MULTILINE))
+
+    return (
+        total("model_server_batch_size_sum"),
+        total("model_server_batch_size_count"),
+        total("model_server_forward_seconds_sum"),
+    )
 
 
 def measure(
@@ -221,7 +228,7 @@ def measure(
     wall = time.perf_counter() - started
     cpu = (sum(_cpu_seconds(p) for p in pids) - cpu_before) / wall
     batches_after = _batch_counters(stack.predictor_url(predictor_env))
-    rows, passes = batches_after[0] - batches_before[0], batches_after[1] - batches_before[1]
+    rows, passes, forward_s = (after - before for after, before in zip(batches_after, batches_before, strict=True))
     return Row(
         configuration=name,
         concurrency=concurrency,
@@ -234,7 +241,12 @@ def measure(
         cpu_cores_used=round(cpu, 2),
         peak_rss_mib=round(sum(_peak_rss_mib(p) for p in pids), 1),
         errors=result["errors"],
-        extra={"status_codes": result["codes"]},
+        extra={
+            "status_codes": result["codes"],
+            # Share of the run the predictor spent in forward passes: near 1, the model is the limit.
+            "forward_busy": round(forward_s / wall, 3),
+            "mean_forward_ms": round(1000 * forward_s / passes, 2) if passes else None,
+        },
     )
 
 

@@ -68,10 +68,15 @@ def main(argv: list[str] | None = None) -> None:
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
         encoder = TextEncoder.from_file(Path(model_dir) / TOKENIZER_FILE, metadata.max_length)
-        models.append((TextTransformer(name, metadata, encoder, writer, salt), metadata))
+        transformer = TextTransformer(name, metadata, encoder, writer, salt, settings.predictor_connections)
+        models.append((transformer, metadata))
         log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, args.predictor_host)
     # On SIGTERM the server first answers what it accepted, then the log writes what it holds.
-    ModelServer(http_host=args.http_host, on_stopped=[writer.close] if writer else []).start_models(models)
+    ModelServer(
+        http_host=args.http_host,
+        on_stopped=[*(t.aclose for t, _ in models), *([writer.close] if writer else [])],
+        request_logs=args.enable_latency_logging,
+    ).start_models(models)
 
 
 if __name__ == "__main__":

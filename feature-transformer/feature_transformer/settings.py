@@ -21,6 +21,11 @@ class TransformerSettings(ServiceSettings):
     environment: str = Field(
         default="staging", description="Environment this transformer serves; the inference log's partition key."
     )
+    predictor_connections: int = Field(
+        default=256,
+        ge=1,
+        description="Most connections (kept alive) to the predictor at once; more concurrent calls wait for one.",
+    )
     inference_log: bool = Field(default=True, description="Record every prediction to the inference log.")
     inference_log_url: str = Field(
         default="var/inference-log",

@@ -1,5 +1,5 @@
 """The KServe transformer. KServe's ``Model.__call__`` runs preprocess → predict (a v2 call to the
-predictor at ``predictor_host``) → postprocess; this class overrides only pre and post."""
+predictor at ``predictor_host``) → postprocess; the call itself goes through :mod:`predictor_client`."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from kserve import Model
 from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 from pydantic import BaseModel, ValidationError
 
 from feature_transformer import metrics
-from feature_transformer.errors import PredictorFailed, PredictorUnavailable
+from feature_transformer.predictor_client import PredictorClient
 from serving_common.features import compose_email_text, extract_features
 from serving_common.inference_log.records import Prediction, build_rows
 from serving_common.inference_log.writer import InferenceLogWriter
@@ -58,9 +57,12 @@ class TextTransformer(Model):
         encoder: TextEncoder,
         inference_log: InferenceLogWriter | None = None,
         hash_salt: bytes | None = None,
+        predictor_connections: int = 256,
     ):
         super().__init__(name)
         self.metadata = metadata
+        self.predictor_connections = predictor_connections
+        self._predictor: PredictorClient | None = None
         self.encoder = encoder
         self.inference_log = inference_log
         self.hash_salt = hash_salt
@@ -87,24 +89,26 @@ class TextTransformer(Model):
         mask.set_data_from_numpy(batch.attention_mask, binary_data=False)
         return InferRequest(model_name=self.name, infer_inputs=[ids, mask], request_id=request_id)
 
+    def _predictor_client(self) -> PredictorClient:
+        if self._predictor is None:
+            config = self.predictor_config
+            if config is None or not config.predictor_host:
+                raise InferenceError("the transformer has no predictor (--predictor_host)")
+            self._predictor = PredictorClient(config.predictor_base_url, config.timeout, self.predictor_connections)
+        return self._predictor
+
     async def predict(
         self,
         payload: InferRequest,
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> InferResponse:
-        """KServe's call to the predictor, with its failures turned into typed errors (503 stays 503)."""
-        try:
-            return await super().predict(payload, headers, response_headers)
-        except httpx.HTTPStatusError as exc:
-            status = exc.response.status_code
-            if status in (429, 503):
-                raise PredictorUnavailable(f"the predictor is unavailable (HTTP {status})") from None
-            raise PredictorFailed(
-                f"the predictor answered HTTP {status}", details={"body": exc.response.text[:300]}
-            ) from None
-        except httpx.TransportError as exc:
-            raise PredictorUnavailable(f"the predictor is unreachable ({type(exc).__name__})") from None
+        """The v2 call to the predictor; its failures arrive as typed errors (503 stays 503)."""
+        return await self._predictor_client().infer(self.name, payload, headers)
+
+    async def aclose(self) -> None:
+        if self._predictor is not None:
+            await self._predictor.close()
 
     def postprocess(
         self,

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         predictor = ClassifierPredictor(name, lambda model_dir=model_dir: load(model_dir), settings)
         predictor.load()
         models.append((predictor, predictor.classifier.metadata))
-    ModelServer(http_host=args.http_host).start_models(models)
+    ModelServer(http_host=args.http_host, request_logs=args.enable_latency_logging).start_models(models)
 
 
 if __name__ == "__main__":

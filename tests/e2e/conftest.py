@@ -21,6 +21,9 @@ def stack(stack_model_dirs, inference_log_dir, tmp_path_factory):
         log_dir=tmp_path_factory.mktemp("logs"),
         echo=False,
         inference_log_url=str(inference_log_dir),
+        # Per-request log lines on in staging only (tracing tests read them); production keeps the default.
+        predictor_args={"staging": ["--enable_latency_logging", "true"]},
+        transformer_args={"staging": ["--enable_latency_logging", "true"]},
     )
     stack = LocalStack(config)
     gateway = stack.processes["gateway"]

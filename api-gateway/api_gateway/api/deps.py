@@ -1,4 +1,8 @@
-"""The gateway's dependencies, named once as ``Annotated`` aliases."""
+"""The gateway's dependencies, named once as ``Annotated`` aliases.
+
+They are ``async def`` on purpose: none blocks (key checks are one SHA-256 and a dict lookup), and
+FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,11 @@ from api_gateway.core.errors import UnknownEnvironment
 from api_gateway.upstream import Upstreams
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings
 
 
-def get_upstreams(request: Request) -> Upstreams:
+async def get_upstreams(request: Request) -> Upstreams:
     return request.app.state.upstreams
 
 
@@ -25,7 +29,7 @@ SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 UpstreamsDep = Annotated[Upstreams, Depends(get_upstreams)]
 
 
-def get_environment(
+async def get_environment(
     settings: SettingsDep,
     x_environment: Annotated[
         str | None, Header(description="staging or production; absent means the default (staging).")
@@ -50,7 +54,7 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def authorized_environment(
+async def authorized_environment(
     request: Request, environment: Annotated[Environment, Depends(get_environment)]
 ) -> Environment:
     """The requested environment, once the caller's API key may use it (when API keys are on)."""
@@ -60,7 +64,7 @@ def authorized_environment(
     return environment
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     """Any valid key (for routes that span environments, like the model list)."""
     authenticator: Authenticator | None = request.app.state.authenticator
     if authenticator is not None:

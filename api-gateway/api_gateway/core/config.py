@@ -36,8 +36,14 @@ class GatewaySettings(ServiceSettings):
     intent_model_name: str = Field(default="intent-classifier", description="Model name of the intent classifier.")
     upstream_timeout_seconds: float = Field(default=10.0, gt=0, description="Total time allowed per upstream call.")
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed to connect.")
-    upstream_max_connections: int = Field(default=200, ge=1, description="Pooled connections per environment.")
-    upstream_keepalive_connections: int = Field(default=50, ge=1, description="Idle keep-alive connections kept.")
+    upstream_max_connections: int = Field(
+        default=256, ge=1, description="Most connections per environment and model at once, all kept alive."
+    )
+    upstream_keepalive_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long an idle pooled connection is kept (shorter than the transformer's 65 s keep-alive).",
+    )
     upstream_retries: int = Field(
         default=2, ge=0, description="Retries of a call that cannot have been processed (refused, or 503 first)."
     )
