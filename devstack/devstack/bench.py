@@ -323,18 +323,34 @@ def targets(rows: list[Row], context: dict, concurrency: int) -> str:
         if b != 1 and b in context["onnx_ceiling_by_batch"]
     )
     met = {True: "met", False: "not met"}
+    alone, full = row("model-server alone, batching on"), row("full gateway path, batching on")
+    busy = alone.extra.get("forward_busy")
+    if context.get("gpu"):
+        ok = full.requests_per_s >= 5000 and (full.p95_ms or 1e9) <= 100 and share >= 0.6
+        full_path_line = (
+            f"| GPU: full gateway path >= 5,000 req/s, p95 <= 100 ms, >= 60 % of the compiled ceiling | "
+            f"{full.requests_per_s} req/s, p95 {full.p95_ms} ms, {share:.0%} | {met[ok]} | the model-server alone "
+            f"answers {alone.requests_per_s} req/s at {alone.mean_batch_size} rows per pass with the GPU in forward "
+            f"passes {busy:.0%} of the time: each hop is one Python process whose per-request HTTP and v2-JSON "
+            "work, not the GPU, sets the rate |"
+        )
+    else:
+        full_path_line = (
+            f"| full gateway path >= 80 % of the in-process ceiling | {share:.0%} | {met[share >= 0.8]} | "
+            f"every hop shares the same CPU cores: transformer + model-server alone use {direct.cpu_cores_used} "
+            f"cores for {direct.requests_per_s} req/s, and the predictor sees {direct.mean_batch_size} rows per batch "
+            f"(forward passes busy {busy:.0%} of the model-server-alone run) |"
+        )
     lines = [
         "| target | measured | status | cause of the gap (from this run) |",
         "|---|---|---|---|",
         f"| batching on >= 3x batching off, concurrency {concurrency} | {gain}x | {met[gain >= 3]} | "
         f"at batch 1 the model already runs at {batch1_share:.0%} of its best batch throughput, "
         f"so batching can save at most {1 / batch1_share:.2f}x of its compute |",
-        f"| full gateway path >= 80 % of the in-process ceiling | {share:.0%} | {met[share >= 0.8]} | "
-        f"every hop shares the same CPU cores: transformer + model-server alone use {direct.cpu_cores_used} "
-        f"cores for {direct.requests_per_s} req/s, and the predictor sees {direct.mean_batch_size} rows per batch |",
+        full_path_line,
         f"| gateway hop p50 <= 2 ms | +{hop} ms | {met[hop <= 2]} | "
-        "one more Python HTTP server and client on loopback (FastAPI/pydantic validation, httpx), "
-        "on cores shared with the load generator |",
+        "one more Python HTTP server and client on loopback (FastAPI/pydantic validation, one pooled aiohttp "
+        "call), on cores shared with the load generator |",
     ]
     if has_onnx:
         lines.append(
@@ -569,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
         "model": str(args.model),
         "model_version": metadata.version,
+        "gpu": torch.cuda.is_available(),
         "email_tokens": tokens,
         "seconds": args.seconds,
         "ceiling_seq_per_s": ceiling_rate,

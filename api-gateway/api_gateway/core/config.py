@@ -59,7 +59,6 @@ class GatewaySettings(ServiceSettings):
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed per readiness probe.")
     max_batch_size: int = Field(default=256, ge=1, description="Most emails accepted in one batch-predict call.")
     max_text_chars: int = Field(default=100_000, ge=1, description="Longest email text accepted, in characters.")
-    workers: int = Field(default=1, ge=1, description="Uvicorn worker processes.")
     auth_enabled: bool = Field(
         default=False, description="Require API keys on /api/*. Off in `make run` (logged loudly); on in the cluster."
     )
