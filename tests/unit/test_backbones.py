@@ -7,7 +7,7 @@ from model_training.backbones import MINILM_BACKBONE, load_backbone, minilm_dir
 
 
 def test_minilm_weights_map_exactly_onto_deberta_v2():
-    bb = load_backbone(MINILM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=512)
+    bb = load_backbone(MINILM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=512, vocab_size=2000)
     assert isinstance(bb.model, DebertaV2ForSequenceClassification)
     bert = BertModel.from_pretrained(minilm_dir()).eval()
     deberta = bb.model.deberta.eval()
@@ -19,3 +19,11 @@ def test_minilm_weights_map_exactly_onto_deberta_v2():
         actual = deberta(input_ids=ids, attention_mask=mask).last_hidden_state
     assert torch.allclose(expected, actual, atol=1e-4)
     assert bb.model.config.relative_attention is False and bb.model.config.position_biased_input is True
+
+
+def test_pretrained_backbones_fine_tune_at_a_lower_rate():
+    from model_training.backbones import PRETRAINED_LEARNING_RATE, SCRATCH_BACKBONE, learning_rate_for
+
+    assert learning_rate_for(SCRATCH_BACKBONE, 5e-4) == 5e-4
+    assert learning_rate_for("microsoft/deberta-v3-base", 5e-4) == PRETRAINED_LEARNING_RATE < 5e-4
+    assert learning_rate_for(MINILM_BACKBONE, 5e-4, explicit=1e-4) == 1e-4

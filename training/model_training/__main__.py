@@ -11,9 +11,9 @@ import logging
 import sys
 from pathlib import Path
 
-from model_training.backbones import SCRATCH_BACKBONE
+from model_training.backbones import SCRATCH_BACKBONE, learning_rate_for
 from model_training.datasets import SMS_SPAM_CITATION, load_sms_spam, read_labelled_file
-from model_training.trainer import TrainingConfig
+from model_training.spam import DEFAULT_CONFIG as SPAM_CONFIG
 from serving_common.errors import ModelDirectoryError
 from serving_common.logging import configure_logging
 from serving_common.model_dir import validate_model_dir
@@ -21,15 +21,25 @@ from serving_common.model_dir import validate_model_dir
 log = logging.getLogger("model_training")
 DEFAULT_SPAM_DIR = "spam-detector"
 DEFAULT_INTENT_DIR = "intent-classifier"
+LEARNING_RATE_HELP = "default: the from-scratch rate for deberta-v2-small, 5e-5 to fine-tune a pretrained backbone"
 
 
 def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from model_training.spam import train_spam_model
 
     examples = read_labelled_file(args.data, args.text_column, args.label_column) if args.data else load_sms_spam()
     if args.limit:
         examples = examples[: args.limit]
-    config = TrainingConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size)
+    config = replace(
+        SPAM_CONFIG,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        vocab_size=args.vocab_size,
+        learning_rate=learning_rate_for(args.backbone, SPAM_CONFIG.learning_rate, args.learning_rate),
+    )
     metadata = train_spam_model(
         examples,
         Path(args.out),
@@ -48,7 +58,11 @@ def _train_intent(args: argparse.Namespace) -> int:
     from model_training.intent import DEFAULT_CONFIG, train_intent_model
     from model_training.intent_data import DATASET_PATH, read_dataset
 
-    config = replace(DEFAULT_CONFIG, epochs=args.epochs) if args.epochs else DEFAULT_CONFIG
+    config = replace(
+        DEFAULT_CONFIG,
+        epochs=args.epochs or DEFAULT_CONFIG.epochs,
+        learning_rate=learning_rate_for(args.backbone, DEFAULT_CONFIG.learning_rate, args.learning_rate),
+    )
     metadata = train_intent_model(
         read_dataset(args.data or DATASET_PATH), Path(args.out), backbone=args.backbone, config=config
     )
@@ -96,15 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         default=SCRATCH_BACKBONE,
         help="hub id (e.g. microsoft/deberta-v3-base), local checkpoint dir, or deberta-v2-small",
     )
-    train.add_argument("--epochs", type=int, default=TrainingConfig.epochs)
-    train.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size)
-    train.add_argument("--seed", type=int, default=TrainingConfig.seed)
+    train.add_argument("--epochs", type=int, default=SPAM_CONFIG.epochs)
+    train.add_argument("--batch-size", type=int, default=SPAM_CONFIG.batch_size)
+    train.add_argument("--seed", type=int, default=SPAM_CONFIG.seed)
+    train.add_argument(
+        "--vocab-size", type=int, default=SPAM_CONFIG.vocab_size, help="tokenizer vocabulary of a from-scratch backbone"
+    )
+    train.add_argument("--learning-rate", type=float, default=None, help=LEARNING_RATE_HELP)
     train.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke tests)")
     intent = sub.add_parser("train-intent", help="train the intent classifier from the project's prompt dataset")
     intent.add_argument("--data", type=Path, default=None, help="JSONL with text, intent, complexity")
     intent.add_argument("--out", required=True)
     intent.add_argument("--backbone", default=SCRATCH_BACKBONE)
     intent.add_argument("--epochs", type=int, default=None)
+    intent.add_argument("--learning-rate", type=float, default=None, help=LEARNING_RATE_HELP)
     sub.add_parser("intent-data", help="regenerate training/data/intent_prompts.jsonl (deterministic)")
     defaults = sub.add_parser("defaults", help="build the default models when missing")
     defaults.add_argument("--models-dir", default="models")

@@ -22,6 +22,9 @@ from transformers import (
 from model_training.tokenizer import PAD, train_tokenizer
 
 SCRATCH_BACKBONE = "deberta-v2-small"
+# Fine-tuning a pretrained encoder wants a rate ten times below what a from-scratch one trains at:
+# 5e-4 on all-MiniLM-L6-v2 overwrote what pretraining had learned (F1 0.913 vs 0.923 at 5e-5).
+PRETRAINED_LEARNING_RATE = 5e-5
 
 
 @dataclass
@@ -52,8 +55,15 @@ def scratch_config(vocab_size: int, num_labels: int, pad_token_id: int, max_leng
     )
 
 
+def learning_rate_for(spec: str, scratch_rate: float, explicit: float | None = None) -> float:
+    """``explicit`` when given; else ``scratch_rate`` for the from-scratch backbone, else the fine-tuning rate."""
+    if explicit is not None:
+        return explicit
+    return scratch_rate if spec == SCRATCH_BACKBONE else PRETRAINED_LEARNING_RATE
+
+
 def load_backbone(
-    spec: str, *, train_texts: list[str], labels: list[str], max_length: int, vocab_size: int = 8000
+    spec: str, *, train_texts: list[str], labels: list[str], max_length: int, vocab_size: int
 ) -> Backbone:
     id2label = dict(enumerate(labels))
     label2id = {label: i for i, label in id2label.items()}

@@ -69,7 +69,13 @@ def train_intent_model(
     complexity = {p: np.array([complexity_of[e.text.casefold()] for e in ex]) for p, ex in parts.items()}
 
     seed_everything(config.seed)
-    bb = load_backbone(backbone, train_texts=texts["train"], labels=OUTPUT_LABELS, max_length=SERVING_MAX_LENGTH)
+    bb = load_backbone(
+        backbone,
+        train_texts=texts["train"],
+        labels=OUTPUT_LABELS,
+        max_length=SERVING_MAX_LENGTH,
+        vocab_size=config.vocab_size,
+    )
     targets = torch.tensor(np.stack([intent_ids["train"], complexity["train"]], axis=1), dtype=torch.float32)
     train_classifier(bb.model, bb.tokenizer, texts["train"], targets, intent_loss(), config, device, f"training {name}")
 

@@ -26,7 +26,10 @@ from serving_common.postprocess import softmax
 
 LABELS = ["ham", "spam"]
 SERVING_MAX_LENGTH = 512
-DEFAULT_CONFIG = TrainingConfig()
+# A 2,000-token vocabulary, not 8,000: on 3,174 training texts most of an 8,000-token BPE vocabulary
+# is seen a handful of times, while smaller pieces are shared across messages. Over four seeds it
+# lifted held-out ROC-AUC from 0.993 to 0.996 and F1 from 0.940 to 0.954 (README, "Models").
+DEFAULT_CONFIG = TrainingConfig(vocab_size=2000)
 
 
 def train_spam_model(
@@ -50,7 +53,9 @@ def train_spam_model(
     y = {part: np.array([LABELS.index(ex.label) for ex in getattr(splits, part)]) for part in texts}
 
     seed_everything(config.seed)  # before the backbone: its weights are initialised randomly
-    bb = load_backbone(backbone, train_texts=texts["train"], labels=LABELS, max_length=SERVING_MAX_LENGTH)
+    bb = load_backbone(
+        backbone, train_texts=texts["train"], labels=LABELS, max_length=SERVING_MAX_LENGTH, vocab_size=config.vocab_size
+    )
     loss_fn = balanced_cross_entropy(y["train"], len(LABELS), device)
     targets = torch.tensor(y["train"])
     train_classifier(bb.model, bb.tokenizer, texts["train"], targets, loss_fn, config, device, desc=f"training {name}")
@@ -118,7 +123,8 @@ De-duplicated ({m["dataset"]["duplicates_removed"]} repeats removed) before a st
 | TF-IDF char n-grams + logistic regression | {b["f1"]:.4f} | {b["precision"]:.4f} | {b["recall"]:.4f} | {b["roc_auc"]:.4f} | {b["accuracy"]:.4f} |
 
 F1 difference vs. the TF-IDF baseline: {m["f1_gain_over_baseline"]:+.4f};
-ROC-AUC difference: {m["roc_auc_gain_over_baseline"]:+.4f}.
+ROC-AUC difference: {m["roc_auc_gain_over_baseline"]:+.4f}. Both thresholds are chosen on the validation
+split by the same rule: the best F1 there, up to what one validation text can change, closest to 0.5.
 
 ## Limits
 Trained on SMS messages (English, UK-centric, 2000s era). Long emails are truncated at 512 tokens.

@@ -14,7 +14,7 @@ PAD, CLS, SEP, UNK, MASK = "[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"
 SPECIAL_TOKENS = [PAD, CLS, SEP, UNK, MASK]  # ids 0..4, the DeBERTa-v3 layout
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 8000) -> Tokenizer:
+def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     # BPE, not Unigram: tokenizers' Unigram and WordPiece trainers are not deterministic run to run,
     # and "same seed, same model" includes the vocabulary.
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))

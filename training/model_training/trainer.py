@@ -26,6 +26,8 @@ class TrainingConfig:
     warmup_fraction: float = 0.1
     max_train_length: int = 128
     seed: int = 13
+    # Vocabulary of the tokenizer trained for a from-scratch backbone (pretrained ones bring their own).
+    vocab_size: int = 8000
 
 
 def seed_everything(seed: int) -> None:
