@@ -38,6 +38,13 @@ from serving_common.schemas import ModelInfo
 log = logging.getLogger(__name__)
 
 
+def on_off(value: str) -> bool:
+    """An argparse ``type`` for switches spelled ``on``/``off`` (the manifests' and Makefile's spelling)."""
+    if value not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected on or off, got {value!r}")
+    return value == "on"
+
+
 def build_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(parents=[kserve_parser], description=description)
     # KServe defaults --model_name to "model"; ours default to the model directory's metadata.

@@ -10,7 +10,7 @@ from feature_transformer import metrics
 from feature_transformer.settings import TransformerSettings
 from feature_transformer.transformer import TextTransformer
 from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
-from serving_common.kserve_server import ModelServer, build_parser, served_names
+from serving_common.kserve_server import ModelServer, build_parser, on_off, served_names
 from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, validate_model_dir
 from serving_common.tokenization import TextEncoder
 
@@ -23,7 +23,7 @@ def settings_from_args(args: argparse.Namespace) -> TransformerSettings:
         "model_name": args.model_name,
         "environment": args.environment,
         "inference_log_url": args.inference_log_url,
-        "inference_log": {"on": True, "off": False}.get(args.inference_log),
+        "inference_log": args.inference_log,
     }
     return TransformerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -52,12 +52,18 @@ def inference_log_writer(settings: TransformerSettings) -> InferenceLogWriter | 
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def transformer_parser() -> argparse.ArgumentParser:
     parser = build_parser("KServe transformer: features + tokenisation in, verdicts out")
     parser.add_argument("--environment", default=None, help="environment served (the inference log's partition)")
     parser.add_argument("--inference_log_url", default=None, help="inference log location (directory or fsspec URL)")
-    parser.add_argument("--inference_log", choices=("on", "off"), default=None, help="record every prediction")
-    args, _ = parser.parse_known_args(argv)
+    parser.add_argument(
+        "--inference_log", type=on_off, default=None, metavar="{on,off}", help="record every prediction"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, _ = transformer_parser().parse_known_args(argv)
     settings = settings_from_args(args)
     # The transformer needs only the tokenizer and metadata, not the weights.
     metadatas = [validate_model_dir(d, required=(METADATA_FILE, TOKENIZER_FILE)) for d in settings.model_dirs]

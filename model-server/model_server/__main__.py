@@ -11,7 +11,7 @@ from model_server.device import resolve_device, resolve_dtype
 from model_server.onnx_runtime import OnnxClassifier
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
-from serving_common.kserve_server import ModelServer, served_names
+from serving_common.kserve_server import ModelServer, on_off, served_names
 from serving_common.kserve_server import build_parser as kserve_parser
 from serving_common.model_dir import read_metadata
 
@@ -21,12 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
     parser.add_argument("--torch_threads", default=None, type=int)
-    parser.add_argument("--batching", default=None, choices=["on", "off"])
+    parser.add_argument("--batching", default=None, type=on_off, metavar="{on,off}")
     parser.add_argument("--max_batch_size", default=None, type=int)
     parser.add_argument("--max_batch_wait_ms", default=None, type=float)
     parser.add_argument("--max_queue_rows", default=None, type=int)
     parser.add_argument("--runtime", default=None, choices=["torch", "onnx"])
-    parser.add_argument("--compile", default=None, choices=["on", "off"])
+    parser.add_argument("--compile", default=None, type=on_off, metavar="{on,off}")
     return parser
 
 
@@ -38,12 +38,12 @@ def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
         "device": args.device,
         "dtype": args.dtype,
         "torch_threads": args.torch_threads,
-        "batching": None if args.batching is None else args.batching == "on",
+        "batching": args.batching,
         "max_batch_size": args.max_batch_size,
         "max_batch_wait_ms": args.max_batch_wait_ms,
         "max_queue_rows": args.max_queue_rows,
         "runtime": args.runtime,
-        "compile": None if args.compile is None else args.compile == "on",
+        "compile": args.compile,
     }
     return ModelServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 

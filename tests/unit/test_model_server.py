@@ -109,3 +109,17 @@ async def test_predictor_is_ready_only_after_load_and_answers_v2(model_dir):
     assert result.outputs[0].name == "logits" and result.outputs[0].as_numpy().shape == (1, 2)
     assert response_headers["x-request-id"] == "rid-1"
     predictor.stop()
+
+
+def test_on_off_flags_become_settings_and_other_spellings_are_refused(capsys):
+    import pytest
+
+    from model_server.__main__ import build_parser, settings_from_args
+
+    parser = build_parser()
+    settings = settings_from_args(parser.parse_args(["--model_dir", "m", "--batching", "off", "--compile", "on"]))
+    assert (settings.batching, settings.compile) == (False, True)
+    assert settings_from_args(parser.parse_args(["--model_dir", "m"])).batching is True  # the default
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--batching", "yes"])
+    assert "expected on or off, got 'yes'" in capsys.readouterr().err

@@ -74,3 +74,12 @@ def test_long_texts_are_truncated_at_max_length_and_flagged(transformer):
 def test_bad_bodies_are_invalid_input(transformer, payload):
     with pytest.raises(InvalidInput):
         transformer.preprocess(payload, {})
+
+
+def test_inference_log_flag_overrides_the_setting(monkeypatch):
+    from feature_transformer.__main__ import settings_from_args, transformer_parser
+
+    monkeypatch.setenv("FEATURE_TRANSFORMER_INFERENCE_LOG", "true")
+    parser = transformer_parser()
+    assert settings_from_args(parser.parse_args(["--inference_log", "off"])).inference_log is False
+    assert settings_from_args(parser.parse_args([])).inference_log is True
