@@ -1,19 +1,28 @@
-"""One upstream inference call as every prediction route makes it: size limits, the call itself,
-and the request metrics. Single and batch requests alike make exactly one call."""
+"""One upstream inference call as every prediction route makes it: size limits, the call itself
+(through the environment's coalescer, which may share it with concurrent requests), and the request
+metrics. Single and batch requests alike have all their rows in exactly one call."""
 
 from __future__ import annotations
 
 import time
 
+from fastapi.responses import Response
+from pydantic import BaseModel
+
 from api_gateway import metrics
 from api_gateway.api.schemas import ServedBy
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
-from api_gateway.core.errors import PayloadTooLarge
 from api_gateway.upstream import ResponseT, Upstreams
-from serving_common.errors import PlatformError
+from serving_common.errors import PayloadTooLarge, PlatformError
 from serving_common.request_context import request_id_var
 from serving_common.schemas import TransformerInstance
+
+
+def json_response(model: BaseModel) -> Response:
+    """The route's answer, serialised once. Routes still declare their response model (OpenAPI, docs);
+    answering a Response skips FastAPI validating again what was built from validated parts."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def check_sizes(texts: list[str], settings: GatewaySettings) -> None:
@@ -42,12 +51,13 @@ async def infer(
 ) -> tuple[ResponseT, ServedBy]:
     """Returns the upstream answer and who served it, with the milliseconds spent in the gateway."""
     started = time.perf_counter()
-    client = upstreams.get(environment, model)
+    coalescer = upstreams.coalescer(environment, model)
+    client = coalescer.client
     status = "ok"
     metrics.IN_FLIGHT.labels(environment).inc()
     try:
         check_sizes([i.text for i in instances], settings)
-        result = await client.predict(instances, request_id_var.get() or "", response_model)
+        result = await coalescer.predict(instances, request_id_var.get() or "", response_model)
     except PlatformError as exc:
         status = exc.code
         raise

@@ -18,6 +18,7 @@ from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
 from api_gateway.readiness import watch_readiness
 from api_gateway.upstream import Upstreams
 from serving_common.http_errors import install_error_handlers
+from serving_common.http_limits import BodyLimitMiddleware
 
 log = logging.getLogger("api_gateway")
 
@@ -53,7 +54,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = FastAPI(title="textserve API gateway", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.authenticator = Authenticator.from_file(settings.api_keys_file) if settings.auth_enabled else None
+    # Starlette runs the last added outermost: request id, then the body (bounded in size and time),
+    # then the in-flight bound, which so counts requests that have arrived, never stalled uploads.
     app.add_middleware(InFlightLimitMiddleware, max_in_flight=settings.max_in_flight)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout_seconds=settings.body_timeout_seconds
+    )
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, refusals included, carries the id
     install_error_handlers(app)
     app.include_router(health.router)

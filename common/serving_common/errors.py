@@ -48,6 +48,25 @@ class InvalidInput(ClientError):
     code = "invalid_input"
 
 
+class PayloadTooLarge(ClientError):
+    """A body, batch or text over its limit (the HTTP servers' body limit, the gateway's batch limits)."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class RequestTimeout(ClientError):
+    """The request body did not arrive within the server's body deadline."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(ClientError):
+    status_code = 431
+    code = "headers_too_large"
+
+
 class ModelDirectoryError(ServerError):
     """A model directory is missing a file or holds a corrupt one. The message names the file."""
 

@@ -32,6 +32,7 @@ from serving_common.http_errors import (
     unhandled_error_handler,
     validation_error_handler,
 )
+from serving_common.http_limits import BodyLimitMiddleware, HttpLimits
 from serving_common.model_dir import ModelMetadata
 from serving_common.schemas import ModelInfo
 
@@ -73,9 +74,11 @@ class ModelServer(kserve.ModelServer):
         http_host: str = "0.0.0.0",
         on_stopped: Sequence[Callable[[], Awaitable[None] | None]] = (),
         request_logs: bool = False,
+        http_limits: HttpLimits | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(enable_latency_logging=request_logs, **kwargs)
+        self.http_limits = http_limits or HttpLimits()
         if not request_logs:
             # KServe's timing middleware and uvicorn's access log write at INFO on these loggers.
             for name in ("kserve.trace", "uvicorn.access"):
@@ -87,6 +90,12 @@ class ModelServer(kserve.ModelServer):
     def start_models(self, models: Sequence[tuple[kserve.Model, ModelMetadata]]) -> None:
         self.metadata = {model.name: metadata for model, metadata in models}
         kserve_app.add_api_route("/v1/models/{model_name}/metadata", self._model_metadata, methods=["GET"])
+        # Direct callers inside the cluster meet the same body bounds as the gateway's callers.
+        kserve_app.add_middleware(
+            BodyLimitMiddleware,
+            max_body_bytes=self.http_limits.max_body_bytes,
+            body_timeout_seconds=self.http_limits.body_timeout_seconds,
+        )
         self.start([model for model, _ in models])
 
     async def _model_metadata(self, model_name: str) -> JSONResponse:
@@ -100,6 +109,8 @@ class ModelServer(kserve.ModelServer):
         # start() has built the uvicorn config but not started it yet: the bind host can still change.
         if self._rest_server is not None:
             self._rest_server.config.host = self.http_host
+            for option, value in self.http_limits.uvicorn_options().items():
+                setattr(self._rest_server.config, option, value)
             kserve_handlers = self._rest_server._add_exception_handlers
 
             def add_handlers(app: FastAPI) -> None:
@@ -127,6 +138,17 @@ _KSERVE_ERRORS: dict[type[Exception], tuple[int, str, int | None]] = {
     kserve_errors.InferenceError: (500, "inference_error", None),
     NotImplementedError: (501, "not_implemented", None),
 }
+
+
+def describe_error(exc: Exception) -> tuple[int, str, int | None]:
+    """(status, code, retry-after) of any error a KServe component raises: the same table the
+    exception handlers use, for paths served below FastAPI (the model-server's binary fast path)."""
+    if isinstance(exc, PlatformError):
+        return exc.status_code, exc.code, exc.retry_after_seconds
+    for exc_type, answer in _KSERVE_ERRORS.items():
+        if isinstance(exc, exc_type):
+            return answer
+    return 500, "internal_error", None
 
 
 def install_kserve_error_handlers(app: FastAPI) -> None:

@@ -34,6 +34,7 @@ class StackConfig:
     gateway_env: dict[str, str] = field(default_factory=dict)
     predictor_args: dict[str, list[str]] = field(default_factory=dict)  # extra model-server flags per environment
     transformer_args: dict[str, list[str]] = field(default_factory=dict)  # extra transformer flags per environment
+    component_env: dict[str, str] = field(default_factory=dict)  # extra environment of every KServe component
 
     @classmethod
     def on_free_ports(cls, model_dirs: dict[str, list[Path]], **kwargs: object) -> StackConfig:
@@ -63,6 +64,7 @@ class LocalStack:
                     *kserve_common,
                     *config.predictor_args.get(env, []),
                 ],
+                env=config.component_env,
                 log_dir=config.log_dir,
                 echo=config.echo,
                 ready_url=f"http://{host}:{ports.predictor}/v2/health/ready",
@@ -89,6 +91,7 @@ class LocalStack:
                     str(config.inference_log_url),
                     *config.transformer_args.get(env, []),
                 ],
+                env=config.component_env,
                 log_dir=config.log_dir,
                 echo=config.echo,
                 ready_url=f"http://{host}:{ports.transformer}/v2/health/live",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from serving_common.http_limits import HttpLimitSettings
 from serving_common.settings import ServiceSettings
 
 
-class TransformerSettings(ServiceSettings):
+class TransformerSettings(ServiceSettings, HttpLimitSettings):
     model_config = SettingsConfigDict(env_prefix="FEATURE_TRANSFORMER_", extra="ignore", frozen=True)
 
     model_dirs: list[str] = Field(

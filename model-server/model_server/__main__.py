@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 import torch
+from kserve.model_server import app as kserve_app
 
+from model_server.binary_v2 import BinaryInferMiddleware
 from model_server.classifier import SequenceClassifier
 from model_server.device import resolve_device, resolve_dtype
 from model_server.onnx_runtime import OnnxClassifier
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_batch_size", default=None, type=int)
     parser.add_argument("--max_batch_wait_ms", default=None, type=float)
     parser.add_argument("--max_queue_rows", default=None, type=int)
+    parser.add_argument("--batch_when_idle", default=None, type=on_off, metavar="{on,off}")
     parser.add_argument("--runtime", default=None, choices=["torch", "onnx"])
     parser.add_argument("--compile", default=None, type=on_off, metavar="{on,off}")
     return parser
@@ -42,6 +45,7 @@ def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
         "max_batch_size": args.max_batch_size,
         "max_batch_wait_ms": args.max_batch_wait_ms,
         "max_queue_rows": args.max_queue_rows,
+        "batch_when_idle": args.batch_when_idle,
         "runtime": args.runtime,
         "compile": args.compile,
     }
@@ -70,7 +74,11 @@ def main(argv: list[str] | None = None) -> None:
         predictor = ClassifierPredictor(name, lambda model_dir=model_dir: load(model_dir), settings)
         predictor.load()
         models.append((predictor, predictor.classifier.metadata))
-    ModelServer(http_host=args.http_host, request_logs=args.enable_latency_logging).start_models(models)
+    # Binary v2 calls (the transformer's) take the lean path; everything else goes to KServe's handlers.
+    kserve_app.add_middleware(BinaryInferMiddleware, predictors={p.name: p for p, _ in models})
+    ModelServer(
+        http_host=args.http_host, request_logs=args.enable_latency_logging, http_limits=settings.http_limits()
+    ).start_models(models)
 
 
 if __name__ == "__main__":

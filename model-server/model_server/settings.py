@@ -7,10 +7,11 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from serving_common.http_limits import HttpLimitSettings
 from serving_common.settings import ServiceSettings
 
 
-class ModelServerSettings(ServiceSettings):
+class ModelServerSettings(ServiceSettings, HttpLimitSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_SERVER_", extra="ignore", frozen=True)
 
     model_dirs: list[str] = Field(
@@ -35,7 +36,16 @@ class ModelServerSettings(ServiceSettings):
     )
     max_batch_size: int = Field(default=32, ge=1, description="Most rows (texts) in one forward pass.")
     max_batch_wait_ms: float = Field(
-        default=5.0, ge=0, description="Longest a request waits for others to join its batch, in milliseconds."
+        default=5.0,
+        ge=0,
+        description="Longest a request waits for others to join its batch, in milliseconds (only with "
+        "batch_when_idle off: otherwise an idle model starts at once and the next batch fills during the pass).",
+    )
+    batch_when_idle: bool = Field(
+        default=True,
+        description="Start a batch at once when no forward pass is running (a lone request waits for nothing; "
+        "under load, requests gather while the current pass runs). Off: MLServer's rule, every batch waits up "
+        "to max_batch_wait_ms to fill.",
     )
     max_queue_rows: int = Field(
         default=512, ge=1, description="Rows allowed to wait; past this, requests get 503 with Retry-After at once."

@@ -24,6 +24,8 @@ def stack(stack_model_dirs, inference_log_dir, tmp_path_factory):
         # Per-request log lines on in staging only (tracing tests read them); production keeps the default.
         predictor_args={"staging": ["--enable_latency_logging", "true"]},
         transformer_args={"staging": ["--enable_latency_logging", "true"]},
+        # A short body deadline, so the drip test of the KServe components ends quickly.
+        component_env={"FEATURE_TRANSFORMER_BODY_TIMEOUT_SECONDS": "3", "MODEL_SERVER_BODY_TIMEOUT_SECONDS": "3"},
     )
     stack = LocalStack(config)
     gateway = stack.processes["gateway"]

@@ -6,10 +6,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from api_gateway.core.environments import Environment, ModelKind
+from serving_common.http_limits import MIB, HttpLimitSettings
 from serving_common.settings import ServiceSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, HttpLimitSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
     host: str = Field(default="0.0.0.0", description="Address the gateway binds.")
@@ -66,7 +67,40 @@ class GatewaySettings(ServiceSettings):
         default=None, description="JSON file of hashed API keys (a mounted Kubernetes Secret); needed when auth is on."
     )
     max_in_flight: int = Field(
-        default=512, ge=1, description="Requests processed at once on /api/*; past it: 503 with Retry-After at once."
+        default=512,
+        ge=1,
+        description="Requests processed at once on /api/* (counted once their body has arrived); past it: 503 "
+        "with Retry-After at once.",
+    )
+    coalescing: bool = Field(
+        default=True,
+        description="Merge concurrent requests for one environment and model into shared upstream calls "
+        "(a request that finds no call in flight is sent at once).",
+    )
+    coalesce_max_rows: int = Field(
+        default=32, ge=1, description="Most rows in one merged upstream call (a larger batch request goes alone)."
+    )
+    coalesce_max_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest a queued request waits for others to join while calls are in flight, in ms.",
+    )
+    coalesce_max_calls: int = Field(
+        default=4,
+        ge=1,
+        description="Most upstream calls in flight at once per environment and model; further requests queue "
+        "and leave together in the next call (one slot per transformer replica is a good start).",
+    )
+    # The front door's HTTP limits (see serving_common.http_limits), tighter than the KServe components'.
+    max_body_bytes: int = Field(
+        default=10 * MIB,
+        ge=1024,
+        description="Largest request body accepted, in bytes: refused with 413 before reading when declared, cut "
+        "off once passed when chunked. 10 MiB holds a full batch of 256 emails of 40 KB; the absolute worst "
+        "case the batch limits allow (256 x 100,000 characters) is refused rather than buffered.",
+    )
+    body_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Time allowed for a request's whole body to arrive; past it: 408."
     )
 
     @model_validator(mode="after")

@@ -29,11 +29,6 @@ class UpstreamFailed(ServerError):
     code = "upstream_failed"
 
 
-class PayloadTooLarge(ClientError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class Unauthenticated(ClientError):
     status_code = 401
     code = "unauthenticated"
