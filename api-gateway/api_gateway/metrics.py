@@ -44,3 +44,21 @@ UPSTREAM_RETRIES = Counter(
     "Calls sent again after a refused connection or a 503 before processing.",
     ["environment", "model_name"],
 )
+COALESCED_ROWS = Histogram(
+    "gateway_coalesced_rows",
+    "Rows per upstream call once concurrent requests are merged (1 = a request sent alone).",
+    ["environment", "model_name"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+COALESCED_REQUESTS = Histogram(
+    "gateway_coalesced_requests",
+    "Caller requests merged into one upstream call.",
+    ["environment", "model_name"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+COALESCE_WAIT = Histogram(
+    "gateway_coalesce_wait_seconds",
+    "Time a request waited at the gateway before its upstream call was sent.",
+    ["environment", "model_name"],
+    buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)

@@ -19,10 +19,12 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from api_gateway import metrics
+from api_gateway.coalescing import Coalescer
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.core.errors import UpstreamFailed, UpstreamTimeout, UpstreamUnavailable
 from api_gateway.resilience import CircuitBreaker, RetryBudget, backoff_seconds
+from serving_common.errors import PlatformError
 from serving_common.request_context import REQUEST_ID_HEADER
 from serving_common.schemas import ModelInfo, TransformerInstance, TransformerRequest
 
@@ -64,7 +66,7 @@ class InferenceServiceClient:
     ) -> ResponseT:
         """One upstream call for the whole list, however many texts it holds."""
         if not self.breaker.allow():
-            err = self._error(UpstreamUnavailable, "is failing; the circuit is open and calls fail fast")
+            err = self.error(UpstreamUnavailable, "is failing; the circuit is open and calls fail fast")
             err.retry_after_seconds = self.breaker.retry_after()
             raise err
         self.retry_budget.record_request()
@@ -93,9 +95,9 @@ class InferenceServiceClient:
             except aiohttp.ClientConnectorError:
                 response, retryable = None, True  # nothing reached the service
             except TimeoutError:
-                raise self._error(UpstreamTimeout, "did not answer in time") from None  # may have run: no retry
+                raise self.error(UpstreamTimeout, "did not answer in time") from None  # may have run: no retry
             except aiohttp.ClientError as exc:
-                raise self._error(UpstreamUnavailable, f"is unreachable ({type(exc).__name__})") from None
+                raise self.error(UpstreamUnavailable, f"is unreachable ({type(exc).__name__})") from None
             finally:
                 metrics.UPSTREAM_DURATION.labels(self.environment, self.model_name).observe(
                     time.perf_counter() - started
@@ -104,8 +106,8 @@ class InferenceServiceClient:
                 return response
             if attempt >= self._retries or not self.retry_budget.try_spend():
                 if response is None:
-                    raise self._error(UpstreamUnavailable, "is unreachable (connection refused)")
-                raise self._error(UpstreamUnavailable, "is not ready or overloaded")
+                    raise self.error(UpstreamUnavailable, "is unreachable (connection refused)")
+                raise self.error(UpstreamUnavailable, "is not ready or overloaded")
             metrics.UPSTREAM_RETRIES.labels(self.environment, self.model_name).inc()
             await asyncio.sleep(backoff_seconds(attempt))
             attempt += 1
@@ -114,7 +116,7 @@ class InferenceServiceClient:
         self, response: _Answer, instances: list[TransformerInstance], response_model: type[ResponseT]
     ) -> ResponseT:
         if response.status_code != 200:
-            raise self._error(
+            raise self.error(
                 UpstreamFailed,
                 f"answered HTTP {response.status_code}",
                 upstream_status=response.status_code,
@@ -123,9 +125,9 @@ class InferenceServiceClient:
         try:
             result = response_model.model_validate_json(response.content)
         except ValidationError:
-            raise self._error(UpstreamFailed, "sent an unreadable answer") from None
+            raise self.error(UpstreamFailed, "sent an unreadable answer") from None
         if len(result.predictions) != len(instances):
-            raise self._error(UpstreamFailed, f"returned {len(result.predictions)} predictions for {len(instances)}")
+            raise self.error(UpstreamFailed, f"returned {len(result.predictions)} predictions for {len(instances)}")
         return result
 
     async def _get(self, path: str) -> _Answer | None:
@@ -150,7 +152,8 @@ class InferenceServiceClient:
         except ValidationError:
             return None
 
-    def _error(self, cls: type, what: str, **details: object) -> Exception:
+    def error(self, cls: type[PlatformError], what: str, **details: object) -> PlatformError:
+        """A typed error about this service, counted in the upstream error metric."""
         err = cls(
             f"the {self.environment} {self.model_name} service {what}",
             details={"environment": str(self.environment), "model_name": self.model_name, **details},
@@ -163,7 +166,7 @@ class InferenceServiceClient:
 
 
 class Upstreams:
-    """The clients of every (environment, model)."""
+    """The clients of every (environment, model), each behind its coalescer."""
 
     def __init__(self, settings: GatewaySettings):
         self._clients = {
@@ -173,13 +176,29 @@ class Upstreams:
             for env in Environment
             for kind in ModelKind
         }
+        self._coalescers = {
+            key: Coalescer(
+                client,
+                enabled=settings.coalescing,
+                max_rows=settings.coalesce_max_rows,
+                max_wait_ms=settings.coalesce_max_wait_ms,
+                max_calls=settings.coalesce_max_calls,
+                timeout_seconds=settings.upstream_timeout_seconds,
+            )
+            for key, client in self._clients.items()
+        }
 
     def get(self, environment: Environment, model: ModelKind) -> InferenceServiceClient:
         return self._clients[(environment, model)]
+
+    def coalescer(self, environment: Environment, model: ModelKind) -> Coalescer:
+        return self._coalescers[(environment, model)]
 
     def all(self) -> dict[tuple[Environment, ModelKind], InferenceServiceClient]:
         return dict(self._clients)
 
     async def aclose(self) -> None:
+        for coalescer in self._coalescers.values():
+            await coalescer.aclose()
         for client in self._clients.values():
             await client.aclose()

@@ -69,13 +69,25 @@ _WORD = re.compile(r"[A-Za-z0-9£$€']+")
 _CURRENCY = re.compile(r"[£$€]")
 
 
+# ASCII's control characters (category Cc) but tab and newline, as spaces: what normalize_text's
+# general path does to ASCII text, at C speed. NFKC leaves ASCII unchanged.
+_ASCII_CONTROLS = str.maketrans({c: " " for c in [*range(0, 32), 127] if chr(c) not in "\t\n"})
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ASCII_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ASCII_DIGITS = b"0123456789"
+
+
 def normalize_text(text: str) -> str:
     """Canonical form of an email's text: NFKC, control characters dropped, whitespace collapsed.
 
-    Case is kept: the tokenizer decides about case, and the uppercase ratio needs it.
+    Case is kept: the tokenizer decides about case, and the uppercase ratio needs it. ASCII text
+    (most emails) takes a fast path with the same result; it runs on every request at two hops.
     """
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\t\n" else " " for ch in text)
+    if text.isascii():
+        text = text.translate(_ASCII_CONTROLS)
+    else:
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\t\n" else " " for ch in text)
     return _WHITESPACE.sub(" ", text).strip()
 
 
@@ -90,21 +102,34 @@ def extract_features(text: str) -> dict[str, float]:
     """Numeric features of one (normalised) email text, keyed by :data:`FEATURE_NAMES`."""
     chars = len(text)
     words = _WORD.findall(text)
-    letters = [c for c in text if c.isalpha()]
-    uppercase = sum(1 for c in letters if c.isupper())
-    digits = sum(1 for c in text if c.isdigit())
+    letters, uppercase, digits = _char_classes(text)
     return {
         "char_count": float(chars),
         "word_count": float(len(words)),
         "url_count": float(len(_URL.findall(text))),
         "email_address_count": float(len(_EMAIL.findall(text))),
         "phone_number_count": float(len(_PHONE.findall(text))),
-        "uppercase_ratio": uppercase / len(letters) if letters else 0.0,
+        "uppercase_ratio": uppercase / letters if letters else 0.0,
         "exclamation_count": float(text.count("!")),
         "digit_ratio": digits / chars if chars else 0.0,
         "currency_symbol_count": float(len(_CURRENCY.findall(text))),
         "spam_keyword_count": float(sum(1 for w in words if w.lower() in SPAM_KEYWORDS)),
     }
+
+
+def _char_classes(text: str) -> tuple[int, int, int]:
+    """(letters, uppercase letters, digits) as str.isalpha/isupper/isdigit count them; for ASCII text
+    by deleting byte classes in C rather than testing characters one by one in Python."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        n = len(raw)
+        return (
+            n - len(raw.translate(None, _ASCII_LETTERS)),
+            n - len(raw.translate(None, _ASCII_UPPER)),
+            n - len(raw.translate(None, _ASCII_DIGITS)),
+        )
+    letters = [c for c in text if c.isalpha()]
+    return len(letters), sum(1 for c in letters if c.isupper()), sum(1 for c in text if c.isdigit())
 
 
 def extract_feature_matrix(texts: Iterable[str]) -> list[list[float]]:

@@ -25,6 +25,9 @@ ConfidenceLevel = Literal["low", "medium", "high"]
 class TransformerInstance(BaseModel):
     text: str
     subject: str | None = None
+    # The caller's request id, per row: the gateway merges concurrent callers into one call, and each
+    # row's id reaches the inference log. Absent: the call's X-Request-ID.
+    request_id: str | None = Field(default=None, max_length=128)
 
 
 class TransformerRequest(BaseModel):

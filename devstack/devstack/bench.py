@@ -19,12 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import httpx
 import torch
 
+from devstack.overhead import overhead_targets, serving_overhead
+from devstack.procstats import cpu_seconds, peak_rss_mib
+from devstack.report import Row, markdown
 from devstack.stack import LocalStack, StackConfig
 from serving_common.features import compose_email_text
 from serving_common.model_dir import TOKENIZER_FILE, read_metadata
@@ -51,24 +54,6 @@ def make_email(target_tokens: int, encoder: TextEncoder) -> str:
     while len(words) > 1 and encoder.encode([" ".join(words[:-1])]).input_ids.shape[1] >= target_tokens:
         words.pop()
     return " ".join(words)
-
-
-@dataclass
-class Row:
-    configuration: str
-    concurrency: int
-    requests_per_s: float
-    emails_per_s: float
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    mean_batch_size: float | None = None
-    cpu_cores_used: float | None = None
-    peak_rss_mib: float | None = None
-    errors: int = 0
-    ratio_to_ceiling: float | None = None
-    notes: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def load_for_bench(model_dir: Path, runtime: str, onnx_dir: Path, compile_model: bool = False):
@@ -182,18 +167,6 @@ def run_hey(url: str, body: bytes, concurrency: int, seconds: float, headers: di
     }
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _batch_counters(predictor_url: str) -> tuple[float, float, float]:
     """(rows, forward passes, seconds in forward passes) so far, from the predictor's metrics."""
     text = httpx.get(f"{predictor_url}/metrics", timeout=5).text
@@ -221,12 +194,12 @@ def measure(
     emails_per_request: int = 1,
 ) -> Row:
     pids = [stack.processes[p].proc.pid for p in processes]
-    cpu_before = sum(_cpu_seconds(p) for p in pids)
+    cpu_before = sum(cpu_seconds(p) for p in pids)
     batches_before = _batch_counters(stack.predictor_url(predictor_env))
     started = time.perf_counter()
     result = run_hey(url, body, concurrency, seconds, headers or {})
     wall = time.perf_counter() - started
-    cpu = (sum(_cpu_seconds(p) for p in pids) - cpu_before) / wall
+    cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / wall
     batches_after = _batch_counters(stack.predictor_url(predictor_env))
     rows, passes, forward_s = (after - before for after, before in zip(batches_after, batches_before, strict=True))
     return Row(
@@ -239,7 +212,7 @@ def measure(
         p99_ms=_r(result["p99"]),
         mean_batch_size=round(rows / passes, 2) if passes else None,
         cpu_cores_used=round(cpu, 2),
-        peak_rss_mib=round(sum(_peak_rss_mib(p) for p in pids), 1),
+        peak_rss_mib=round(sum(peak_rss_mib(p) for p in pids), 1),
         errors=result["errors"],
         extra={
             "status_codes": result["codes"],
@@ -270,35 +243,6 @@ def build_random_model(out: Path, template: Path, shape: str) -> Path:
     }
     (out / "metadata.json").write_text(json.dumps(meta, indent=2))
     return out
-
-
-def markdown(rows: list[Row], context: dict) -> str:
-    lines = [
-        f"Machine: {context['machine']}. Model: `{context['model']}` ({context['model_version']}). "
-        f"Email length: {context['email_tokens']} tokens. Duration per run: {context['seconds']} s. "
-        f"Ceiling: {context['ceiling_seq_per_s']:.1f} emails/s in-process at batch {context['ceiling_batch']}.",
-        "",
-        "| configuration | conc. | req/s | emails/s | p50 ms | p95 ms | p99 ms | mean batch | CPU cores "
-        "| peak RSS MiB | errors | share of ceiling |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        cells = [
-            r.configuration,
-            r.concurrency,
-            r.requests_per_s,
-            r.emails_per_s,
-            r.p50_ms,
-            r.p95_ms,
-            r.p99_ms,
-            r.mean_batch_size,
-            r.cpu_cores_used,
-            r.peak_rss_mib,
-            r.errors,
-            f"{r.ratio_to_ceiling:.2f}" if r.ratio_to_ceiling is not None else "",
-        ]
-        lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def targets(rows: list[Row], context: dict, concurrency: int) -> str:
@@ -362,6 +306,19 @@ def targets(rows: list[Row], context: dict, concurrency: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _overhead_context(args: argparse.Namespace, metadata, tokens: int) -> dict:
+    return {
+        "machine": f"{platform.node()} {os.cpu_count()} CPU cores, "
+        f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
+        "model": "tiny-random (1 layer, width 32; the default model's tokenizer)",
+        "model_version": "random-tiny",
+        "email_tokens": tokens,
+        "seconds": args.seconds,
+        "ceiling_seq_per_s": 0.0,
+        "ceiling_batch": "-",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="devstack.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -378,6 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-batch-size", type=int, default=32)
     parser.add_argument("--max-batch-wait-ms", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
+    parser.add_argument(
+        "--overhead-connections",
+        type=int,
+        default=64,
+        help="connections of the serving-overhead rows (near-zero model, full path vs a bare FastAPI echo)",
+    )
+    parser.add_argument(
+        "--only-overhead", action="store_true", help="run the serving-overhead rows alone (about a minute)"
+    )
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the ceiling and the batching predictors (GPU runs)"
     )
@@ -396,6 +362,24 @@ def main(argv: list[str] | None = None) -> int:
     email = make_email(args.tokens, encoder)
     batch = encoder.encode([compose_email_text(email)])
     tokens = int(batch.input_ids.shape[1])
+
+    # What the platform itself costs: a near-zero model (same tokenizer) through the full path, against
+    # a bare FastAPI echo with the gateway's own models, both under wrk with a new body per request.
+    print(f"serving overhead: near-zero model, {args.overhead_connections} connections (wrk)...", flush=True)
+    tiny = build_random_model(args.out / "tiny-random", model_dir, "tiny")
+    overhead_rows, overhead = serving_overhead(
+        tiny, email, args.out, connections=args.overhead_connections, seconds=args.seconds
+    )
+    if args.only_overhead:
+        table = (
+            markdown(overhead_rows, {**_overhead_context(args, metadata, tokens)}) + "\n" + overhead_targets(overhead)
+        )
+        (args.out / "overhead.json").write_text(
+            json.dumps({"context": overhead, "rows": [asdict(r) for r in overhead_rows]}, indent=2)
+        )
+        (args.out / "overhead.md").write_text(table)
+        print(table)
+        return 0
 
     print(f"ceiling: raw model in-process, {tokens}-token emails...", flush=True)
     batch_sizes = [1, 8, 16, 32, 64, 128] if torch.cuda.is_available() else [1, 8, 16, 32, 64]
@@ -571,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     for r in rows:
         r.ratio_to_ceiling = round(r.emails_per_s / ceiling_rate, 3)
+    rows = overhead_rows + rows  # the overhead rows use another model: no share of this ceiling
     on = next(r for r in rows if r.configuration == "model-server alone, batching on")
     off = next(r for r in rows if r.configuration == "model-server alone, batching off")
     full_on = next(r for r in rows if r.configuration == "full gateway path, batching on" and r.concurrency == c)
@@ -581,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     context = {
+        **overhead,
         "machine": f"{platform.node()} {os.cpu_count()} CPU cores, "
         f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
         "model": str(args.model),
@@ -611,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(
         json.dumps({"context": context, "rows": [asdict(r) for r in rows]}, indent=2)
     )
-    table = markdown(rows, context) + "\n" + targets(rows, context, c)
+    table = markdown(rows, context) + "\n" + targets(rows, context, c) + overhead_targets(overhead, header=False)
     summary = (
         f"\nbatching on / off (model-server alone, concurrency {c}): {context['batching_gain_model_server']}x\n"
         f"full gateway path at concurrency {c}: {context['full_path_share_of_ceiling']:.0%} of the ceiling\n"

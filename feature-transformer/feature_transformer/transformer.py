@@ -39,7 +39,7 @@ class _Prepared:
     texts: list[str]
     features: list[dict[str, float]]
     truncated: list[bool]
-    request_id: str
+    request_ids: list[str]  # per row: the row's own id, else the call's
 
 
 # preprocess and postprocess of one request run in the same asyncio task, so a context variable
@@ -82,12 +82,20 @@ class TextTransformer(Model):
         metrics.TEXTS.labels(self.name).inc(len(texts))
         metrics.TRUNCATED.labels(self.name).inc(sum(batch.truncated))
         request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
-        _prepared.set(_Prepared(texts, [extract_features(t) for t in texts], batch.truncated, request_id))
+        row_ids = [i.request_id or request_id for i in request.instances]
+        _prepared.set(_Prepared(texts, [extract_features(t) for t in texts], batch.truncated, row_ids))
+        # Binary tensors (the v2 binary data extension) both ways: no per-token JSON numbers to write,
+        # parse and validate at either end (they cost more than tokenising; docs/benchmarks.md).
         ids = InferInput(name="input_ids", shape=list(batch.input_ids.shape), datatype="INT64")
-        ids.set_data_from_numpy(batch.input_ids, binary_data=False)
+        ids.set_data_from_numpy(batch.input_ids, binary_data=True)
         mask = InferInput(name="attention_mask", shape=list(batch.attention_mask.shape), datatype="INT64")
-        mask.set_data_from_numpy(batch.attention_mask, binary_data=False)
-        return InferRequest(model_name=self.name, infer_inputs=[ids, mask], request_id=request_id)
+        mask.set_data_from_numpy(batch.attention_mask, binary_data=True)
+        return InferRequest(
+            model_name=self.name,
+            infer_inputs=[ids, mask],
+            request_id=request_id,
+            parameters={"binary_data_output": True},
+        )
 
     def _predictor_client(self) -> PredictorClient:
         if self._predictor is None:
@@ -155,7 +163,7 @@ class TextTransformer(Model):
             embeddings=embeddings,
             projection_id=(embedding.parameters or {}).get("projection") if embedding is not None else None,
             truncated=prepared.truncated,
-            request_id=prepared.request_id,
+            request_id=prepared.request_ids,
             texts=prepared.texts,
             hash_salt=self.hash_salt,
         )

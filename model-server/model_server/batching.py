@@ -2,8 +2,9 @@
 
 Wraps a ``forward(input_ids, attention_mask)`` function from the outside (it returns one array or a
 tuple of arrays, one row per input row: logits, embeddings); the model never knows it is batched.
-Requests queue (bounded, in rows); a batch closes when it holds ``max_batch_size`` rows or
-``max_wait_ms`` has passed since its first request, is padded to its longest sequence (not to the
+Requests queue (bounded, in rows); a batch closes when it holds ``max_batch_size`` rows, or at once
+when the model is idle (``start_when_idle``; requests arriving during a pass form the next batch), or
+else when ``max_wait_ms`` has passed since its first request; it is padded to its longest sequence (not to the
 model's max length; split in two length buckets when that saves much padding), runs on a worker
 thread so the event loop keeps accepting requests, and every caller gets exactly its own rows back.
 While one batch runs, the next one fills up.
@@ -12,6 +13,7 @@ While one batch runs, the next one fills up.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model_server import metrics
-from model_server.errors import Overloaded
+from model_server.errors import BatcherFailed, Overloaded
+
+log = logging.getLogger(__name__)
 
 Rows = np.ndarray | tuple[np.ndarray, ...]
 Forward = Callable[[np.ndarray, np.ndarray], Rows]
@@ -93,6 +97,7 @@ class AdaptiveBatcher:
         max_batch_size: int = 32,
         max_wait_ms: float = 5.0,
         max_queue_rows: int = 1024,
+        start_when_idle: bool = False,
         model_name: str = "",
         model_version: str = "",
     ) -> None:
@@ -101,10 +106,12 @@ class AdaptiveBatcher:
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue_rows = max_queue_rows
+        self.start_when_idle = start_when_idle
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._running: list[_Pending] = []  # the batch being executed, failed too if the worker dies
         self._labels = (model_name, model_version)
 
     async def submit(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> Rows:
@@ -115,8 +122,9 @@ class AdaptiveBatcher:
             raise Overloaded(
                 f"the model server's queue is full ({self._queued_rows} rows waiting, limit {self.max_queue_rows})"
             )
-        if self._worker is None:
+        if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="adaptive-batcher")
+            self._worker.add_done_callback(self._worker_ended)
         future: asyncio.Future[Rows] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(input_ids, attention_mask, future))
         self._queued_rows += rows
@@ -129,16 +137,19 @@ class AdaptiveBatcher:
             if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            # Give the batch until max_wait after its oldest request to fill up.
-            deadline = self._queue[0].enqueued + self.max_wait
+            # The worker gets here only between passes, so the model is idle now. Starting at once, what
+            # arrives during the pass forms the next batch (text-embeddings-inference's rule); otherwise
+            # the batch gets until max_wait after its oldest request to fill up (MLServer's).
+            deadline = self._queue[0].enqueued + (0.0 if self.start_when_idle else self.max_wait)
             while self._queued_rows < self.max_batch_size and (remaining := deadline - time.perf_counter()) > 0:
                 self._wakeup.clear()
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), remaining)
                 except TimeoutError:
                     break
-            batch = self._take()
-            await self._execute(batch)
+            self._running = self._take()
+            await self._execute(self._running)
+            self._running = []
 
     def _take(self) -> list[_Pending]:
         """Requests in arrival order up to max_batch_size rows (a larger single request runs alone)."""
@@ -179,6 +190,24 @@ class AdaptiveBatcher:
             if not pending.future.done():
                 pending.future.set_result(_slice_rows(result, start, start + pending.rows))
             start += pending.rows
+
+    def _worker_ended(self, task: asyncio.Task[None]) -> None:
+        """The worker never ends on its own; if it dies, its waiting callers fail now instead of
+        hanging until their timeout, and the next request starts a new worker."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        log.error(
+            "the batching worker of %s died: %r; failing %d waiting requests", self._labels[0], exc, len(self._queue)
+        )
+        error = BatcherFailed(f"the model server's batching worker failed ({type(exc).__name__})")
+        for pending in [*self._running, *self._queue]:
+            if not pending.future.done():
+                pending.future.set_exception(error)
+        self._running = []
+        self._queue.clear()
+        self._queued_rows = 0
+        metrics.QUEUE_ROWS.labels(*self._labels).set(0)
 
     async def close(self) -> None:
         if self._worker is not None:

@@ -11,3 +11,10 @@ class Overloaded(ServerError):
     status_code = 503
     code = "overloaded"
     retry_after_seconds = 1
+
+
+class BatcherFailed(ServerError):
+    """The batching worker died; the requests it held are failed at once rather than left to hang."""
+
+    status_code = 500
+    code = "batcher_failed"

@@ -51,6 +51,7 @@ class ClassifierPredictor(Model):
                 self._executor,
                 max_batch_size=self.settings.max_batch_size,
                 max_wait_ms=self.settings.max_batch_wait_ms,
+                start_when_idle=self.settings.batch_when_idle,
                 max_queue_rows=self.settings.max_queue_rows,
                 model_name=self.name,
                 model_version=classifier.metadata.version,
@@ -76,16 +77,11 @@ class ClassifierPredictor(Model):
             {"name": EMBEDDING, "datatype": "FP32", "shape": [-1, dim]},
         ]
 
-    async def predict(
-        self,
-        payload: InferRequest | dict[str, Any],
-        headers: dict[str, str] | None = None,
-        response_headers: dict[str, str] | None = None,
-    ) -> InferResponse | dict[str, Any]:
+    async def infer_arrays(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, embedding) for checked token tensors: through the batcher, or one pass of their own.
+        Both the KServe data plane (:meth:`predict`) and the binary fast path (:mod:`binary_v2`) call it."""
         assert self.classifier is not None, "predict called before load"
-        is_v2 = isinstance(payload, InferRequest)
         try:
-            input_ids, attention_mask = inputs.from_v2(payload) if is_v2 else inputs.from_v1(payload)
             inputs.check(input_ids, attention_mask, self.classifier.vocab_size, self.classifier.metadata.max_length)
         except InvalidInput:
             metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
@@ -97,6 +93,26 @@ class ClassifierPredictor(Model):
                 self._executor, self._timed_forward, input_ids, attention_mask
             )
         metrics.REQUESTS.labels(self.name, self.version, "ok").inc()
+        return logits, embedding
+
+    @property
+    def projection_id(self) -> str:
+        assert self.classifier is not None
+        return self.classifier.projection.id
+
+    async def predict(
+        self,
+        payload: InferRequest | dict[str, Any],
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> InferResponse | dict[str, Any]:
+        is_v2 = isinstance(payload, InferRequest)
+        try:
+            input_ids, attention_mask = inputs.from_v2(payload) if is_v2 else inputs.from_v1(payload)
+        except InvalidInput:
+            metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
+            raise
+        logits, embedding = await self.infer_arrays(input_ids, attention_mask)
         request_id = (headers or {}).get("x-request-id")
         if response_headers is not None:
             response_headers["x-model-version"] = self.version
@@ -104,16 +120,17 @@ class ClassifierPredictor(Model):
                 response_headers["x-request-id"] = request_id
         if not is_v2:
             return {"predictions": logits.tolist(), "model_name": self.name, "model_version": self.version}
+        binary = payload.use_binary_outputs  # binary callers get binary outputs; plain JSON callers get JSON
         logits_out = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
-        logits_out.set_data_from_numpy(logits.astype(np.float32), binary_data=False)
+        logits_out.set_data_from_numpy(logits.astype(np.float32), binary_data=binary)
         # The embedding feeds the inference log (drift); its projection id travels with it.
         embedding_out = InferOutput(
             name=EMBEDDING,
             shape=list(embedding.shape),
             datatype="FP32",
-            parameters={"projection": self.classifier.projection.id},
+            parameters={"projection": self.projection_id},
         )
-        embedding_out.set_data_from_numpy(embedding.astype(np.float32), binary_data=False)
+        embedding_out.set_data_from_numpy(embedding.astype(np.float32), binary_data=binary)
         return InferResponse(
             response_id=payload.id or request_id or uuid.uuid4().hex,
             model_name=self.name,

@@ -110,7 +110,8 @@ def test_sigterm_during_load_answers_every_accepted_request(stack, tmp_path):
 
 @pytest.fixture(scope="module")
 def slow_path(model_dir, tmp_path_factory):
-    """A real model-server made slow (a lone request waits 15 s for its batch to fill), its transformer,
+    """A real model-server made slow (with batch_when_idle off, a lone request waits 15 s for its batch to
+    fill), its transformer,
     and a gateway whose upstream timeout is 2 s."""
     logs = tmp_path_factory.mktemp("slow")
     p_port, t_port, g_port = free_port(), free_port(), free_port()
@@ -129,6 +130,8 @@ def slow_path(model_dir, tmp_path_factory):
                 "64",
                 "--max_batch_wait_ms",
                 "15000",
+                "--batch_when_idle",
+                "off",
             ],
             log_dir=logs,
             echo=False,
@@ -187,6 +190,26 @@ def test_a_slow_model_server_gives_a_timeout_error_within_the_bound(slow_path):
     elapsed = time.monotonic() - started
     assert response.status_code == 504 and response.json()["error"]["code"] == "upstream_timeout"
     assert elapsed < 2 + 1.5  # the configured 2 s, plus scheduling slack
+
+
+def test_each_coalesced_caller_keeps_its_own_timeout(slow_path):
+    """Twelve concurrent callers share upstream calls that never answer in time: each one still gets
+    its 504 within its own bound (2 s plus slack), none waits for the others' calls."""
+
+    async def drive():
+        async with httpx.AsyncClient(base_url=slow_path["gateway"], timeout=30) as client:
+
+            async def one(i: int) -> tuple[float, httpx.Response]:
+                await asyncio.sleep(i * 0.05)  # staggered: later callers join calls already in flight
+                started = time.monotonic()
+                response = await client.post("/api/v1/predict", json={"email_content": f"hello {i}?"})
+                return time.monotonic() - started, response
+
+            return await asyncio.gather(*(one(i) for i in range(12)))
+
+    for elapsed, response in asyncio.run(drive()):
+        assert response.status_code == 504 and response.json()["error"]["code"] == "upstream_timeout"
+        assert elapsed < 2 + 1.5
 
 
 def test_sigterm_to_a_model_server_answers_the_requests_it_accepted(slow_path):

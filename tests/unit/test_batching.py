@@ -13,7 +13,7 @@ import torch
 
 from model_server.batching import AdaptiveBatcher, length_buckets, pad_and_stack
 from model_server.classifier import SequenceClassifier
-from model_server.errors import Overloaded
+from model_server.errors import BatcherFailed, Overloaded
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
 from serving_common.embedding import EMBEDDING_DIM
@@ -145,4 +145,39 @@ async def test_a_long_request_runs_apart_and_every_caller_still_gets_its_own_row
     for i, logits in enumerate(results[:6]):
         assert logits.tolist() == [[5.0 * (i + 1), 5.0]]
     assert results[6].tolist() == [[2700.0, 300.0]]
+    await batcher.close()
+
+
+async def test_a_dead_worker_fails_its_callers_at_once_and_is_restarted(executor):
+    forward = RowSums()
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=8, max_wait_ms=50)
+    real_execute = batcher._execute
+
+    async def broken_execute(batch):
+        raise RuntimeError("a bug in the batcher itself")
+
+    batcher._execute = broken_execute
+    started = time.perf_counter()
+    results = await asyncio.gather(*(batcher.submit(*_request([[i, 1]])) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(r, BatcherFailed) for r in results), results
+    assert time.perf_counter() - started < 2  # failed at once, not left to a caller's timeout
+    assert batcher._queued_rows == 0
+
+    batcher._execute = real_execute
+    out = await batcher.submit(*_request([[5, 6]]))
+    assert out[0].tolist() == [11, 2]  # a new worker serves the next request
+    await batcher.close()
+
+
+async def test_an_idle_model_starts_at_once_and_the_next_batch_fills_during_the_pass(executor):
+    forward = RowSums(delay=0.2)
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=64, max_wait_ms=2000, start_when_idle=True)
+    started = time.perf_counter()
+    first = asyncio.ensure_future(batcher.submit(*_request([[1]])))
+    await asyncio.sleep(0.05)  # the first pass is running now
+    rest = await asyncio.gather(*(batcher.submit(*_request([[i]])) for i in range(2, 7)))
+    await first
+    assert time.perf_counter() - started < 1.0  # nobody waited the 2 s max_wait
+    assert [rows for rows, _ in forward.batches] == [1, 5]  # the five that came during the pass went together
+    assert [r[0, 0] for r in rest] == [2, 3, 4, 5, 6]
     await batcher.close()

@@ -1,3 +1,5 @@
+import re
+
 from serving_common.features import (
     FEATURE_NAMES,
     compose_email_text,
@@ -42,3 +44,29 @@ def test_matrix_rows_follow_feature_name_order():
     assert len(rows) == 2 and len(rows[0]) == len(FEATURE_NAMES)
     assert rows[0][FEATURE_NAMES.index("exclamation_count")] == 1
     assert rows[1][FEATURE_NAMES.index("word_count")] == 2
+
+
+def _reference_normalize(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\t\n" else " " for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_fast_ascii_paths_equal_the_general_definitions():
+    """normalize_text and the character counts take a C-speed path for ASCII; on random texts mixing
+    every ASCII character (controls included) with non-ASCII ones, both paths agree with the
+    per-character definitions, so online features never drift from offline ones."""
+    import random
+
+    from serving_common.features import _char_classes
+
+    alphabet = [chr(i) for i in range(128)] + list("éÜß£€½２Ａ\u200b\u2028\xa0\u0301")
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        assert normalize_text(text) == _reference_normalize(text), repr(text)
+        letters = [c for c in text if c.isalpha()]
+        expected = (len(letters), sum(c.isupper() for c in letters), sum(c.isdigit() for c in text))
+        assert _char_classes(text) == expected, repr(text)

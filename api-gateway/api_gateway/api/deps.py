@@ -6,6 +6,7 @@ FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop per dep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -72,3 +73,27 @@ async def require_api_key(request: Request) -> None:
 
 
 EnvironmentDep = Annotated[Environment, Depends(authorized_environment)]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What a prediction route needs, resolved as one dependency: FastAPI's per-dependency work is a
+    measurable share of a request at thousands of requests a second (docs/benchmarks.md)."""
+
+    settings: GatewaySettings
+    upstreams: Upstreams
+    environment: Environment
+
+
+async def serving(
+    request: Request,
+    x_environment: Annotated[
+        str | None, Header(description="staging or production; absent means the default (staging).")
+    ] = None,
+) -> Serving:
+    settings: GatewaySettings = request.app.state.settings
+    environment = await authorized_environment(request, await get_environment(settings, x_environment))
+    return Serving(settings, request.app.state.upstreams, environment)
+
+
+ServingDep = Annotated[Serving, Depends(serving)]

@@ -73,20 +73,24 @@ def build_rows(
     embeddings: np.ndarray | None,
     projection_id: str | None,
     truncated: Sequence[bool],
-    request_id: str | None = None,
+    request_id: str | Sequence[str | None] | None = None,
     texts: Sequence[str] | None = None,
     hash_salt: bytes | None = None,
     timestamp: datetime | None = None,
 ) -> list[dict]:
-    """Rows in :data:`SCHEMA` order. Texts are only hashed, and only when a salt is given."""
+    """Rows in :data:`SCHEMA` order. Texts are only hashed, and only when a salt is given.
+
+    ``request_id`` is one id for every row, or one per row (rows of a coalesced call come from
+    several callers, each with its own id)."""
     when = timestamp or datetime.now(UTC)
+    ids = [request_id] * len(predictions) if request_id is None or isinstance(request_id, str) else list(request_id)
     rows = []
     for i, (feats, prediction) in enumerate(zip(features, predictions, strict=True)):
         row = {
             "timestamp": when,
             "model_name": model_name,
             "model_version": model_version,
-            "request_id": request_id,
+            "request_id": ids[i],
             **{name: float(feats[name]) for name in FEATURE_NAMES},
             "label": prediction.label,
             "probability": float(prediction.probability),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from api_gateway import metrics
-from api_gateway.api.deps import EnvironmentDep, SettingsDep, UpstreamsDep
+from api_gateway.api.deps import ServingDep
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
     Complexity,
@@ -18,7 +19,7 @@ from api_gateway.api.schemas import (
 )
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
-from api_gateway.inference import infer
+from api_gateway.inference import infer, json_response
 from api_gateway.upstream import Upstreams
 from serving_common.schemas import IntentResponse, TransformerInstance
 
@@ -56,11 +57,9 @@ async def _classify(
 @router.post(
     "/predict", response_model=IntentOut, summary="Intent and complexity of one prompt", responses=ERROR_RESPONSES
 )
-async def predict_intent(
-    body: IntentIn, environment: EnvironmentDep, upstreams: UpstreamsDep, settings: SettingsDep
-) -> IntentOut:
-    verdicts, served = await _classify([body.text], environment, upstreams, settings, "intent_predict")
-    return IntentOut(**verdicts[0].model_dump(), **served.model_dump())
+async def predict_intent(body: IntentIn, ctx: ServingDep) -> Response:
+    verdicts, served = await _classify([body.text], ctx.environment, ctx.upstreams, ctx.settings, "intent_predict")
+    return json_response(IntentOut.model_construct(**dict(verdicts[0]), **dict(served)))
 
 
 @router.post(
@@ -69,8 +68,6 @@ async def predict_intent(
     summary="Intent and complexity of many prompts",
     responses=ERROR_RESPONSES,
 )
-async def batch_predict_intent(
-    body: IntentBatchIn, environment: EnvironmentDep, upstreams: UpstreamsDep, settings: SettingsDep
-) -> IntentBatchOut:
-    verdicts, served = await _classify(body.texts, environment, upstreams, settings, "intent_batch_predict")
-    return IntentBatchOut(predictions=verdicts, count=len(verdicts), **served.model_dump())
+async def batch_predict_intent(body: IntentBatchIn, ctx: ServingDep) -> Response:
+    verdicts, served = await _classify(body.texts, ctx.environment, ctx.upstreams, ctx.settings, "intent_batch_predict")
+    return json_response(IntentBatchOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from api_gateway import metrics
-from api_gateway.api.deps import EnvironmentDep, SettingsDep, UpstreamsDep
+from api_gateway.api.deps import ServingDep
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
     BatchPredictIn,
@@ -17,7 +18,7 @@ from api_gateway.api.schemas import (
 )
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
-from api_gateway.inference import infer
+from api_gateway.inference import infer, json_response
 from api_gateway.upstream import Upstreams
 from serving_common.schemas import SpamResponse, TransformerInstance
 
@@ -57,11 +58,9 @@ async def _classify(
 
 
 @router.post("/predict", response_model=PredictOut, summary="Classify one email", responses=ERROR_RESPONSES)
-async def predict(
-    body: EmailIn, environment: EnvironmentDep, upstreams: UpstreamsDep, settings: SettingsDep
-) -> PredictOut:
-    verdicts, served = await _classify([body], environment, upstreams, settings, "predict")
-    return PredictOut(**verdicts[0].model_dump(), **served.model_dump())
+async def predict(body: EmailIn, ctx: ServingDep) -> Response:
+    verdicts, served = await _classify([body], ctx.environment, ctx.upstreams, ctx.settings, "predict")
+    return json_response(PredictOut.model_construct(**dict(verdicts[0]), **dict(served)))
 
 
 @router.post(
@@ -70,8 +69,7 @@ async def predict(
     summary="Classify many emails in one call (sent upstream as one batch; fails as a whole)",
     responses=ERROR_RESPONSES,
 )
-async def batch_predict(
-    body: BatchPredictIn, environment: EnvironmentDep, upstreams: UpstreamsDep, settings: SettingsDep
-) -> BatchPredictOut:
-    verdicts, served = await _classify(body.as_emails(), environment, upstreams, settings, "batch_predict")
-    return BatchPredictOut(predictions=verdicts, count=len(verdicts), **served.model_dump())
+async def batch_predict(body: BatchPredictIn, ctx: ServingDep) -> Response:
+    emails = body.as_emails()
+    verdicts, served = await _classify(emails, ctx.environment, ctx.upstreams, ctx.settings, "batch_predict")
+    return json_response(BatchPredictOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served)))

@@ -1,0 +1,181 @@
+"""``make bench``'s serving-overhead rows: what the platform itself costs per request.
+
+With a model that costs almost nothing (one layer of width 32, random weights, the default model's
+tokenizer), the full gateway path is compared with a bare FastAPI app that has the gateway's own
+request and response models and answers at once (:mod:`devstack.echo_app`). Both are driven by the
+same load generator (``wrk``) in the same run, with a different body on every request. The ratio is
+the share of a single FastAPI hop that the whole platform reaches; the hops in between show where
+the rest goes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from devstack import wrk
+from devstack.process import ManagedProcess, free_port
+from devstack.procstats import cpu_seconds, peak_rss_mib
+from devstack.report import Row
+from devstack.stack import LocalStack, StackConfig
+
+PUBLIC = '{"email_content": "%s"}'
+V1 = '{"instances": [{"text": "%s"}]}'
+
+
+def _row(name: str, connections: int, result: wrk.WrkResult, cpu: dict[str, float], rss: float) -> Row:
+    return Row(
+        configuration=name,
+        concurrency=connections,
+        requests_per_s=round(result.requests_per_s, 1),
+        emails_per_s=round(result.requests_per_s, 1),
+        p50_ms=None if result.p50_ms is None else round(result.p50_ms, 2),
+        p95_ms=None if result.p95_ms is None else round(result.p95_ms, 2),
+        p99_ms=None if result.p99_ms is None else round(result.p99_ms, 2),
+        cpu_cores_used=round(sum(cpu.values()), 2),
+        peak_rss_mib=round(rss, 1),
+        errors=result.errors,
+        extra={
+            "requests": result.requests,
+            "load_generator": "wrk, a different body per request",
+            # CPU milliseconds each process spent per request: where the platform's cost goes.
+            "cpu_ms_per_request": {
+                n: round(1000 * c / result.requests_per_s, 3) for n, c in cpu.items() if result.requests_per_s
+            },
+        },
+    )
+
+
+def _measure(
+    name: str,
+    url: str,
+    email: str,
+    template: str,
+    connections: int,
+    seconds: float,
+    pids: dict[str, int],
+    headers: dict[str, str] | None = None,
+) -> Row:
+    before = {n: cpu_seconds(p) for n, p in pids.items()}
+    started = time.perf_counter()
+    result = wrk.run(url, email, template, connections=connections, seconds=seconds, headers=headers)
+    wall = time.perf_counter() - started
+    cpu = {n: (cpu_seconds(p) - before[n]) / wall for n, p in pids.items()}
+    return _row(name, connections, result, cpu, sum(peak_rss_mib(p) for p in pids.values()))
+
+
+def serving_overhead(
+    tiny_model: Path,
+    email: str,
+    out: Path,
+    *,
+    connections: int,
+    seconds: float,
+    gateway_env: dict[str, str] | None = None,
+    component_env: dict[str, str] | None = None,
+) -> tuple[list[Row], dict]:
+    """The echo app, the full path and its inner hops with the near-zero-cost model, at ``connections``
+    and at 1. Returns the rows and a summary for the targets table."""
+    port = free_port()
+    echo = ManagedProcess(
+        "echo",
+        [sys.executable, "-m", "devstack.echo_app", "--port", str(port)],
+        log_dir=out / "logs-overhead",
+        echo=False,
+        ready_url=f"http://127.0.0.1:{port}/health",
+    )
+    config = StackConfig.on_free_ports(
+        {"staging": [tiny_model], "production": [tiny_model]},
+        log_dir=out / "logs-overhead",
+        echo=False,
+        inference_log_url=str(out / "inference-log"),
+        gateway_env=gateway_env or {},
+        component_env=component_env or {},
+        predictor_args={env: ["--batching", "on"] for env in ("staging", "production")},
+    )
+    rows: list[Row] = []
+    name = "spam-detector"
+    echo.start()
+    try:
+        echo.wait_ready(60)
+        with LocalStack(config) as stack:
+            pid = {n: p.proc.pid for n, p in stack.processes.items()}
+            inner = {"transformer": pid["staging-transformer"], "model-server": pid["staging-predictor"]}
+            full = {"gateway": pid["gateway"], **inner}
+            for c in (connections, 1):
+                rows.append(
+                    _measure(
+                        "overhead: bare FastAPI echo",
+                        f"http://127.0.0.1:{port}/api/v1/predict",
+                        email,
+                        PUBLIC,
+                        c,
+                        seconds,
+                        {"echo": echo.proc.pid},
+                    )
+                )
+                rows.append(
+                    _measure(
+                        "overhead: full gateway path, near-zero model",
+                        f"{stack.gateway_url}/api/v1/predict",
+                        email,
+                        PUBLIC,
+                        c,
+                        seconds,
+                        full,
+                        {"X-Environment": "staging"},
+                    )
+                )
+                rows.append(
+                    _measure(
+                        "overhead: transformer + model-server, near-zero model",
+                        f"{stack.transformer_url('staging')}/v1/models/{name}:predict",
+                        email,
+                        V1,
+                        c,
+                        seconds,
+                        inner,
+                    )
+                )
+    finally:
+        echo.stop()
+
+    def pick(label: str, c: int) -> Row:
+        return next(r for r in rows if r.configuration == f"overhead: {label}" and r.concurrency == c)
+
+    echo_row, full_row = pick("bare FastAPI echo", connections), pick("full gateway path, near-zero model", connections)
+    summary = {
+        "overhead_connections": connections,
+        "overhead_echo_rps": echo_row.requests_per_s,
+        "overhead_full_path_rps": full_row.requests_per_s,
+        "overhead_share_of_echo": round(full_row.requests_per_s / echo_row.requests_per_s, 3),
+        "overhead_transformer_rps": pick("transformer + model-server, near-zero model", connections).requests_per_s,
+        "overhead_full_path_p50_c1_ms": pick("full gateway path, near-zero model", 1).p50_ms,
+        "overhead_echo_p50_c1_ms": pick("bare FastAPI echo", 1).p50_ms,
+        "overhead_full_path_cores": full_row.cpu_cores_used,
+        "overhead_cpu_ms_per_request": full_row.extra["cpu_ms_per_request"],
+        "overhead_echo_cpu_ms": echo_row.extra["cpu_ms_per_request"]["echo"],
+    }
+    return rows, summary
+
+
+def overhead_targets(summary: dict, header: bool = True) -> str:
+    """The serving-overhead target against this run: met, or the gap and where the CPU went."""
+    share = summary["overhead_share_of_echo"]
+    per_process = ", ".join(f"{n} {ms} ms" for n, ms in summary["overhead_cpu_ms_per_request"].items())
+    status = "met" if share >= 0.4 else "not met"
+    lines = ["| target | measured | status | cause of the gap (from this run) |", "|---|---|---|---|"] if header else []
+    lines.append(
+        f"| serving overhead: full path >= 40 % of a bare FastAPI echo (near-zero model, "
+        f"{summary['overhead_connections']} connections, wrk, a new body per request) | "
+        f"{summary['overhead_full_path_rps']} vs {summary['overhead_echo_rps']} req/s = {share:.0%} | {status} | "
+        f"CPU per request: {per_process}, against {summary['overhead_echo_cpu_ms']} ms for the echo; three Python "
+        f"servers on {summary['overhead_full_path_cores']} of the machine's cores, with wrk on the rest |"
+    )
+    lines.append(
+        f"| p50 at concurrency 1 (near-zero model) | full path {summary['overhead_full_path_p50_c1_ms']} ms, "
+        f"echo {summary['overhead_echo_p50_c1_ms']} ms | see docs/benchmarks.md (before/after) | "
+        "one lone request crosses three servers; nothing waits for a batch to fill |"
+    )
+    return "\n".join(lines) + "\n"
