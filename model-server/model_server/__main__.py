@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_batch_wait_ms", default=None, type=float)
     parser.add_argument("--max_queue_rows", default=None, type=int)
     parser.add_argument("--batch_when_idle", default=None, type=on_off, metavar="{on,off}")
+    parser.add_argument("--max_batch_tokens", default=None, type=int)
     parser.add_argument("--runtime", default=None, choices=["torch", "onnx"])
     parser.add_argument("--compile", default=None, type=on_off, metavar="{on,off}")
     return parser
@@ -46,6 +47,7 @@ def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
         "max_batch_wait_ms": args.max_batch_wait_ms,
         "max_queue_rows": args.max_queue_rows,
         "batch_when_idle": args.batch_when_idle,
+        "max_batch_tokens": args.max_batch_tokens,
         "runtime": args.runtime,
         "compile": args.compile,
     }

@@ -2,7 +2,8 @@
 
 Wraps a ``forward(input_ids, attention_mask)`` function from the outside (it returns one array or a
 tuple of arrays, one row per input row: logits, embeddings); the model never knows it is batched.
-Requests queue (bounded, in rows); a batch closes when it holds ``max_batch_size`` rows, or at once
+Requests queue (bounded, in rows); a batch closes when it holds ``max_batch_size`` rows or
+``max_batch_tokens`` padded tokens (a token budget, as text-embeddings-inference batches), or at once
 when the model is idle (``start_when_idle``; requests arriving during a pass form the next batch), or
 else when ``max_wait_ms`` has passed since its first request; it is padded to its longest sequence (not to the
 model's max length; split in two length buckets when that saves much padding), runs on a worker
@@ -98,6 +99,7 @@ class AdaptiveBatcher:
         max_wait_ms: float = 5.0,
         max_queue_rows: int = 1024,
         start_when_idle: bool = False,
+        max_batch_tokens: int = 1 << 30,
         model_name: str = "",
         model_version: str = "",
     ) -> None:
@@ -107,6 +109,7 @@ class AdaptiveBatcher:
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue_rows = max_queue_rows
         self.start_when_idle = start_when_idle
+        self.max_batch_tokens = max_batch_tokens
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
         self._wakeup = asyncio.Event()
@@ -152,13 +155,17 @@ class AdaptiveBatcher:
             self._running = []
 
     def _take(self) -> list[_Pending]:
-        """Requests in arrival order up to max_batch_size rows (a larger single request runs alone)."""
+        """Requests in arrival order up to max_batch_size rows and max_batch_tokens padded tokens (rows
+        x the longest sequence: what a pass costs); a larger single request runs alone."""
         batch = [self._queue.popleft()]
-        rows = batch[0].rows
-        while self._queue and rows + self._queue[0].rows <= self.max_batch_size:
-            item = self._queue.popleft()
-            batch.append(item)
-            rows += item.rows
+        rows, width = batch[0].rows, batch[0].input_ids.shape[1]
+        while self._queue:
+            item = self._queue[0]
+            wider = max(width, item.input_ids.shape[1])
+            if rows + item.rows > self.max_batch_size or (rows + item.rows) * wider > self.max_batch_tokens:
+                break
+            batch.append(self._queue.popleft())
+            rows, width = rows + item.rows, wider
         self._queued_rows -= rows
         metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows)
         return batch

@@ -52,6 +52,7 @@ class ClassifierPredictor(Model):
                 max_batch_size=self.settings.max_batch_size,
                 max_wait_ms=self.settings.max_batch_wait_ms,
                 start_when_idle=self.settings.batch_when_idle,
+                max_batch_tokens=self.settings.max_batch_tokens,
                 max_queue_rows=self.settings.max_queue_rows,
                 model_name=self.name,
                 model_version=classifier.metadata.version,

@@ -35,6 +35,12 @@ class ModelServerSettings(ServiceSettings, HttpLimitSettings):
         default=True, description="Gather concurrent requests into one forward pass (off: one pass per request)."
     )
     max_batch_size: int = Field(default=32, ge=1, description="Most rows (texts) in one forward pass.")
+    max_batch_tokens: int = Field(
+        default=8192,
+        ge=1,
+        description="Most padded tokens (rows x longest sequence) in one forward pass: long texts make smaller "
+        "batches, so a pass's cost and memory stay bounded (a single larger request still runs alone).",
+    )
     max_batch_wait_ms: float = Field(
         default=5.0,
         ge=0,

@@ -3,9 +3,13 @@ the gateway, each its own process on loopback."""
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
+
 import httpx
 import pytest
 
+from devstack.process import ManagedProcess, free_port
 from devstack.stack import LocalStack, StackConfig
 
 
@@ -49,3 +53,30 @@ def stack(stack_model_dirs, inference_log_dir, tmp_path_factory):
 def api(stack):
     with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
         yield client
+
+
+@contextmanager
+def extra_gateway(name: str, log_dir, staging_url: str, production_url: str, **settings: str):
+    """A gateway process of its own on loopback (GATEWAY_* settings as keyword arguments, upper-cased),
+    for tests that need other settings than the shared stack's; yields (process, base URL)."""
+    port = free_port()
+    gateway = ManagedProcess(
+        name,
+        [sys.executable, "-m", "api_gateway"],
+        env={
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_STAGING_URL": staging_url,
+            "GATEWAY_PRODUCTION_URL": production_url,
+            **{f"GATEWAY_{k.upper()}": v for k, v in settings.items()},
+        },
+        log_dir=log_dir,
+        echo=False,
+        ready_url=f"http://127.0.0.1:{port}/health",
+    )
+    gateway.start()
+    try:
+        gateway.wait_ready(60)
+        yield gateway, f"http://127.0.0.1:{port}"
+    finally:
+        gateway.stop()

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
 
 import httpx
 import pytest
 
-from devstack.process import ManagedProcess, free_port
+from devstack.process import free_port
 from serving_common.inference_log.reader import InferenceLogReader
 from tests.e2e import rawhttp
+from tests.e2e.conftest import extra_gateway
 from tests.e2e.test_inference_log import _rows_for
 
 pytestmark = pytest.mark.e2e
@@ -92,29 +92,17 @@ def test_per_row_request_ids_reach_the_inference_log(stack, inference_log_dir):
 
 @pytest.fixture(scope="module")
 def dead_upstream_gateway(tmp_path_factory):
-    """A gateway whose staging InferenceService refuses every connection (nothing listens there)."""
-    port = free_port()
-    gateway = ManagedProcess(
+    """A gateway whose InferenceServices refuse every connection (nothing listens there). Every failure
+    is a real call here, never the open circuit's fast refusal."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with extra_gateway(
         "coalescing-dead-upstream",
-        [sys.executable, "-m", "api_gateway"],
-        env={
-            "GATEWAY_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(port),
-            "GATEWAY_STAGING_URL": f"http://127.0.0.1:{free_port()}",
-            "GATEWAY_PRODUCTION_URL": f"http://127.0.0.1:{free_port()}",
-            # Every failure is a real call here, never the open circuit's fast refusal.
-            "GATEWAY_BREAKER_FAILURE_THRESHOLD": "100000",
-        },
-        log_dir=tmp_path_factory.mktemp("coalescing"),
-        echo=False,
-        ready_url=f"http://127.0.0.1:{port}/health",
-    )
-    gateway.start()
-    try:
-        gateway.wait_ready(60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        gateway.stop()
+        tmp_path_factory.mktemp("coalescing"),
+        nowhere,
+        nowhere,
+        breaker_failure_threshold="100000",
+    ) as (_, url):
+        yield url
 
 
 def test_a_failed_shared_call_reaches_every_caller(dead_upstream_gateway):

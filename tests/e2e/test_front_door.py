@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from devstack.process import ManagedProcess, free_port
 from tests.e2e import rawhttp
+from tests.e2e.conftest import extra_gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,29 +31,16 @@ EMAIL = {"email_content": "Are we still on for lunch tomorrow at noon?"}
 def front_door(stack, tmp_path_factory):
     """A gateway of its own with short body and head deadlines and a small in-flight bound (so 600
     stalled uploads would exhaust it many times over if they counted), other limits at their defaults."""
-    port = free_port()
-    gateway = ManagedProcess(
+    with extra_gateway(
         "front-door-gateway",
-        [sys.executable, "-m", "api_gateway"],
-        env={
-            "GATEWAY_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(port),
-            "GATEWAY_STAGING_URL": stack.transformer_url("staging"),
-            "GATEWAY_PRODUCTION_URL": stack.transformer_url("production"),
-            "GATEWAY_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
-            "GATEWAY_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
-            "GATEWAY_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
-        },
-        log_dir=tmp_path_factory.mktemp("front-door"),
-        echo=False,
-        ready_url=f"http://127.0.0.1:{port}/health",
-    )
-    gateway.start()
-    try:
-        gateway.wait_ready(60)
-        yield gateway, f"http://127.0.0.1:{port}"
-    finally:
-        gateway.stop()
+        tmp_path_factory.mktemp("front-door"),
+        stack.transformer_url("staging"),
+        stack.transformer_url("production"),
+        body_timeout_seconds=str(BODY_TIMEOUT),
+        header_timeout_seconds=str(HEADER_TIMEOUT),
+        max_in_flight=str(MAX_IN_FLIGHT),
+    ) as gateway:
+        yield gateway
 
 
 def _rss_mib(pid: int) -> float:

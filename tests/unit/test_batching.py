@@ -181,3 +181,15 @@ async def test_an_idle_model_starts_at_once_and_the_next_batch_fills_during_the_
     assert [rows for rows, _ in forward.batches] == [1, 5]  # the five that came during the pass went together
     assert [r[0, 0] for r in rest] == [2, 3, 4, 5, 6]
     await batcher.close()
+
+
+async def test_a_token_budget_bounds_padded_tokens_per_pass(executor):
+    forward = RowSums()
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=64, max_wait_ms=50, max_batch_tokens=32)
+    short = [_request([[i] * 4]) for i in range(6)]  # 6 rows of 4 tokens: 24 padded tokens together
+    long_ = _request([[9] * 16])  # joining them would pad 7 rows to 16 tokens: 112 > 32
+    results = await asyncio.gather(*(batcher.submit(ids, mask) for ids, mask in [*short, long_]))
+    assert max(rows * width for rows, width in forward.batches) <= 32
+    assert forward.batches == [(6, 4), (1, 16)]
+    assert results[-1][0].tolist() == [9 * 16, 16]
+    await batcher.close()
