@@ -7,7 +7,15 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-OVERLAYS = ("staging", "production", "production-gpu")
+# What an operator applies: the cluster-scoped prerequisites, the shared platform, each environment.
+RENDERS = {
+    "cluster": "kubernetes/cluster",
+    "platform": "kubernetes/platform",
+    "staging": "kubernetes/overlays/staging",
+    "production": "kubernetes/overlays/production",
+    "production-gpu": "kubernetes/overlays/production-gpu",
+}
+ENVIRONMENT_OVERLAYS = ("staging", "production", "production-gpu")
 # CI clones the repository with shared/ beside it; some checkouts carry it inside.
 CRD_SCHEMAS = next(
     (p for p in (ROOT.parent / "shared" / "schemas" / "crds", ROOT / "shared" / "schemas" / "crds") if p.is_dir()),
@@ -17,7 +25,7 @@ CRD_SCHEMAS = next(
 
 def render(overlay: str) -> list[dict]:
     out = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "kubernetes" / "overlays" / overlay)],
+        ["kubectl", "kustomize", str(ROOT / RENDERS[overlay])],
         check=True,
         capture_output=True,
         text=True,
@@ -25,6 +33,6 @@ def render(overlay: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
-@pytest.fixture(scope="session", params=OVERLAYS)
+@pytest.fixture(scope="session", params=list(RENDERS))
 def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict]]:
     return request.param, render(request.param)

@@ -77,7 +77,7 @@ def test_metric_name_extraction():
 def test_dashboards_ship_as_configmaps_for_the_grafana_sidecar():
     from tests.deploy.conftest import render
 
-    maps = [o for o in render("production") if o["kind"] == "ConfigMap" and "dashboard" in o["metadata"]["name"]]
+    maps = [o for o in render("platform") if o["kind"] == "ConfigMap" and "dashboard" in o["metadata"]["name"]]
     assert {m["metadata"]["name"] for m in maps} == {
         "textserve-dashboard-platform-overview",
         "textserve-dashboard-models",

@@ -25,7 +25,7 @@ INGRESS = ROOT / "kubernetes" / "examples" / "api-gateway-ingress.yaml"
 
 
 def _gateway_config() -> dict[str, str]:
-    objects = render("production")
+    objects = render("platform")
     return next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "api-gateway")["data"]
 
 
