@@ -8,21 +8,24 @@ import time
 
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 
 from api_gateway import metrics
+from api_gateway.api.deps import Serving
 from api_gateway.api.schemas import ServedBy
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
-from api_gateway.upstream import ResponseT, Upstreams
+from api_gateway.upstream import ResponseT
 from serving_common.errors import PayloadTooLarge, PlatformError
 from serving_common.request_context import request_id_var
 from serving_common.schemas import TransformerInstance
 
 
-def json_response(model: BaseModel) -> Response:
+def json_response(model: BaseModel, after: BackgroundTask | None = None) -> Response:
     """The route's answer, serialised once. Routes still declare their response model (OpenAPI, docs);
-    answering a Response skips FastAPI validating again what was built from validated parts."""
-    return Response(model.model_dump_json(), media_type="application/json")
+    answering a Response skips FastAPI validating again what was built from validated parts. ``after``
+    runs once the answer has been sent."""
+    return Response(model.model_dump_json(), media_type="application/json", background=after)
 
 
 def check_sizes(texts: list[str], settings: GatewaySettings) -> None:
@@ -42,22 +45,23 @@ def check_sizes(texts: list[str], settings: GatewaySettings) -> None:
 async def infer(
     instances: list[TransformerInstance],
     *,
-    environment: Environment,
+    ctx: Serving,
     model: ModelKind,
     endpoint: str,
-    upstreams: Upstreams,
-    settings: GatewaySettings,
     response_model: type[ResponseT],
-) -> tuple[ResponseT, ServedBy]:
-    """Returns the upstream answer and who served it, with the milliseconds spent in the gateway."""
+) -> tuple[ResponseT, ServedBy, BackgroundTask | None]:
+    """The upstream answer, who served it (with the milliseconds spent in the gateway), and what to run
+    once the answer has been sent: mirroring a production request to staging (shadow traffic)."""
     started = time.perf_counter()
-    coalescer = upstreams.coalescer(environment, model)
+    environment = ctx.environment
+    coalescer = ctx.upstreams.coalescer(environment, model)
     client = coalescer.client
     status = "ok"
+    request_id = request_id_var.get() or ""
     metrics.IN_FLIGHT.labels(environment).inc()
     try:
-        check_sizes([i.text for i in instances], settings)
-        result = await coalescer.predict(instances, request_id_var.get() or "", response_model)
+        check_sizes([i.text for i in instances], ctx.settings)
+        result = await coalescer.predict(instances, request_id, response_model)
     except PlatformError as exc:
         status = exc.code
         raise
@@ -70,7 +74,10 @@ async def infer(
         environment=environment.value,
         model_name=result.model_name,
         model_version=result.model_version,
-        request_id=request_id_var.get() or "",
+        request_id=request_id,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
     )
-    return result, served
+    after = None
+    if environment is Environment.PRODUCTION:
+        after = BackgroundTask(ctx.shadow.offer, model, instances, result, request_id)
+    return result, served, after

@@ -16,6 +16,7 @@ from api_gateway.auth import Authenticator
 from api_gateway.core.config import GatewaySettings
 from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
 from api_gateway.readiness import watch_readiness
+from api_gateway.shadow import Shadow
 from api_gateway.upstream import Upstreams
 from serving_common.http_errors import install_error_handlers
 from serving_common.http_limits import BodyLimitMiddleware
@@ -37,6 +38,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.upstreams = Upstreams(settings)
+        app.state.shadow = Shadow(settings)
         if app.state.authenticator is None:
             log.warning(
                 "API KEYS ARE OFF: anyone who can reach this gateway can use every environment "
@@ -49,6 +51,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             yield
         finally:
             watcher.cancel()
+            await app.state.shadow.aclose()
             await app.state.upstreams.aclose()
 
     app = FastAPI(title="textserve API gateway", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -62,3 +62,21 @@ COALESCE_WAIT = Histogram(
     ["environment", "model_name"],
     buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
+SHADOW_REQUESTS = Counter(
+    "gateway_shadow_requests_total",
+    "Production requests mirrored to staging (outcome shadowed), or not (outcome dropped: queue_full, or "
+    "the staging call's error code).",
+    ["model_name", "outcome", "reason"],
+)
+SHADOW_COMPARISONS = Counter(
+    "gateway_shadow_comparisons_total",
+    "Rows whose staging verdict was compared with production's, by field (label, intent, complexity_level) "
+    "and outcome (agree, disagree).",
+    ["model_name", "production_version", "staging_version", "field", "outcome"],
+)
+SHADOW_PROBABILITY_DELTA = Histogram(
+    "gateway_shadow_probability_delta",
+    "|probability staging gives production's label - production's own|, per compared row.",
+    ["model_name", "production_version", "staging_version"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
+)

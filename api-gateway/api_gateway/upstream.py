@@ -62,7 +62,11 @@ class InferenceServiceClient:
         )
 
     async def predict(
-        self, instances: list[TransformerInstance], request_id: str, response_model: type[ResponseT]
+        self,
+        instances: list[TransformerInstance],
+        request_id: str,
+        response_model: type[ResponseT],
+        headers: dict[str, str] | None = None,
     ) -> ResponseT:
         """One upstream call for the whole list, however many texts it holds."""
         if not self.breaker.allow():
@@ -71,7 +75,7 @@ class InferenceServiceClient:
             raise err
         self.retry_budget.record_request()
         try:
-            response = await self._post_with_retries(instances, request_id)
+            response = await self._post_with_retries(instances, request_id, headers or {})
         except Exception:
             self.breaker.record_failure()
             raise
@@ -81,14 +85,18 @@ class InferenceServiceClient:
             self.breaker.record_success()
         return self._read(response, instances, response_model)
 
-    async def _post_with_retries(self, instances: list[TransformerInstance], request_id: str) -> _Answer:
+    async def _post_with_retries(
+        self, instances: list[TransformerInstance], request_id: str, headers: dict[str, str]
+    ) -> _Answer:
         body = orjson.dumps(TransformerRequest(instances=instances).model_dump(exclude_none=True))
         attempt = 0
         while True:
             started = time.perf_counter()
             try:
                 async with self._session.post(
-                    f"v1/models/{self.model_name}:predict", data=body, headers={REQUEST_ID_HEADER: request_id}
+                    f"v1/models/{self.model_name}:predict",
+                    data=body,
+                    headers={REQUEST_ID_HEADER: request_id, **headers},
                 ) as answer:
                     response = _Answer(answer.status, await answer.read())
                 retryable = response.status_code == 503  # refused before processing: safe to send again

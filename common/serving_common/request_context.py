@@ -7,6 +7,9 @@ import uuid
 from contextvars import ContextVar
 
 REQUEST_ID_HEADER = "x-request-id"
+# Set by the gateway on production requests it mirrors to staging (shadow traffic): the transformer
+# logs those rows apart from staging's own traffic.
+SHADOW_HEADER = "x-textserve-shadow"
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Accept what proxies and clients commonly send; anything else is replaced rather than echoed.

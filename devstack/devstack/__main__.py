@@ -7,6 +7,7 @@ gateway on :8080, prints how to call it, and stops every process cleanly on Ctrl
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -51,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--gateway-port", type=int, default=8080)
     run.add_argument("--log-dir", type=Path, default=Path("var/log"))
+    run.add_argument(
+        "--shadow-share",
+        type=float,
+        default=0.5,
+        help="share of production requests mirrored to staging, per model (shadow traffic; 0 turns it off)",
+    )
     args = parser.parse_args(argv)
 
     from model_training.__main__ import ensure_default_models
@@ -62,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         "staging": args.staging_model or defaults,
         "production": args.production_model or defaults,
     }
-    stack = LocalStack(StackConfig(model_dirs=model_dirs, gateway_port=args.gateway_port, log_dir=args.log_dir))
+    # Shadow traffic on by default, so production traffic shows agreement metrics on the gateway's /metrics.
+    shares = {name: args.shadow_share for name in ("spam-detector", "intent-classifier")}
+    config = StackConfig(
+        model_dirs=model_dirs,
+        gateway_port=args.gateway_port,
+        log_dir=args.log_dir,
+        gateway_env={"GATEWAY_SHADOW_SHARES": json.dumps(shares)} if args.shadow_share > 0 else {},
+    )
+    stack = LocalStack(config)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())

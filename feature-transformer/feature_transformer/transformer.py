@@ -20,6 +20,7 @@ from serving_common.inference_log.records import Prediction, build_rows
 from serving_common.inference_log.writer import InferenceLogWriter
 from serving_common.model_dir import ModelMetadata, Task
 from serving_common.postprocess import intent_verdicts, spam_verdicts
+from serving_common.request_context import SHADOW_HEADER
 from serving_common.schemas import (
     IntentOutput,
     IntentResponse,
@@ -40,6 +41,7 @@ class _Prepared:
     features: list[dict[str, float]]
     truncated: list[bool]
     request_ids: list[str]  # per row: the row's own id, else the call's
+    shadow: bool  # mirrored production traffic (X-Textserve-Shadow): logged apart, answered to nobody
 
 
 # preprocess and postprocess of one request run in the same asyncio task, so a context variable
@@ -83,7 +85,8 @@ class TextTransformer(Model):
         metrics.TRUNCATED.labels(self.name).inc(sum(batch.truncated))
         request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
         row_ids = [i.request_id or request_id for i in request.instances]
-        _prepared.set(_Prepared(texts, [extract_features(t) for t in texts], batch.truncated, row_ids))
+        shadow = (headers or {}).get(SHADOW_HEADER, "").lower() == "true"
+        _prepared.set(_Prepared(texts, [extract_features(t) for t in texts], batch.truncated, row_ids, shadow))
         # Binary tensors (the v2 binary data extension) both ways: no per-token JSON numbers to write,
         # parse and validate at either end (they cost more than tokenising; docs/benchmarks.md).
         ids = InferInput(name="input_ids", shape=list(batch.input_ids.shape), datatype="INT64")
@@ -167,7 +170,7 @@ class TextTransformer(Model):
             texts=prepared.texts,
             hash_salt=self.hash_salt,
         )
-        self.inference_log.record(rows)
+        self.inference_log.record(rows, shadow=prepared.shadow)
 
     def _outputs(self, verdicts: list, prepared: _Prepared) -> list[BaseModel]:
         rows = zip(prepared.truncated, prepared.features, strict=True)

@@ -15,6 +15,7 @@ from api_gateway.auth import Authenticator
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment
 from api_gateway.core.errors import UnknownEnvironment
+from api_gateway.shadow import Shadow
 from api_gateway.upstream import Upstreams
 
 
@@ -83,6 +84,7 @@ class Serving:
     settings: GatewaySettings
     upstreams: Upstreams
     environment: Environment
+    shadow: Shadow
 
 
 async def serving(
@@ -93,7 +95,7 @@ async def serving(
 ) -> Serving:
     settings: GatewaySettings = request.app.state.settings
     environment = await authorized_environment(request, await get_environment(settings, x_environment))
-    return Serving(settings, request.app.state.upstreams, environment)
+    return Serving(settings, request.app.state.upstreams, environment, request.app.state.shadow)
 
 
 ServingDep = Annotated[Serving, Depends(serving)]

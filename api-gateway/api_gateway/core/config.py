@@ -91,6 +91,16 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
         description="Most upstream calls in flight at once per environment and model; further requests queue "
         "and leave together in the next call (one slot per transformer replica is a good start).",
     )
+    shadow_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Share of production requests mirrored to staging, per model name (JSON, e.g. "
+        '{"spam-detector": 0.05}); after production has answered, never in its way. Empty: no shadow traffic.',
+    )
+    shadow_queue_size: int = Field(
+        default=1000, ge=1, description="Mirrored requests waiting at most; past it, dropped and counted."
+    )
+    shadow_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed per shadow call (no retries).")
+    shadow_concurrency: int = Field(default=4, ge=1, description="Shadow calls in flight at once.")
     # The front door's HTTP limits (see serving_common.http_limits), tighter than the KServe components'.
     max_body_bytes: int = Field(
         default=10 * MIB,
@@ -102,6 +112,14 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
     body_timeout_seconds: float = Field(
         default=15.0, gt=0, description="Time allowed for a request's whole body to arrive; past it: 408."
     )
+
+    @model_validator(mode="after")
+    def _shares_are_shares(self) -> GatewaySettings:
+        known = {self.spam_model_name, self.intent_model_name}
+        for model, share in self.shadow_shares.items():
+            if model not in known or not 0.0 <= share <= 1.0:
+                raise ValueError(f"shadow_shares: {model}={share}; models are {sorted(known)}, shares in [0, 1]")
+        return self
 
     @model_validator(mode="after")
     def _keys_when_auth(self) -> GatewaySettings:

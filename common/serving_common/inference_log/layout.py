@@ -15,6 +15,8 @@ import fsspec
 from fsspec import AbstractFileSystem
 
 PART_SUFFIX = ".parquet"
+# Production traffic mirrored to an environment (shadow traffic) is logged under environment=<env>-shadow.
+SHADOW_SUFFIX = "-shadow"
 
 
 @dataclass(frozen=True)

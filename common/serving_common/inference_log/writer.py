@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 
-from serving_common.inference_log.layout import Partition, hour_of, open_root, part_name
+from serving_common.inference_log.layout import SHADOW_SUFFIX, Partition, hour_of, open_root, part_name
 from serving_common.inference_log.records import to_table
 
 log = logging.getLogger(__name__)
@@ -52,20 +52,24 @@ class InferenceLogWriter:
         self.max_buffered_rows = max_buffered_rows
         self.hooks = hooks or WriterHooks()
         self._fs, self._root = open_root(url)
-        self._buffer: list[dict] = []
+        self._buffer: list[tuple[str, dict]] = []  # (partition environment, row)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="inference-log-writer", daemon=True)
         self._thread.start()
 
-    def record(self, rows: Sequence[dict]) -> bool:
-        """Buffer rows; False (and counted as dropped) when the buffer has no room for them."""
+    def record(self, rows: Sequence[dict], *, shadow: bool = False) -> bool:
+        """Buffer rows; False (and counted as dropped) when the buffer has no room for them.
+
+        Shadow rows (production traffic mirrored to this environment, answered to nobody) go to the
+        partition ``environment=<environment>-shadow``, apart from the environment's own traffic."""
+        environment = f"{self.environment}{SHADOW_SUFFIX}" if shadow else self.environment
         with self._lock:
             if self._closing or len(self._buffer) + len(rows) > self.max_buffered_rows:
                 self.hooks.dropped("buffer_full", len(rows))
                 return False
-            self._buffer.extend(rows)
+            self._buffer.extend((environment, row) for row in rows)
             size = len(self._buffer)
             if size >= self.flush_rows:
                 self._wake.notify()
@@ -96,12 +100,12 @@ class InferenceLogWriter:
             if closing:
                 return
 
-    def _write(self, rows: list[dict]) -> int:
+    def _write(self, rows: list[tuple[str, dict]]) -> int:
         if not rows:
             return 0
         groups: dict[Partition, list[dict]] = defaultdict(list)
-        for row in rows:
-            groups[Partition(self.environment, row["model_name"], hour_of(row["timestamp"]))].append(row)
+        for environment, row in rows:
+            groups[Partition(environment, row["model_name"], hour_of(row["timestamp"]))].append(row)
         written = 0
         for partition, part_rows in groups.items():
             started = time.perf_counter()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 
 from api_gateway import metrics
-from api_gateway.api.deps import ServingDep
+from api_gateway.api.deps import Serving, ServingDep
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
     Complexity,
@@ -17,27 +18,24 @@ from api_gateway.api.schemas import (
     IntentVerdictOut,
     ServedBy,
 )
-from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import ModelKind
 from api_gateway.inference import infer, json_response
-from api_gateway.upstream import Upstreams
 from serving_common.schemas import IntentResponse, TransformerInstance
 
 router = APIRouter(prefix="/api/v1/intent", tags=["intent"])
 
 
 async def _classify(
-    texts: list[str], environment: Environment, upstreams: Upstreams, settings: GatewaySettings, endpoint: str
-) -> tuple[list[IntentVerdictOut], ServedBy]:
-    result, served = await infer(
+    texts: list[str], ctx: Serving, endpoint: str
+) -> tuple[list[IntentVerdictOut], ServedBy, BackgroundTask | None]:
+    result, served, after = await infer(
         [TransformerInstance(text=t) for t in texts],
-        environment=environment,
+        ctx=ctx,
         model=ModelKind.INTENT,
         endpoint=endpoint,
-        upstreams=upstreams,
-        settings=settings,
         response_model=IntentResponse,
     )
+    environment = ctx.environment
     verdicts = []
     for out in result.predictions:
         metrics.PREDICTIONS.labels(environment, result.model_name, out.intent).inc()
@@ -51,15 +49,15 @@ async def _classify(
                 truncated=out.truncated,
             )
         )
-    return verdicts, served
+    return verdicts, served, after
 
 
 @router.post(
     "/predict", response_model=IntentOut, summary="Intent and complexity of one prompt", responses=ERROR_RESPONSES
 )
 async def predict_intent(body: IntentIn, ctx: ServingDep) -> Response:
-    verdicts, served = await _classify([body.text], ctx.environment, ctx.upstreams, ctx.settings, "intent_predict")
-    return json_response(IntentOut.model_construct(**dict(verdicts[0]), **dict(served)))
+    verdicts, served, after = await _classify([body.text], ctx, "intent_predict")
+    return json_response(IntentOut.model_construct(**dict(verdicts[0]), **dict(served)), after)
 
 
 @router.post(
@@ -69,5 +67,6 @@ async def predict_intent(body: IntentIn, ctx: ServingDep) -> Response:
     responses=ERROR_RESPONSES,
 )
 async def batch_predict_intent(body: IntentBatchIn, ctx: ServingDep) -> Response:
-    verdicts, served = await _classify(body.texts, ctx.environment, ctx.upstreams, ctx.settings, "intent_batch_predict")
-    return json_response(IntentBatchOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served)))
+    verdicts, served, after = await _classify(body.texts, ctx, "intent_batch_predict")
+    out = IntentBatchOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served))
+    return json_response(out, after)

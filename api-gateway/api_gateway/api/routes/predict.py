@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 
 from api_gateway import metrics
-from api_gateway.api.deps import ServingDep
+from api_gateway.api.deps import Serving, ServingDep
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
     BatchPredictIn,
@@ -16,10 +17,8 @@ from api_gateway.api.schemas import (
     ServedBy,
     SpamVerdict,
 )
-from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.inference import infer, json_response
-from api_gateway.upstream import Upstreams
 from serving_common.schemas import SpamResponse, TransformerInstance
 
 router = APIRouter(prefix="/api/v1", tags=["spam"])
@@ -42,25 +41,19 @@ def _verdicts(emails: list[EmailIn], result: SpamResponse, environment: Environm
 
 
 async def _classify(
-    emails: list[EmailIn], environment: Environment, upstreams: Upstreams, settings: GatewaySettings, endpoint: str
-) -> tuple[list[SpamVerdict], ServedBy]:
+    emails: list[EmailIn], ctx: Serving, endpoint: str
+) -> tuple[list[SpamVerdict], ServedBy, BackgroundTask | None]:
     instances = [TransformerInstance(text=e.email_content, subject=e.subject) for e in emails]
-    result, served = await infer(
-        instances,
-        environment=environment,
-        model=ModelKind.SPAM,
-        endpoint=endpoint,
-        upstreams=upstreams,
-        settings=settings,
-        response_model=SpamResponse,
+    result, served, after = await infer(
+        instances, ctx=ctx, model=ModelKind.SPAM, endpoint=endpoint, response_model=SpamResponse
     )
-    return _verdicts(emails, result, environment), served
+    return _verdicts(emails, result, ctx.environment), served, after
 
 
 @router.post("/predict", response_model=PredictOut, summary="Classify one email", responses=ERROR_RESPONSES)
 async def predict(body: EmailIn, ctx: ServingDep) -> Response:
-    verdicts, served = await _classify([body], ctx.environment, ctx.upstreams, ctx.settings, "predict")
-    return json_response(PredictOut.model_construct(**dict(verdicts[0]), **dict(served)))
+    verdicts, served, after = await _classify([body], ctx, "predict")
+    return json_response(PredictOut.model_construct(**dict(verdicts[0]), **dict(served)), after)
 
 
 @router.post(
@@ -70,6 +63,6 @@ async def predict(body: EmailIn, ctx: ServingDep) -> Response:
     responses=ERROR_RESPONSES,
 )
 async def batch_predict(body: BatchPredictIn, ctx: ServingDep) -> Response:
-    emails = body.as_emails()
-    verdicts, served = await _classify(emails, ctx.environment, ctx.upstreams, ctx.settings, "batch_predict")
-    return json_response(BatchPredictOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served)))
+    verdicts, served, after = await _classify(body.as_emails(), ctx, "batch_predict")
+    out = BatchPredictOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served))
+    return json_response(out, after)

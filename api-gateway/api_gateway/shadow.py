@@ -1,0 +1,133 @@
+"""Shadow traffic: a sampled share of production's requests, mirrored to staging after production has
+answered, to measure how often the staging model would have disagreed on production's own traffic.
+
+- **Never in production's way.** A request is offered to the shadow only after production's answer
+  is built; offering is a sampling draw and a non-blocking put. Production's answer, status and
+  latency do not depend on anything here.
+- **Bounded.** A queue of ``shadow_queue_size`` requests; when it is full, the request is dropped and
+  counted. A few workers call staging with their own timeout and no retries, through clients of
+  their own (their own pool and circuit breaker: staging's real callers are not affected).
+- **Compared.** Staging's verdict on the same text is compared with production's, per model and
+  (production version, staging version) pair: label agreement (spam/ham, or the intent), complexity
+  level agreement (intent), and the absolute difference of the probability given to production's
+  label.
+- **Logged.** The call carries ``X-Textserve-Shadow: true``: the staging transformer logs those rows
+  under ``environment=staging-shadow``, apart from staging's own traffic, so drift can be compared too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+
+from api_gateway import metrics
+from api_gateway.core.config import GatewaySettings
+from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.upstream import InferenceServiceClient
+from serving_common.errors import PlatformError
+from serving_common.request_context import SHADOW_HEADER
+from serving_common.schemas import IntentOutput, IntentResponse, SpamOutput, SpamResponse, TransformerInstance
+
+log = logging.getLogger(__name__)
+
+_RESPONSE_MODELS: dict[ModelKind, type[SpamResponse] | type[IntentResponse]] = {
+    ModelKind.SPAM: SpamResponse,
+    ModelKind.INTENT: IntentResponse,
+}
+
+
+@dataclass(frozen=True)
+class _Mirrored:
+    model: ModelKind
+    instances: list[TransformerInstance]
+    production: SpamResponse | IntentResponse
+    request_id: str
+
+
+class Shadow:
+    def __init__(self, settings: GatewaySettings, rng: random.Random | None = None) -> None:
+        self.shares = {kind: settings.shadow_shares.get(settings.model_name(kind), 0.0) for kind in ModelKind}
+        self._rng = rng or random.Random()
+        self._queue: asyncio.Queue[_Mirrored] = asyncio.Queue(maxsize=settings.shadow_queue_size)
+        own = settings.model_copy(
+            update={"upstream_timeout_seconds": settings.shadow_timeout_seconds, "upstream_retries": 0}
+        )
+        self._clients = {
+            kind: InferenceServiceClient(
+                Environment.STAGING, settings.upstream_url(Environment.STAGING, kind), settings.model_name(kind), own
+            )
+            for kind in ModelKind
+            if self.shares[kind] > 0
+        }
+        self._workers = [
+            asyncio.get_running_loop().create_task(self._work(), name=f"shadow-{i}")
+            for i in range(settings.shadow_concurrency if self._clients else 0)
+        ]
+
+    def offer(
+        self,
+        model: ModelKind,
+        instances: list[TransformerInstance],
+        production: SpamResponse | IntentResponse,
+        request_id: str,
+    ) -> None:
+        """Mirror a production request that has been answered, if its model's share draws it."""
+        share = self.shares[model]
+        if share <= 0 or self._rng.random() >= share:
+            return
+        name = production.model_name
+        try:
+            self._queue.put_nowait(_Mirrored(model, instances, production, request_id))
+        except asyncio.QueueFull:
+            metrics.SHADOW_REQUESTS.labels(name, "dropped", "queue_full").inc()
+
+    async def _work(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                await self._mirror(item)
+            except Exception:  # a bug here must never stop the worker
+                log.exception("shadow comparison failed")
+
+    async def _mirror(self, item: _Mirrored) -> None:
+        client = self._clients[item.model]
+        name = item.production.model_name
+        try:
+            staging = await client.predict(
+                item.instances, item.request_id, _RESPONSE_MODELS[item.model], headers={SHADOW_HEADER: "true"}
+            )
+        except PlatformError as exc:
+            metrics.SHADOW_REQUESTS.labels(name, "dropped", exc.code).inc()
+            return
+        metrics.SHADOW_REQUESTS.labels(name, "shadowed", "").inc()
+        compare(item.production, staging)
+
+    async def aclose(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        for client in self._clients.values():
+            await client.aclose()
+
+
+def compare(production: SpamResponse | IntentResponse, staging: SpamResponse | IntentResponse) -> None:
+    """Count agreement of each row's verdicts, per model and version pair."""
+    labels = (production.model_name, production.model_version, staging.model_version)
+    delta = metrics.SHADOW_PROBABILITY_DELTA.labels(*labels)
+    for ours, theirs in zip(production.predictions, staging.predictions, strict=True):
+        if isinstance(ours, SpamOutput) and isinstance(theirs, SpamOutput):
+            _agree(labels, "label", ours.label == theirs.label)
+            delta.observe(abs(ours.spam_probability - theirs.spam_probability))
+        elif isinstance(ours, IntentOutput) and isinstance(theirs, IntentOutput):
+            _agree(labels, "intent", ours.intent == theirs.intent)
+            _agree(labels, "complexity_level", ours.complexity_level == theirs.complexity_level)
+            delta.observe(abs(ours.confidence - theirs.all_intents.get(ours.intent, 0.0)))
+
+
+def _agree(labels: tuple[str, str, str], field: str, agreed: bool) -> None:
+    metrics.SHADOW_COMPARISONS.labels(*labels, field, "agree" if agreed else "disagree").inc()
