@@ -6,6 +6,10 @@
 #   make traffic   send 300 emails through the running gateway (TRAFFIC_ARGS="--kind shifted")
 #   make drift     baselines for the served models (when missing), then one drift run over the local log
 #   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...")
+#   make sync-model MODEL_DIR=models/spam-detector [STORE=s3://textserve-models]
+#                  upload a model directory to the store under its version
+#   make promote   MODEL=spam-detector [VERSION=...] [METRICS=http://gateway/metrics] [FORCE=1]
+#                  point production's overlay at the version staging serves, refusing without evidence
 #   make lint      ruff over every package
 #   make images    build every container image (needs a Docker engine)
 #   make lock      refresh constraints.txt, the pinned versions the images install
@@ -22,7 +26,7 @@ DRIFT_VENV  := .venv-drift
 DRIFT_BIN   := $(DRIFT_VENV)/bin
 DRIFT_STAMP := $(DRIFT_VENV)/.installed
 
-.PHONY: install tools run test models baselines traffic drift bench lint lock images clean
+.PHONY: install tools run test models baselines traffic drift bench lint lock images clean sync-model promote
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +75,15 @@ drift: baselines $(DRIFT_STAMP)
 
 bench: models tools
 	$(BIN)/python -m devstack.bench $(BENCH_ARGS)
+
+STORE ?= s3://textserve-models
+sync-model: $(STAMP)
+	$(BIN)/python -m devstack.release sync --model-dir $(MODEL_DIR) --store $(STORE)
+
+# Edits kubernetes/overlays/production/model-versions.yaml: review, commit, apply (see docs/runbooks.md).
+promote: $(STAMP)
+	$(BIN)/python -m devstack.release promote --model $(MODEL) $(if $(VERSION),--version $(VERSION)) \
+	  $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack tests

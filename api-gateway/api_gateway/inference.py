@@ -56,20 +56,21 @@ async def infer(
     environment = ctx.environment
     coalescer = ctx.upstreams.coalescer(environment, model)
     client = coalescer.client
-    status = "ok"
+    status, version = "ok", ""
     request_id = request_id_var.get() or ""
     metrics.IN_FLIGHT.labels(environment).inc()
     try:
         check_sizes([i.text for i in instances], ctx.settings)
         result = await coalescer.predict(instances, request_id, response_model)
+        version = result.model_version
     except PlatformError as exc:
         status = exc.code
         raise
     finally:
         metrics.IN_FLIGHT.labels(environment).dec()
         elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(environment, client.model_name, endpoint, status).inc()
-        metrics.REQUEST_DURATION.labels(environment, client.model_name, endpoint).observe(elapsed)
+        metrics.REQUESTS.labels(environment, client.model_name, version, endpoint, status).inc()
+        metrics.REQUEST_DURATION.labels(environment, client.model_name, version, endpoint).observe(elapsed)
     served = ServedBy(
         environment=environment.value,
         model_name=result.model_name,

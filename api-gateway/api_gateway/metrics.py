@@ -6,15 +6,17 @@ from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
+# model_version: the version that answered ("" when no version answered: a failed call), so a canary
+# rollout can be watched per version.
 REQUESTS = Counter(
     "gateway_requests_total",
-    "Prediction requests answered, by outcome.",
-    ["environment", "model_name", "endpoint", "status"],
+    "Prediction requests answered, by outcome and the model version that answered.",
+    ["environment", "model_name", "model_version", "endpoint", "status"],
 )
 REQUEST_DURATION = Histogram(
     "gateway_request_duration_seconds",
     "Time from request received to response sent, for prediction endpoints.",
-    ["environment", "model_name", "endpoint"],
+    ["environment", "model_name", "model_version", "endpoint"],
     buckets=LATENCY_BUCKETS,
 )
 UPSTREAM_DURATION = Histogram(

@@ -14,6 +14,7 @@ RENDERS = {
     "staging": "kubernetes/overlays/staging",
     "production": "kubernetes/overlays/production",
     "production-gpu": "kubernetes/overlays/production-gpu",
+    "production-canary": "kubernetes/overlays/production-canary",
 }
 ENVIRONMENT_OVERLAYS = ("staging", "production", "production-gpu")
 # CI clones the repository with shared/ beside it; some checkouts carry it inside.

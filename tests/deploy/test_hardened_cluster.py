@@ -203,3 +203,16 @@ def test_baselines_run_as_a_rerunnable_template_not_a_one_shot_job():
         "create job" in (ROOT / "README.md").read_text()
         and "--from=cronjob/baseline-generator" in (ROOT / "README.md").read_text()
     )
+
+
+def test_the_canary_patch_validates_and_routes_a_share_to_the_new_version():
+    """Rendered (and CRD-validated with every render) as production with canaryTrafficPercent."""
+    canary, production = _isvcs("production-canary"), {i["metadata"]["name"]: i for i in _isvcs("production")}
+    assert {i["metadata"]["name"] for i in canary} == set(production)
+    for isvc in canary:
+        for component in COMPONENTS:
+            assert 0 < isvc["spec"][component]["canaryTrafficPercent"] < 100
+        # KServe honours canaryTrafficPercent in Serverless mode only.
+        assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
+        base = production[isvc["metadata"]["name"]]
+        assert isvc["spec"]["predictor"]["storageUris"] == base["spec"]["predictor"]["storageUris"]

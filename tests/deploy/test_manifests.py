@@ -7,8 +7,9 @@ import json
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 
-from tests.deploy.conftest import CRD_SCHEMAS, render
+from tests.deploy.conftest import CRD_SCHEMAS, ROOT, render
 
 pytestmark = pytest.mark.deploy
 
@@ -129,17 +130,27 @@ def _isvcs(overlay: str) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in render(overlay) if o["kind"] == "InferenceService"}
 
 
+def _uris(overlay: str) -> dict[str, str]:
+    """The versioned model URIs an overlay's model-versions.yaml names."""
+    path = ROOT / "kubernetes" / "overlays" / overlay / "model-versions.yaml"
+    return yaml.safe_load(path.read_text())["spec"]["uris"]
+
+
 def test_environments_have_their_own_inference_services_and_scaling():
     staging, production = _isvcs("staging"), _isvcs("production")
+    staging_uris, production_uris = _uris("staging"), _uris("production")
     assert set(staging) == {"spam-detector-staging", "intent-classifier-staging"}
     assert set(production) == {"spam-detector", "intent-classifier"}
     for isvc in staging.values():
         assert (isvc["spec"]["predictor"]["minReplicas"], isvc["spec"]["predictor"]["maxReplicas"]) == (1, 3)
         assert isvc["spec"]["predictor"]["labels"]["textserve.io/environment"] == "staging"
-        assert "/staging" in isvc["spec"]["predictor"]["storageUris"][0]["uri"]
+        assert (
+            isvc["spec"]["predictor"]["storageUris"][0]["uri"]
+            == staging_uris[isvc["metadata"]["name"].removesuffix("-staging")]
+        )
     for isvc in production.values():
         assert (isvc["spec"]["predictor"]["minReplicas"], isvc["spec"]["predictor"]["maxReplicas"]) == (2, 10)
-        assert "/production" in isvc["spec"]["predictor"]["storageUris"][0]["uri"]
+        assert isvc["spec"]["predictor"]["storageUris"][0]["uri"] == production_uris[isvc["metadata"]["name"]]
     for isvc in [*staging.values(), *production.values()]:
         spec = isvc["spec"]
         assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
