@@ -10,6 +10,7 @@ the rest goes.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -63,6 +64,64 @@ def _measure(
     wall = time.perf_counter() - started
     cpu = {n: (cpu_seconds(p) - before[n]) / wall for n, p in pids.items()}
     return _row(name, connections, result, cpu, sum(peak_rss_mib(p) for p in pids.values()))
+
+
+def _shadow_rows(stack: LocalStack, email: str, out: Path, seconds: float) -> list[Row]:
+    """Production through the stack's gateway (no shadow traffic) and through gateways that mirror 5 %
+    (the cluster's setting) and 100 % of production's requests to staging, one request at a time: what
+    shadowing adds to production's latency. The mirror runs after the answer; on one machine staging's
+    extra work still competes with production's for the same cores."""
+    production = {"X-Environment": "production"}
+    backends = {
+        "transformers": stack.processes["production-transformer"].proc.pid,
+        "model-servers": stack.processes["production-predictor"].proc.pid,
+    }
+    rows = [
+        _measure(
+            "shadow: production, shadow traffic off",
+            f"{stack.gateway_url}/api/v1/predict",
+            email,
+            PUBLIC,
+            1,
+            seconds,
+            {"gateway": stack.processes["gateway"].proc.pid, **backends},
+            production,
+        )
+    ]
+    for share, label in ((0.05, "5 % mirrored to staging"), (1.0, "every request mirrored to staging")):
+        port = free_port()
+        shadowing = ManagedProcess(
+            "gateway-shadow",
+            [sys.executable, "-m", "api_gateway"],
+            env={
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(port),
+                "GATEWAY_STAGING_URL": stack.transformer_url("staging"),
+                "GATEWAY_PRODUCTION_URL": stack.transformer_url("production"),
+                "GATEWAY_SHADOW_SHARES": json.dumps({"spam-detector": share, "intent-classifier": share}),
+            },
+            log_dir=out / "logs-overhead",
+            echo=False,
+            ready_url=f"http://127.0.0.1:{port}/health",
+        )
+        shadowing.start()
+        try:
+            shadowing.wait_ready(60)
+            rows.append(
+                _measure(
+                    f"shadow: production, {label}",
+                    f"http://127.0.0.1:{port}/api/v1/predict",
+                    email,
+                    PUBLIC,
+                    1,
+                    seconds,
+                    {"gateway": shadowing.proc.pid, **backends},
+                    production,
+                )
+            )
+        finally:
+            shadowing.stop()
+    return rows
 
 
 def serving_overhead(
@@ -138,11 +197,15 @@ def serving_overhead(
                         inner,
                     )
                 )
+            rows += _shadow_rows(stack, email, out, seconds)
     finally:
         echo.stop()
 
     def pick(label: str, c: int) -> Row:
         return next(r for r in rows if r.configuration == f"overhead: {label}" and r.concurrency == c)
+
+    def pick_shadow(label: str) -> Row:
+        return next(r for r in rows if r.configuration == f"shadow: production, {label}")
 
     echo_row, full_row = pick("bare FastAPI echo", connections), pick("full gateway path, near-zero model", connections)
     summary = {
@@ -156,6 +219,11 @@ def serving_overhead(
         "overhead_full_path_cores": full_row.cpu_cores_used,
         "overhead_cpu_ms_per_request": full_row.extra["cpu_ms_per_request"],
         "overhead_echo_cpu_ms": echo_row.extra["cpu_ms_per_request"]["echo"],
+        "shadow_off_p50_c1_ms": pick_shadow("shadow traffic off").p50_ms,
+        "shadow_on_p50_c1_ms": pick_shadow("every request mirrored to staging").p50_ms,
+        "shadow_5pct_p50_c1_ms": pick_shadow("5 % mirrored to staging").p50_ms,
+        "shadow_off_p95_c1_ms": pick_shadow("shadow traffic off").p95_ms,
+        "shadow_on_p95_c1_ms": pick_shadow("every request mirrored to staging").p95_ms,
     }
     return rows, summary
 
@@ -172,6 +240,13 @@ def overhead_targets(summary: dict, header: bool = True) -> str:
         f"{summary['overhead_full_path_rps']} vs {summary['overhead_echo_rps']} req/s = {share:.0%} | {status} | "
         f"CPU per request: {per_process}, against {summary['overhead_echo_cpu_ms']} ms for the echo; three Python "
         f"servers on {summary['overhead_full_path_cores']} of the machine's cores, with wrk on the rest |"
+    )
+    lines.append(
+        f"| shadow traffic adds no latency to production (concurrency 1, near-zero model) | p50 "
+        f"{summary['shadow_off_p50_c1_ms']} ms off, {summary['shadow_5pct_p50_c1_ms']} ms with 5 % mirrored, "
+        f"{summary['shadow_on_p50_c1_ms']} ms with every request mirrored; p95 {summary['shadow_off_p95_c1_ms']} / "
+        f"{summary['shadow_on_p95_c1_ms']} ms (off / all) | see the rows | the mirror runs after the answer; on two "
+        "shared cores staging's extra work still competes with production's for CPU |"
     )
     lines.append(
         f"| p50 at concurrency 1 (near-zero model) | full path {summary['overhead_full_path_p50_c1_ms']} ms, "

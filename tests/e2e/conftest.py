@@ -3,6 +3,7 @@ the gateway, each its own process on loopback."""
 
 from __future__ import annotations
 
+import json
 import sys
 from contextlib import contextmanager
 
@@ -30,6 +31,9 @@ def stack(stack_model_dirs, inference_log_dir, tmp_path_factory):
         transformer_args={"staging": ["--enable_latency_logging", "true"]},
         # A short body deadline, so the drip test of the KServe components ends quickly.
         component_env={"FEATURE_TRANSFORMER_BODY_TIMEOUT_SECONDS": "3", "MODEL_SERVER_BODY_TIMEOUT_SECONDS": "3"},
+        # Production's traffic is mirrored to staging, as `make run` does, so every metric the dashboards
+        # read exists (tests/e2e/test_prometheus.py); shadow behaviour itself is tested in test_shadow.py.
+        gateway_env={"GATEWAY_SHADOW_SHARES": json.dumps({"spam-detector": 1.0, "intent-classifier": 1.0})},
     )
     stack = LocalStack(config)
     gateway = stack.processes["gateway"]
@@ -80,3 +84,48 @@ def extra_gateway(name: str, log_dir, staging_url: str, production_url: str, **s
         yield gateway, f"http://127.0.0.1:{port}"
     finally:
         gateway.stop()
+
+
+@contextmanager
+def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_args=()):
+    """A model-server + feature-transformer pair of its own on loopback, serving ``model_dir``, for
+    tests that need another model or other flags than the shared stack's; yields (predictor, transformer)
+    as ManagedProcesses with their base URLs in ``.url``."""
+    predictor_port, transformer_port = free_port(), free_port()
+    common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
+    predictor = ManagedProcess(
+        f"{name}-predictor",
+        [sys.executable, "-m", "model_server", "--http_port", str(predictor_port), *common, *predictor_args],
+        log_dir=log_dir,
+        echo=False,
+        ready_url=f"http://127.0.0.1:{predictor_port}/v2/health/ready",
+    )
+    transformer = ManagedProcess(
+        f"{name}-transformer",
+        [
+            sys.executable,
+            "-m",
+            "feature_transformer",
+            "--http_port",
+            str(transformer_port),
+            *common,
+            "--predictor_host",
+            f"127.0.0.1:{predictor_port}",
+            "--predictor_protocol",
+            "v2",
+            *transformer_args,
+        ],
+        log_dir=log_dir,
+        echo=False,
+        ready_url=f"http://127.0.0.1:{transformer_port}/v2/health/live",
+    )
+    predictor.url, transformer.url = f"http://127.0.0.1:{predictor_port}", f"http://127.0.0.1:{transformer_port}"
+    for proc in (predictor, transformer):
+        proc.start()
+    try:
+        for proc in (predictor, transformer):
+            proc.wait_ready(120)
+        yield predictor, transformer
+    finally:
+        transformer.stop()
+        predictor.stop()

@@ -4,68 +4,20 @@ in the platform's error shape, and the transformer passes that 503 on instead of
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import httpx
 import pytest
 
-from devstack.process import ManagedProcess, free_port
+from tests.e2e.conftest import extra_pair
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def tight_pair(model_dir, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("backpressure")
-    predictor_port, transformer_port = free_port(), free_port()
-    common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
-    predictor = ManagedProcess(
-        "tight-predictor",
-        [
-            sys.executable,
-            "-m",
-            "model_server",
-            "--http_port",
-            str(predictor_port),
-            *common,
-            "--max_batch_size",
-            "1",
-            "--max_batch_wait_ms",
-            "0",
-            "--max_queue_rows",
-            "2",
-        ],
-        log_dir=logs,
-        echo=False,
-        ready_url=f"http://127.0.0.1:{predictor_port}/v2/health/ready",
-    )
-    transformer = ManagedProcess(
-        "tight-transformer",
-        [
-            sys.executable,
-            "-m",
-            "feature_transformer",
-            "--http_port",
-            str(transformer_port),
-            *common,
-            "--predictor_host",
-            f"127.0.0.1:{predictor_port}",
-            "--predictor_protocol",
-            "v2",
-        ],
-        log_dir=logs,
-        echo=False,
-        ready_url=f"http://127.0.0.1:{transformer_port}/v2/health/live",
-    )
-    for proc in (predictor, transformer):
-        proc.start()
-    try:
-        for proc in (predictor, transformer):
-            proc.wait_ready(120)
-        yield f"http://127.0.0.1:{predictor_port}", f"http://127.0.0.1:{transformer_port}"
-    finally:
-        transformer.stop()
-        predictor.stop()
+    tight = ["--max_batch_size", "1", "--max_batch_wait_ms", "0", "--max_queue_rows", "2"]
+    with extra_pair("tight", tmp_path_factory.mktemp("backpressure"), model_dir, predictor_args=tight) as pair:
+        yield pair[0].url, pair[1].url
 
 
 async def _burst(url: str, body: dict, n: int) -> list[httpx.Response]:

@@ -113,9 +113,15 @@ def test_platform_rules_are_loaded_and_healthy(prometheus):
     _wait(loaded, 30, "rule groups loaded and evaluated")
 
 
-def test_every_metric_a_dashboard_queries_is_exported(prometheus):
+def test_every_metric_a_dashboard_queries_is_exported(prometheus, api):
     # The drift dashboard reads what the drift job pushes: tests/drift_detector checks those names
     # against the metrics a real drift run writes.
+    # Production traffic: it is what the stack mirrors to staging, so the shadow metrics exist too.
+    for path, body in (
+        ("/api/v1/predict", {"email_content": "lunch at noon?"}),
+        ("/api/v1/intent/predict", {"text": "hi"}),
+    ):
+        assert api.post(path, json=body, headers={"X-Environment": "production"}).status_code == 200
     wanted = {
         name
         for dashboard, exprs in dashboard_exprs().items()

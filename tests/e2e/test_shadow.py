@@ -11,10 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import torch
 
 from devstack.process import free_port
+from model_training.datasets import Example
+from model_training.spam import train_spam_model
+from model_training.trainer import TrainingConfig
 from serving_common.inference_log.reader import InferenceLogReader
-from tests.e2e.conftest import extra_gateway
+from tests.conftest import TINY_CONFIG, _balanced_subset
+from tests.e2e.conftest import extra_gateway, extra_pair
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +34,32 @@ TEXTS = [
     "I'll be late, the train is stuck outside the station",
 ]
 SHARES = json.dumps({"spam-detector": 1.0, "intent-classifier": 1.0})
+
+
+@pytest.fixture(scope="module")
+def disagreeing_staging(tmp_path_factory):
+    """A staging pair known to disagree with production: a tiny spam model trained on flipped labels."""
+    root = tmp_path_factory.mktemp("flipped")
+    torch.set_num_threads(2)
+    flipped = [Example(e.text, "ham" if e.label == "spam" else "spam") for e in _balanced_subset(200)]
+    train_spam_model(flipped, root / "spam-detector", config=TrainingConfig(**{**TINY_CONFIG.__dict__, "seed": 3}))
+    with extra_pair("flipped", root, root / "spam-detector", transformer_args=["--inference_log", "off"]) as (
+        _,
+        transformer,
+    ):
+        yield transformer.url
+
+
+@pytest.fixture(scope="module")
+def disagreeing_gateway(stack, disagreeing_staging, tmp_path_factory):
+    with extra_gateway(
+        "shadow-disagreeing",
+        tmp_path_factory.mktemp("shadow-disagreeing"),
+        disagreeing_staging,
+        stack.transformer_url("production"),
+        shadow_shares=SHARES,
+    ) as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +203,7 @@ def test_shadow_rows_are_logged_apart_as_shadow(shadow_gateway, inference_log_di
 
     shadow_rows = _wait_for(lambda: rows("staging-shadow"), 30)
     assert len(shadow_rows) == 1
-    assert len(rows("production")) == 1  # production logged its own answer, as always
+    assert len(_wait_for(lambda: rows("production"), 30)) == 1  # production logged its own answer, as always
     assert not rows("staging")  # staging's own traffic is not mixed with the mirrored one
 
 

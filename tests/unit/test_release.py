@@ -79,6 +79,20 @@ def _baseline(tmp_path: Path, model_dir: Path) -> str:
     return url
 
 
+def _promote_args(overlays: Path, metrics: Path, baselines: str) -> list[str]:
+    return [
+        "promote",
+        "--model",
+        "spam-detector",
+        "--overlays",
+        str(overlays),
+        "--metrics",
+        str(metrics),
+        "--baselines-url",
+        baselines,
+    ]
+
+
 def test_sync_puts_a_model_under_its_version_and_never_overwrites(tmp_path, model_dir):
     store = tmp_path / "store"
     uri = sync(model_dir, str(store))
@@ -123,17 +137,7 @@ def test_promote_with_evidence_edits_production_and_a_rollback_needs_none(repo, 
     current = production.version("spam-detector")
     metrics = _shadow_metrics(tmp_path, current, candidate, rows=150, agreeing=145)
     baselines = _baseline(tmp_path, model_dir)
-    args = [
-        "promote",
-        "--model",
-        "spam-detector",
-        "--overlays",
-        str(overlays),
-        "--metrics",
-        str(metrics),
-        "--baselines-url",
-        baselines,
-    ]
+    args = _promote_args(overlays, metrics, baselines)
     assert main(args) == 0
     promoted = Served.read(overlays, "production")
     assert promoted.uris["spam-detector"] == f"{store}/spam-detector/{candidate}"
@@ -169,17 +173,7 @@ def test_low_shadow_agreement_refuses_unless_forced(repo, tmp_path, model_dir):
     fields = shadow_agreement(metrics.read_text(), "spam-detector", current, candidate)
     agreed, total = fields["label"]
     assert total >= 3000 and agreed / total < 0.9
-    args = [
-        "promote",
-        "--model",
-        "spam-detector",
-        "--overlays",
-        str(overlays),
-        "--metrics",
-        str(metrics),
-        "--baselines-url",
-        baselines,
-    ]
+    args = _promote_args(overlays, metrics, baselines)
     assert main(args) == 2
     assert main([*args, "--force"]) == 0  # forced, and the history says so
     assert Served.read(overlays, "production").history[-1]["forced"] is True

@@ -31,12 +31,8 @@ SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 UpstreamsDep = Annotated[Upstreams, Depends(get_upstreams)]
 
 
-async def get_environment(
-    settings: SettingsDep,
-    x_environment: Annotated[
-        str | None, Header(description="staging or production; absent means the default (staging).")
-    ] = None,
-) -> Environment:
+def resolve_environment(settings: GatewaySettings, x_environment: str | None) -> Environment:
+    """The environment an ``X-Environment`` value names; absent or blank means the default."""
     if x_environment is None or not x_environment.strip():
         return settings.default_environment
     try:
@@ -56,24 +52,11 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-async def authorized_environment(
-    request: Request, environment: Annotated[Environment, Depends(get_environment)]
-) -> Environment:
-    """The requested environment, once the caller's API key may use it (when API keys are on)."""
-    authenticator: Authenticator | None = request.app.state.authenticator
-    if authenticator is not None:
-        authenticator.authorize(_presented_key(request), environment)
-    return environment
-
-
 async def require_api_key(request: Request) -> None:
     """Any valid key (for routes that span environments, like the model list)."""
     authenticator: Authenticator | None = request.app.state.authenticator
     if authenticator is not None:
         authenticator.authenticate(_presented_key(request))
-
-
-EnvironmentDep = Annotated[Environment, Depends(authorized_environment)]
 
 
 @dataclass(frozen=True)
@@ -93,8 +76,12 @@ async def serving(
         str | None, Header(description="staging or production; absent means the default (staging).")
     ] = None,
 ) -> Serving:
+    """The settings, clients, and the requested environment once the caller's API key may use it."""
     settings: GatewaySettings = request.app.state.settings
-    environment = await authorized_environment(request, await get_environment(settings, x_environment))
+    environment = resolve_environment(settings, x_environment)
+    authenticator: Authenticator | None = request.app.state.authenticator
+    if authenticator is not None:
+        authenticator.authorize(_presented_key(request), environment)
     return Serving(settings, request.app.state.upstreams, environment, request.app.state.shadow)
 
 
