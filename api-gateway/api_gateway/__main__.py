@@ -19,7 +19,7 @@ def main() -> None:
         log_config=None,
         timeout_graceful_shutdown=30,
         access_log=False,
-        **settings.http_limits().uvicorn_options(),
+        **settings.uvicorn_options(),
     )
 
 

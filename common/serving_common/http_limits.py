@@ -20,7 +20,6 @@ Refusals keep the platform's one error shape and close the connection, so no unr
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -37,7 +36,8 @@ _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 class HttpLimitSettings(BaseModel):
-    """The fields a service's settings carry for its HTTP server (mixed into each service's settings)."""
+    """The fields a service's settings carry for its HTTP server (mixed into each service's settings,
+    which are then passed as they are wherever limits are needed)."""
 
     max_body_bytes: int = Field(
         default=64 * MIB, ge=1024, description="Largest request body accepted, in bytes; past it: 413."
@@ -57,26 +57,6 @@ class HttpLimitSettings(BaseModel):
         ge=1,
         description="How long an idle keep-alive connection is kept (above common load balancers' 60 s).",
     )
-
-    def http_limits(self) -> HttpLimits:
-        return HttpLimits(
-            max_body_bytes=self.max_body_bytes,
-            body_timeout_seconds=self.body_timeout_seconds,
-            max_header_bytes=self.max_header_bytes,
-            max_headers=self.max_headers,
-            header_timeout_seconds=self.header_timeout_seconds,
-            keepalive_seconds=self.keepalive_seconds,
-        )
-
-
-@dataclass(frozen=True)
-class HttpLimits:
-    max_body_bytes: int = 64 * MIB
-    body_timeout_seconds: float = 30.0
-    max_header_bytes: int = 16 * 1024
-    max_headers: int = 100
-    header_timeout_seconds: float = 10.0
-    keepalive_seconds: int = 65
 
     def uvicorn_options(self) -> dict[str, Any]:
         """What ``uvicorn.run``/``uvicorn.Config`` takes to enforce the connection-level limits."""
@@ -140,7 +120,7 @@ class _LingeringTransport:
         asyncio.get_running_loop().call_later(LINGER_SECONDS, self._transport.close)
 
 
-def bounded_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
+def bounded_protocol(limits: HttpLimitSettings) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with the request head bounded in size, count and time."""
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):

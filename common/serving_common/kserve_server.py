@@ -32,7 +32,7 @@ from serving_common.http_errors import (
     unhandled_error_handler,
     validation_error_handler,
 )
-from serving_common.http_limits import BodyLimitMiddleware, HttpLimits
+from serving_common.http_limits import BodyLimitMiddleware, HttpLimitSettings
 from serving_common.model_dir import ModelMetadata
 from serving_common.schemas import ModelInfo
 
@@ -74,11 +74,11 @@ class ModelServer(kserve.ModelServer):
         http_host: str = "0.0.0.0",
         on_stopped: Sequence[Callable[[], Awaitable[None] | None]] = (),
         request_logs: bool = False,
-        http_limits: HttpLimits | None = None,
+        http_limits: HttpLimitSettings | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(enable_latency_logging=request_logs, **kwargs)
-        self.http_limits = http_limits or HttpLimits()
+        self.http_limits = http_limits or HttpLimitSettings()
         if not request_logs:
             # KServe's timing middleware and uvicorn's access log write at INFO on these loggers.
             for name in ("kserve.trace", "uvicorn.access"):

@@ -306,10 +306,14 @@ def targets(rows: list[Row], context: dict, concurrency: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _machine() -> str:
+    gpu = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return f"{platform.node()} {os.cpu_count()} CPU cores, {gpu}"
+
+
 def _overhead_context(args: argparse.Namespace, metadata, tokens: int) -> dict:
     return {
-        "machine": f"{platform.node()} {os.cpu_count()} CPU cores, "
-        f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
+        "machine": _machine(),
         "model": "tiny-random (1 layer, width 32; the default model's tokenizer)",
         "model_version": "random-tiny",
         "email_tokens": tokens,
@@ -567,8 +571,7 @@ def main(argv: list[str] | None = None) -> int:
 
     context = {
         **overhead,
-        "machine": f"{platform.node()} {os.cpu_count()} CPU cores, "
-        f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}",
+        "machine": _machine(),
         "model": str(args.model),
         "model_version": metadata.version,
         "gpu": torch.cuda.is_available(),

@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api_gateway.api.schemas import EmailIn, PredictOut
-from serving_common.http_limits import HttpLimits
+from serving_common.http_limits import HttpLimitSettings
 
 
 def create_app() -> FastAPI:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         log_config=None,
         access_log=False,
-        **HttpLimits().uvicorn_options(),
+        **HttpLimitSettings().uvicorn_options(),
     )
 
 

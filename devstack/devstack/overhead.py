@@ -19,7 +19,7 @@ from devstack import wrk
 from devstack.process import ManagedProcess, free_port
 from devstack.procstats import cpu_seconds, peak_rss_mib
 from devstack.report import Row
-from devstack.stack import LocalStack, StackConfig
+from devstack.stack import LocalStack, StackConfig, gateway_process
 
 PUBLIC = '{"email_content": "%s"}'
 V1 = '{"instances": [{"text": "%s"}]}'
@@ -90,19 +90,13 @@ def _shadow_rows(stack: LocalStack, email: str, out: Path, seconds: float) -> li
     ]
     for share, label in ((0.05, "5 % mirrored to staging"), (1.0, "every request mirrored to staging")):
         port = free_port()
-        shadowing = ManagedProcess(
+        shadowing = gateway_process(
             "gateway-shadow",
-            [sys.executable, "-m", "api_gateway"],
-            env={
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(port),
-                "GATEWAY_STAGING_URL": stack.transformer_url("staging"),
-                "GATEWAY_PRODUCTION_URL": stack.transformer_url("production"),
-                "GATEWAY_SHADOW_SHARES": json.dumps({"spam-detector": share, "intent-classifier": share}),
-            },
+            port,
+            stack.transformer_url("staging"),
+            stack.transformer_url("production"),
             log_dir=out / "logs-overhead",
-            echo=False,
-            ready_url=f"http://127.0.0.1:{port}/health",
+            env={"GATEWAY_SHADOW_SHARES": json.dumps({"spam-detector": share, "intent-classifier": share})},
         )
         shadowing.start()
         try:

@@ -42,6 +42,34 @@ class StackConfig:
         return cls(model_dirs=model_dirs, gateway_port=free_port(), pair_ports=ports, **kwargs)
 
 
+def gateway_process(
+    name: str,
+    port: int,
+    staging_url: str,
+    production_url: str,
+    *,
+    log_dir: Path,
+    echo: bool = False,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+) -> ManagedProcess:
+    """A gateway process in front of the given environments' transformers (``GATEWAY_*`` in ``env``)."""
+    return ManagedProcess(
+        name,
+        [sys.executable, "-m", "api_gateway"],
+        env={
+            "GATEWAY_HOST": host,
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_STAGING_URL": staging_url,
+            "GATEWAY_PRODUCTION_URL": production_url,
+            **(env or {}),
+        },
+        log_dir=log_dir,
+        echo=echo,
+        ready_url=f"http://{host}:{port}/health",
+    )
+
+
 class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -96,19 +124,15 @@ class LocalStack:
                 echo=config.echo,
                 ready_url=f"http://{host}:{ports.transformer}/v2/health/live",
             )
-        self.processes["gateway"] = ManagedProcess(
+        self.processes["gateway"] = gateway_process(
             "gateway",
-            [py, "-m", "api_gateway"],
-            env={
-                "GATEWAY_HOST": host,
-                "GATEWAY_PORT": str(config.gateway_port),
-                "GATEWAY_STAGING_URL": self.transformer_url("staging"),
-                "GATEWAY_PRODUCTION_URL": self.transformer_url("production"),
-                **config.gateway_env,
-            },
+            config.gateway_port,
+            self.transformer_url("staging"),
+            self.transformer_url("production"),
             log_dir=config.log_dir,
             echo=config.echo,
-            ready_url=f"{self.gateway_url}/health",
+            env=config.gateway_env,
+            host=host,
         )
 
     @property

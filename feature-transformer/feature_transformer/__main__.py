@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         http_host=args.http_host,
         on_stopped=[*(t.aclose for t, _ in models), *([writer.close] if writer else [])],
         request_logs=args.enable_latency_logging,
-        http_limits=settings.http_limits(),
+        http_limits=settings,
     ).start_models(models)
 
 

@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> None:
         models.append((predictor, predictor.classifier.metadata))
     # Binary v2 calls (the transformer's) take the lean path; everything else goes to KServe's handlers.
     kserve_app.add_middleware(BinaryInferMiddleware, predictors={p.name: p for p, _ in models})
-    ModelServer(
-        http_host=args.http_host, request_logs=args.enable_latency_logging, http_limits=settings.http_limits()
-    ).start_models(models)
+    ModelServer(http_host=args.http_host, request_logs=args.enable_latency_logging, http_limits=settings).start_models(
+        models
+    )
 
 
 if __name__ == "__main__":

@@ -23,22 +23,13 @@ from kserve.logging import trace_logger
 from kserve.metrics import PREDICT_HIST_TIME, get_labels
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model_server.inputs import ATTENTION_MASK, INPUT_IDS
+from model_server.inputs import ATTENTION_MASK, INPUT_IDS, INTEGER_DATATYPES
 from model_server.predictor import EMBEDDING, LOGITS, ClassifierPredictor
 from serving_common.errors import error_payload
 from serving_common.kserve_server import describe_error
 
 HEADER_LENGTH = b"inference-header-content-length"
 _PATH = re.compile(r"^/v2/models/([^/]+)/infer$")
-_NUMPY_INTEGERS = {
-    "INT64": np.int64,
-    "INT32": np.int32,
-    "INT16": np.int16,
-    "INT8": np.int8,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-}
 
 
 def read_request(body: bytes, header_length: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
@@ -54,16 +45,12 @@ def read_request(body: bytes, header_length: int) -> tuple[dict[str, Any], np.nd
     for spec in header.get("inputs") or []:
         name, datatype, shape = spec.get("name"), spec.get("datatype"), spec.get("shape")
         size = (spec.get("parameters") or {}).get("binary_data_size")
-        if datatype not in _NUMPY_INTEGERS:
+        if datatype not in INTEGER_DATATYPES:
             raise InvalidInput(f"input tensor '{name}' must be INT64, got {datatype}")
         if not isinstance(size, int) or not isinstance(shape, list) or offset + size > len(body):
             raise InvalidInput(f"input tensor '{name}' needs binary_data_size and a shape within the body")
-        raw = np.frombuffer(
-            body,
-            dtype=_NUMPY_INTEGERS[datatype],
-            count=size // np.dtype(_NUMPY_INTEGERS[datatype]).itemsize,
-            offset=offset,
-        )
+        dtype = np.dtype(INTEGER_DATATYPES[datatype])
+        raw = np.frombuffer(body, dtype=dtype, count=size // dtype.itemsize, offset=offset)
         offset += size
         try:
             tensors[name] = raw.reshape(shape).astype(np.int64, copy=False)

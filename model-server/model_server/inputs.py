@@ -10,7 +10,16 @@ from kserve.protocol.infer_type import InferRequest
 
 INPUT_IDS = "input_ids"
 ATTENTION_MASK = "attention_mask"
-_INTEGER_DATATYPES = {"INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16", "UINT32"}
+# The v2 datatypes token tensors may come in, and their numpy types (read as int64).
+INTEGER_DATATYPES: dict[str, type[np.integer]] = {
+    "INT64": np.int64,
+    "INT32": np.int32,
+    "INT16": np.int16,
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+}
 
 
 def from_v2(request: InferRequest) -> tuple[np.ndarray, np.ndarray]:
@@ -19,7 +28,7 @@ def from_v2(request: InferRequest) -> tuple[np.ndarray, np.ndarray]:
         tensor = request.get_input_by_name(name)
         if tensor is None:
             raise InvalidInput(f"input tensor '{name}' is missing; expected '{INPUT_IDS}' and '{ATTENTION_MASK}'")
-        if tensor.datatype not in _INTEGER_DATATYPES:
+        if tensor.datatype not in INTEGER_DATATYPES:
             raise InvalidInput(f"input tensor '{name}' must be INT64, got {tensor.datatype}")
         try:
             tensors[name] = np.asarray(tensor.as_numpy(), dtype=np.int64)

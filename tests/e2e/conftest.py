@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from devstack.process import ManagedProcess, free_port
-from devstack.stack import LocalStack, StackConfig
+from devstack.stack import LocalStack, StackConfig, gateway_process
 
 
 @pytest.fixture(scope="session")
@@ -64,20 +64,8 @@ def extra_gateway(name: str, log_dir, staging_url: str, production_url: str, **s
     """A gateway process of its own on loopback (GATEWAY_* settings as keyword arguments, upper-cased),
     for tests that need other settings than the shared stack's; yields (process, base URL)."""
     port = free_port()
-    gateway = ManagedProcess(
-        name,
-        [sys.executable, "-m", "api_gateway"],
-        env={
-            "GATEWAY_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(port),
-            "GATEWAY_STAGING_URL": staging_url,
-            "GATEWAY_PRODUCTION_URL": production_url,
-            **{f"GATEWAY_{k.upper()}": v for k, v in settings.items()},
-        },
-        log_dir=log_dir,
-        echo=False,
-        ready_url=f"http://127.0.0.1:{port}/health",
-    )
+    env = {f"GATEWAY_{k.upper()}": v for k, v in settings.items()}
+    gateway = gateway_process(name, port, staging_url, production_url, log_dir=log_dir, env=env)
     gateway.start()
     try:
         gateway.wait_ready(60)
