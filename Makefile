@@ -90,13 +90,9 @@ lint: $(STAMP)
 
 REGISTRY ?= ghcr.io/textserve
 VERSION  ?= 0.1.0
-images:
-	docker build -f api-gateway/Dockerfile -t $(REGISTRY)/api-gateway:$(VERSION) .
-	docker build -f feature-transformer/Dockerfile -t $(REGISTRY)/feature-transformer:$(VERSION) .
-	docker build -f model-server/Dockerfile -t $(REGISTRY)/model-server:$(VERSION) .
-	docker build -f model-server/Dockerfile.cuda -t $(REGISTRY)/model-server-cuda:$(VERSION) .
-	docker build -f baseline-generator/Dockerfile -t $(REGISTRY)/baseline-generator:$(VERSION) .
-	docker build -f drift-detector/Dockerfile -t $(REGISTRY)/drift-detector:$(VERSION) .
+# One Dockerfile, one table of images (pyproject.toml, [tool.textserve.images]).
+images: $(STAMP)
+	$(BIN)/python -m devstack.images --registry $(REGISTRY) --version $(VERSION)
 
 lock: $(STAMP) $(DRIFT_STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|nvidia-|triton|textserve)' > constraints.txt

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from model_training.datasets import load_sms_spam
+from ml_common.datasets import load_sms_spam, read_intent_prompts
 from model_training.intent import train_intent_model
-from model_training.intent_data import INTENTS, read_dataset
+from model_training.intent_data import INTENTS
 from model_training.spam import train_spam_model
 from model_training.trainer import TrainingConfig
 
@@ -50,7 +50,7 @@ def model_dir(model_dirs: dict[str, Path]) -> Path:
 
 def build_tiny_intent_model(out: Path, per_intent: int = 40) -> Path:
     torch.set_num_threads(2)
-    rows = read_dataset()
+    rows = read_intent_prompts()
     subset = [r for intent in INTENTS for r in [r for r in rows if r["intent"] == intent][:per_intent]]
     train_intent_model(subset, out, config=TrainingConfig(epochs=4, max_train_length=64, learning_rate=2e-3))
     return out

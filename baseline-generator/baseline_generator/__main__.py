@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from baseline_generator.generate import build_baseline
 from baseline_generator.reference import from_file, validation_split
 from baseline_generator.settings import BaselineSettings
-from model_server.classifier import SequenceClassifier
-from model_server.device import resolve_device
+from ml_common.classifier import SequenceClassifier
+from ml_common.device import resolve_device
 from serving_common.baseline import BaselineStore
 from serving_common.errors import PlatformError, describe_validation_error
 from serving_common.logging import configure_logging

@@ -14,13 +14,13 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from baseline_generator.reference import Reference
-from model_server.classifier import SequenceClassifier
+from ml_common.classifier import SequenceClassifier
 from serving_common.baseline import BaselineMetadata
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES, compose_email_text, extract_features
-from serving_common.inference_log.records import Prediction, build_rows, to_table
-from serving_common.model_dir import TOKENIZER_FILE, Task
-from serving_common.postprocess import intent_verdicts, spam_verdicts
+from serving_common.inference_log.records import build_rows, to_table
+from serving_common.model_dir import TOKENIZER_FILE
+from serving_common.tasks import task_of
 from serving_common.tokenization import TextEncoder
 
 HISTOGRAM_BINS = 20
@@ -37,16 +37,14 @@ def run_reference(
 ) -> pa.Table:
     """Rows exactly as the feature transformer would log them for these texts."""
     metadata = classifier.metadata
+    task = task_of(metadata)
     encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for start in tqdm(range(0, len(texts), batch_size), desc=f"baseline {metadata.name}", unit="batch"):
         chunk = [compose_email_text(t) for t in texts[start : start + batch_size]]
         batch = encoder.encode(chunk)
         logits, embeddings = classifier.infer(batch.input_ids, batch.attention_mask)
-        if metadata.task is Task.SPAM:
-            predictions = [Prediction.from_spam(v) for v in spam_verdicts(logits, metadata)]
-        else:
-            predictions = [Prediction.from_intent(v) for v in intent_verdicts(logits, metadata)]
+        predictions = [task.log_row(v) for v in task.verdicts(logits, metadata)]
         rows += build_rows(
             model_name=metadata.name,
             model_version=metadata.version,

@@ -1,7 +1,7 @@
 """The reference texts a baseline is made from.
 
 By default, the model's own validation split: rebuilt with the same dataset, de-duplication and
-seeded split the training command used (one implementation, ``model_training.datasets``), and
+seeded split the training command used (one implementation, ``ml_common.datasets``), and
 refused if the dataset no longer hashes to what ``metrics.json`` recorded.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_training.datasets import Example, dataset_hash, read_labelled_file
-from model_training.splits import TrainingDataMismatch, training_splits
+from ml_common.datasets import Example, dataset_hash, read_labelled_file
+from ml_common.splits import TrainingDataMismatch, training_splits
 from serving_common.errors import ClientError
 from serving_common.features import normalize_text
 from serving_common.model_dir import ModelMetadata

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from model_training.__main__ import ensure_default_models
+    from model_training.defaults import ensure_default_models
     from serving_common.logging import configure_logging
 
     configure_logging()

@@ -57,9 +57,9 @@ def make_email(target_tokens: int, encoder: TextEncoder) -> str:
 
 
 def load_for_bench(model_dir: Path, runtime: str, onnx_dir: Path, compile_model: bool = False):
-    from model_server.classifier import SequenceClassifier
-    from model_server.device import resolve_device, resolve_dtype
-    from model_server.onnx_runtime import OnnxClassifier
+    from ml_common.classifier import SequenceClassifier
+    from ml_common.device import resolve_device, resolve_dtype
+    from ml_common.onnx_runtime import OnnxClassifier
 
     device = resolve_device("cpu" if runtime == "onnx" else "auto")
     classifier = SequenceClassifier.load(model_dir, device, resolve_dtype("auto", device))
@@ -98,33 +98,34 @@ def ceiling(
 
 
 def quality(model_dir: Path, onnx_dir: Path) -> dict | None:
-    """Held-out F1 and ROC-AUC of both runtimes (spam models trained on the default dataset only)."""
+    """Held-out F1 and ROC-AUC of both runtimes, with the verdicts the platform serves (binary models
+    trained on the default dataset only)."""
     import numpy as np
 
+    from ml_common.splits import TrainingDataMismatch, training_splits
     from model_training.evaluation import binary_metrics
-    from model_training.splits import TrainingDataMismatch, training_splits
-    from serving_common.model_dir import Task
-    from serving_common.postprocess import softmax
+    from serving_common.tasks import task_of
 
     metadata = read_metadata(model_dir)
-    if metadata.task is not Task.SPAM:
+    if metadata.positive_label is None:
         return None
     try:
         splits = training_splits(model_dir, metadata)
     except TrainingDataMismatch:
         return None
+    task = task_of(metadata)
     texts = [e.text for e in splits.test]
     y = np.array([int(e.label == metadata.positive_label) for e in splits.test])
     encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
-    positive = metadata.labels.index(metadata.positive_label)
     result = {}
     for runtime in ("torch", "onnx"):
         classifier = load_for_bench(model_dir, runtime, onnx_dir)
-        scores = []
+        scores: list[float] = []
         for start in range(0, len(texts), 64):
             batch = encoder.encode(texts[start : start + 64])
-            scores.append(softmax(classifier.forward(batch.input_ids, batch.attention_mask))[:, positive])
-        m = binary_metrics(y, np.concatenate(scores), metadata.threshold)
+            logits = classifier.forward(batch.input_ids, batch.attention_mask)
+            scores += [task.log_row(v).probability for v in task.verdicts(logits, metadata)]
+        m = binary_metrics(y, np.array(scores), metadata.threshold)
         result[runtime] = {"f1": round(m["f1"], 4), "roc_auc": round(m["roc_auc"], 4)}
     return result
 

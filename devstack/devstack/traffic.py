@@ -15,8 +15,7 @@ import sys
 
 import httpx
 
-from model_training.datasets import load_sms_spam, stratified_split
-from model_training.intent_data import read_dataset
+from ml_common.datasets import load_sms_spam, read_intent_prompts, stratified_split
 from model_training.trainer import TrainingConfig
 
 SPLIT_SEED = TrainingConfig.seed  # the default spam model's split (its metrics.json: dataset.split_seed)
@@ -28,7 +27,7 @@ def reference_texts(count: int, seed: int = 0, split: str = "test") -> list[str]
 
 
 def shifted_texts(count: int, seed: int = 0) -> list[str]:
-    prompts = [r["text"] for r in read_dataset()]
+    prompts = [r["text"] for r in read_intent_prompts()]
     rng = random.Random(seed)
     return [" ".join(rng.sample(prompts, 3)) for _ in range(count)]
 

@@ -4,6 +4,7 @@ predictor at ``predictor_host``) → postprocess; the call itself goes through :
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -11,27 +12,19 @@ from typing import Any
 from kserve import Model
 from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from feature_transformer import metrics
 from feature_transformer.predictor_client import PredictorClient
 from serving_common.features import compose_email_text, extract_features
-from serving_common.inference_log.records import Prediction, build_rows
+from serving_common.inference_log.records import build_rows
 from serving_common.inference_log.writer import InferenceLogWriter
-from serving_common.model_dir import ModelMetadata, Task
-from serving_common.postprocess import intent_verdicts, spam_verdicts
+from serving_common.model_dir import ModelMetadata
 from serving_common.request_context import SHADOW_HEADER
-from serving_common.schemas import (
-    IntentOutput,
-    IntentResponse,
-    IntentScore,
-    SpamOutput,
-    SpamResponse,
-    TransformerRequest,
-)
+from serving_common.schemas import TransformerRequest
+from serving_common.tasks import task_of
 from serving_common.tokenization import TextEncoder
 
-TOP_INTENTS = 3
 EMBEDDING = "embedding"
 
 
@@ -63,6 +56,7 @@ class TextTransformer(Model):
     ):
         super().__init__(name)
         self.metadata = metadata
+        self.task = task_of(metadata)
         self.predictor_connections = predictor_connections
         self._predictor: PredictorClient | None = None
         self.encoder = encoder
@@ -134,35 +128,31 @@ class TextTransformer(Model):
         if logits.shape[0] != len(prepared.features):
             raise InferenceError(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
         try:
-            verdicts = (
-                spam_verdicts(logits, self.metadata)
-                if self.metadata.task is Task.SPAM
-                else intent_verdicts(logits, self.metadata)
-            )
+            verdicts = self.task.verdicts(logits, self.metadata)
         except ValueError as exc:  # logits that do not fit the model's declared heads
             raise InferenceError(str(exc)) from None
         model_version = result.model_version or self.metadata.version
         if self.inference_log is not None:
             self._log(result, prepared, verdicts, model_version)
-        response_model: type[BaseModel] = SpamResponse if self.metadata.task is Task.SPAM else IntentResponse
-        return response_model(
-            predictions=self._outputs(verdicts, prepared),
+        return self.task.response(
+            verdicts,
+            truncated=prepared.truncated,
+            features=prepared.features,
             model_name=result.model_name or self.name,
             model_version=model_version,
         ).model_dump()
 
-    def _log(self, result: InferResponse, prepared: _Prepared, verdicts: list, model_version: str) -> None:
+    def _log(self, result: InferResponse, prepared: _Prepared, verdicts: Sequence[Any], model_version: str) -> None:
         """Hand the rows to the inference log's buffer (no I/O here; never fails the request)."""
         embedding = next((o for o in result.outputs if o.name == EMBEDDING), None)
         embeddings = embedding.as_numpy() if embedding is not None else None
         if embeddings is not None and embeddings.shape[0] != len(verdicts):
             embeddings = None
-        from_verdict = Prediction.from_spam if self.metadata.task is Task.SPAM else Prediction.from_intent
         rows = build_rows(
             model_name=self.name,
             model_version=model_version,
             features=prepared.features,
-            predictions=[from_verdict(v) for v in verdicts],
+            predictions=[self.task.log_row(v) for v in verdicts],
             embeddings=embeddings,
             projection_id=(embedding.parameters or {}).get("projection") if embedding is not None else None,
             truncated=prepared.truncated,
@@ -170,28 +160,5 @@ class TextTransformer(Model):
             texts=prepared.texts,
             hash_salt=self.hash_salt,
         )
-        self.inference_log.record(rows, shadow=prepared.shadow)
-
-    def _outputs(self, verdicts: list, prepared: _Prepared) -> list[BaseModel]:
-        rows = zip(prepared.truncated, prepared.features, strict=True)
-        if self.metadata.task is Task.SPAM:
-            return [
-                SpamOutput(label=label, spam_probability=p, confidence=conf, truncated=cut, features=feats)
-                for (label, p, conf), (cut, feats) in zip(verdicts, rows, strict=True)
-            ]
-        outputs = []
-        for v, (cut, feats) in zip(verdicts, rows, strict=True):
-            ranked = sorted(v.all_intents.items(), key=lambda kv: kv[1], reverse=True)[:TOP_INTENTS]
-            outputs.append(
-                IntentOutput(
-                    intent=v.intent,
-                    confidence=v.confidence,
-                    all_intents=v.all_intents,
-                    top_intents=[IntentScore(intent=i, probability=p) for i, p in ranked],
-                    complexity_score=v.complexity_score,
-                    complexity_level=v.complexity_level,
-                    truncated=cut,
-                    features=feats,
-                )
-            )
-        return outputs
+        if self.inference_log is not None:
+            self.inference_log.record(rows, shadow=prepared.shadow)

@@ -7,10 +7,10 @@ import argparse
 import torch
 from kserve.model_server import app as kserve_app
 
+from ml_common.classifier import SequenceClassifier
+from ml_common.device import resolve_device, resolve_dtype
+from ml_common.onnx_runtime import OnnxClassifier
 from model_server.binary_v2 import BinaryInferMiddleware
-from model_server.classifier import SequenceClassifier
-from model_server.device import resolve_device, resolve_dtype
-from model_server.onnx_runtime import OnnxClassifier
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
 from serving_common.kserve_server import ModelServer, on_off, served_names

@@ -14,9 +14,9 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from ml_common.classifier import SequenceClassifier
 from model_server import inputs, metrics
 from model_server.batching import AdaptiveBatcher
-from model_server.classifier import SequenceClassifier
 from model_server.settings import ModelServerSettings
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,11 @@
-"""Each image installs what its code imports.
+"""Each image holds its own service and the shared code, and installs what that code imports.
 
-Every Dockerfile installs the project with only its own extras (`pip install ".[gateway]"`). A module
-that imports a package those extras do not bring in works in the development environment, which has
-everything, and fails when the container starts. This test follows each service's imports through the
-project's own modules and checks every third-party import against the distributions the image's
-extras install, closed over their installed requirements.
+The one Dockerfile copies ``common/`` and one service directory and installs only that image's extras
+(pyproject.toml, ``[tool.textserve.images]``). A module that imports another service, or a package
+those extras do not bring in, works in the development environment, which has everything, and fails
+when the container starts. These tests follow each service's imports through the project's own
+modules: every project import stays in the service or the shared packages, and every third-party
+import is among the distributions the image's extras install, closed over their requirements.
 """
 
 from __future__ import annotations
@@ -19,23 +20,22 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from devstack.images import images
+
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = {
-    "serving_common": ROOT / "common" / "serving_common",
+SHARED = {"serving_common": ROOT / "common" / "serving_common", "ml_common": ROOT / "common" / "ml_common"}
+SERVICES = {
     "api_gateway": ROOT / "api-gateway" / "api_gateway",
     "feature_transformer": ROOT / "feature-transformer" / "feature_transformer",
     "model_server": ROOT / "model-server" / "model_server",
     "model_training": ROOT / "training" / "model_training",
     "baseline_generator": ROOT / "baseline-generator" / "baseline_generator",
+    "drift_detector": ROOT / "drift-detector" / "drift_detector",
 }
-# Service package -> its Dockerfile (the drift detector has its own environment, checked there).
-IMAGES = {
-    "api_gateway": ROOT / "api-gateway" / "Dockerfile",
-    "feature_transformer": ROOT / "feature-transformer" / "Dockerfile",
-    "model_server": ROOT / "model-server" / "Dockerfile",
-    "baseline_generator": ROOT / "baseline-generator" / "Dockerfile",
-}
-# Installed by the Dockerfile on its own line (the CPU wheel), not through an extra.
+PROJECT = {**SHARED, **SERVICES, "devstack": ROOT / "devstack" / "devstack"}
+# Runnable service package -> its image (the training package is a command, not an image).
+IMAGES = {image.module: image for image in images() if image.torch != "cuda"}
+# Installed by the Dockerfile on its own line (the CPU or CUDA wheel), not through an extra.
 INSTALLED_APART = {"torch"}
 
 
@@ -62,11 +62,13 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def third_party_imports(package: str) -> set[str]:
-    """Top-level third-party modules imported by a package's modules and the project modules they import."""
+def imports_of(package: str) -> tuple[set[str], set[str]]:
+    """(project packages, top-level third-party modules) that a package's modules import, followed through
+    the project modules they import."""
     todo = list(PROJECT[package].rglob("*.py"))
     seen: set[Path] = set()
     found: set[str] = set()
+    project: set[str] = set()
     while todo:
         path = todo.pop()
         if path in seen:
@@ -75,11 +77,12 @@ def third_party_imports(package: str) -> set[str]:
         for name in _imports(path):
             top = name.split(".")[0]
             if top in PROJECT:
+                project.add(top)
                 if (module := _module_file(name)) is not None:
                     todo.append(module)
             elif top not in sys.stdlib_module_names and top != "__future__":
                 found.add(top)
-    return found
+    return project, found
 
 
 def _requirements(dist: str, extras: set[str]) -> list[tuple[str, set[str]]]:
@@ -110,19 +113,30 @@ def installed_by(extras: set[str]) -> set[str]:
     return {name for name, _ in seen}
 
 
-def image_extras(dockerfile: Path) -> set[str]:
-    found = re.findall(r'pip install [^\n]*"\.\[([^\]]+)\]"', dockerfile.read_text())
-    assert found, f'{dockerfile}: no `pip install ".[extras]"` line'
-    return {e.strip() for group in found for e in group.split(",")}
+def test_every_service_has_an_image_from_the_one_dockerfile():
+    assert sorted(ROOT.glob("**/Dockerfile*")) == [ROOT / "Dockerfile"]
+    assert set(IMAGES) == set(SERVICES) - {"model_training"}
+    for image in IMAGES.values():
+        assert (ROOT / image.source / image.module / "__main__.py").is_file(), image
+
+
+@pytest.mark.parametrize("package", sorted(SERVICES))
+def test_no_service_imports_another(package):
+    project, _ = imports_of(package)
+    others = project - {package} - set(SHARED)
+    assert not others, f"{package} imports {sorted(others)}: shared code belongs in {sorted(SHARED)}"
 
 
 @pytest.mark.parametrize("package", sorted(IMAGES))
 def test_every_import_is_installed_by_the_image(package):
-    distributions = installed_by(image_extras(IMAGES[package])) | INSTALLED_APART
+    image = IMAGES[package]
+    distributions = installed_by({e.strip() for e in image.extras.split(",")})
+    if image.torch != "none":
+        distributions |= INSTALLED_APART
     modules = metadata.packages_distributions()
     missing = {}
-    for module in sorted(third_party_imports(package)):
+    for module in sorted(imports_of(package)[1]):
         providers = {re.sub(r"[-_.]+", "-", d).lower() for d in modules.get(module, [module])}
         if not providers & distributions:
             missing[module] = sorted(providers)
-    assert not missing, f"{IMAGES[package].relative_to(ROOT)} does not install what {package} imports: {missing}"
+    assert not missing, f"the {image.name} image does not install what {package} imports: {missing}"

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from devstack.process import free_port
-from model_training.datasets import Example
+from ml_common.datasets import Example
 from model_training.spam import train_spam_model
 from model_training.trainer import TrainingConfig
 from serving_common.inference_log.reader import InferenceLogReader

@@ -11,7 +11,7 @@ import torch
 
 from baseline_generator.__main__ import main
 from baseline_generator.reference import ReferenceDataError, validation_split
-from model_server.classifier import SequenceClassifier
+from ml_common.classifier import SequenceClassifier
 from serving_common.baseline import BaselineStore
 from serving_common.features import FEATURE_NAMES, extract_features
 from serving_common.inference_log.records import SCHEMA

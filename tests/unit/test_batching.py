@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from ml_common.classifier import SequenceClassifier
 from model_server.batching import AdaptiveBatcher, length_buckets, pad_and_stack
-from model_server.classifier import SequenceClassifier
 from model_server.errors import BatcherFailed, Overloaded
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings

@@ -5,20 +5,22 @@ import pytest
 import torch
 
 from feature_transformer.transformer import TextTransformer
-from model_server.classifier import SequenceClassifier
-from model_training.intent_data import INTENTS, generate, read_dataset
+from ml_common.classifier import SequenceClassifier
+from ml_common.datasets import read_intent_prompts
+from model_training.intent_data import INTENTS, generate
 from serving_common.model_dir import TOKENIZER_FILE, Task, validate_model_dir
-from serving_common.postprocess import complexity_level, intent_verdicts
+from serving_common.postprocess import complexity_level
+from serving_common.tasks import INTENT
 from serving_common.tokenization import TextEncoder
 
 
 def test_committed_dataset_is_what_the_generator_writes():
-    rows = read_dataset()
+    rows = read_intent_prompts()
     assert rows == generate(), "training/data/intent_prompts.jsonl is stale: python -m model_training intent-data"
 
 
 def test_dataset_has_hundreds_of_varied_prompts_per_intent():
-    rows = read_dataset()
+    rows = read_intent_prompts()
     for intent in INTENTS:
         texts = [r["text"] for r in rows if r["intent"] == intent]
         assert len(texts) >= 250, intent
@@ -59,7 +61,7 @@ def test_both_heads_come_from_one_forward_pass(intent_model_dir):
     logits = classifier.forward(batch.input_ids, batch.attention_mask)
     handle.remove()
     assert len(calls) == 1 and logits.shape == (2, 11)
-    verdicts = intent_verdicts(logits, classifier.metadata)
+    verdicts = INTENT.verdicts(logits, classifier.metadata)
     for v in verdicts:
         assert v.intent in INTENTS and 0 <= v.complexity_score <= 1
         assert sum(v.all_intents.values()) == pytest.approx(1.0)
@@ -67,7 +69,7 @@ def test_both_heads_come_from_one_forward_pass(intent_model_dir):
 
 def test_intent_verdicts_refuse_logits_that_do_not_fit_the_heads(intent_model_dir):
     with pytest.raises(ValueError, match="expected logits of shape"):
-        intent_verdicts(np.zeros((1, 10)), validate_model_dir(intent_model_dir))
+        INTENT.verdicts(np.zeros((1, 10)), validate_model_dir(intent_model_dir))
 
 
 def test_transformer_answers_intent_shape(intent_model_dir):

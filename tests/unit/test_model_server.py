@@ -6,9 +6,9 @@ import torch
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
+from ml_common.classifier import SequenceClassifier
+from ml_common.device import resolve_device, resolve_dtype
 from model_server import inputs
-from model_server.classifier import SequenceClassifier
-from model_server.device import resolve_device, resolve_dtype
 from model_server.predictor import ClassifierPredictor
 from serving_common.errors import ModelDirectoryError
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from kserve.protocol.infer_type import InferInput, InferRequest
 
-from model_server.classifier import SequenceClassifier
-from model_server.onnx_runtime import OnnxClassifier
+from ml_common.classifier import SequenceClassifier
+from ml_common.onnx_runtime import OnnxClassifier
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
 

@@ -1,6 +1,6 @@
 import json
 
-from model_training.datasets import Example, deduplicate, load_sms_spam, read_labelled_file, stratified_split
+from ml_common.datasets import Example, deduplicate, load_sms_spam, read_labelled_file, stratified_split
 
 
 def test_sms_spam_collection_is_read_from_its_package():

@@ -5,7 +5,8 @@ from kserve.protocol.infer_type import InferOutput, InferResponse
 
 from feature_transformer.transformer import TextTransformer
 from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
-from serving_common.postprocess import confidence_level, softmax, spam_verdicts
+from serving_common.postprocess import confidence_level, softmax
+from serving_common.tasks import SPAM
 from serving_common.tokenization import TextEncoder
 
 
@@ -40,7 +41,8 @@ def test_confidence_is_relative_to_the_threshold(p, threshold, level):
 def test_verdicts_use_the_stored_threshold(model_dir):
     metadata = validate_model_dir(model_dir).model_copy(update={"decision_threshold": 0.9})
     logits = np.log(np.array([[0.2, 0.8], [0.05, 0.95]]))
-    (label_a, p_a, _), (label_b, p_b, _) = spam_verdicts(logits, metadata)
+    a, b = SPAM.verdicts(logits, metadata)
+    (label_a, p_a), (label_b, p_b) = (a.label, a.spam_probability), (b.label, b.spam_probability)
     assert (label_a, label_b) == ("ham", "spam")  # 0.8 is under a 0.9 threshold
     assert p_a == pytest.approx(0.8) and p_b == pytest.approx(0.95)
 

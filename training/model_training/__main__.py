@@ -11,16 +11,13 @@ import logging
 import sys
 from pathlib import Path
 
+from ml_common.datasets import SMS_SPAM_CITATION, load_sms_spam, read_labelled_file
 from model_training.backbones import SCRATCH_BACKBONE, learning_rate_for
-from model_training.datasets import SMS_SPAM_CITATION, load_sms_spam, read_labelled_file
+from model_training.defaults import ensure_default_models
 from model_training.spam import DEFAULT_CONFIG as SPAM_CONFIG
-from serving_common.errors import ModelDirectoryError
 from serving_common.logging import configure_logging
-from serving_common.model_dir import validate_model_dir
 
 log = logging.getLogger("model_training")
-DEFAULT_SPAM_DIR = "spam-detector"
-DEFAULT_INTENT_DIR = "intent-classifier"
 LEARNING_RATE_HELP = "default: the from-scratch rate for deberta-v2-small, 5e-5 to fine-tune a pretrained backbone"
 
 
@@ -55,8 +52,8 @@ def _train(args: argparse.Namespace) -> int:
 def _train_intent(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from ml_common.datasets import INTENT_PROMPTS_PATH, read_intent_prompts
     from model_training.intent import DEFAULT_CONFIG, train_intent_model
-    from model_training.intent_data import DATASET_PATH, read_dataset
 
     config = replace(
         DEFAULT_CONFIG,
@@ -64,33 +61,10 @@ def _train_intent(args: argparse.Namespace) -> int:
         learning_rate=learning_rate_for(args.backbone, DEFAULT_CONFIG.learning_rate, args.learning_rate),
     )
     metadata = train_intent_model(
-        read_dataset(args.data or DATASET_PATH), Path(args.out), backbone=args.backbone, config=config
+        read_intent_prompts(args.data or INTENT_PROMPTS_PATH), Path(args.out), backbone=args.backbone, config=config
     )
     print(f"wrote {args.out} ({metadata.name} {metadata.version})")
     return 0
-
-
-def ensure_default_models(models_dir: Path) -> list[Path]:
-    """Build every default model that is missing or invalid; leave valid ones alone (fast restarts)."""
-    from model_training.intent import train_intent_model
-    from model_training.intent_data import read_dataset
-    from model_training.spam import train_spam_model
-
-    builders = {
-        DEFAULT_SPAM_DIR: lambda target: train_spam_model(load_sms_spam(), target),
-        DEFAULT_INTENT_DIR: lambda target: train_intent_model(read_dataset(), target),
-    }
-    targets = []
-    for name, build in builders.items():
-        target = models_dir / name
-        try:
-            validate_model_dir(target)
-            log.info("default model present: %s", target)
-        except ModelDirectoryError as exc:
-            log.info("building default model %s into %s (%s); a few minutes on 2 CPU cores", name, target, exc)
-            build(target)
-        targets.append(target)
-    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     intent.add_argument("--backbone", default=SCRATCH_BACKBONE)
     intent.add_argument("--epochs", type=int, default=None)
     intent.add_argument("--learning-rate", type=float, default=None, help=LEARNING_RATE_HELP)
-    sub.add_parser("intent-data", help="regenerate training/data/intent_prompts.jsonl (deterministic)")
+    sub.add_parser("intent-data", help="regenerate common/ml_common/data/intent_prompts.jsonl (deterministic)")
     defaults = sub.add_parser("defaults", help="build the default models when missing")
     defaults.add_argument("--models-dir", default="models")
     args = parser.parse_args(argv)

@@ -17,14 +17,15 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch.nn import functional as F
 
+from ml_common.datasets import INTENT_PROMPTS_PATH, Example, stratified_split
 from model_training.backbones import SCRATCH_BACKBONE, load_backbone
-from model_training.datasets import Example, stratified_split
 from model_training.export import export_model_dir
-from model_training.intent_data import DATASET_PATH, INTENTS
+from model_training.intent_data import INTENTS
 from model_training.trainer import LossFn, TrainingConfig, predict_logits, seed_everything, train_classifier
 from serving_common.features import normalize_text
 from serving_common.model_dir import HeadSpec, ModelMetadata, Task
-from serving_common.postprocess import complexity_level, intent_verdicts
+from serving_common.postprocess import complexity_level
+from serving_common.tasks import INTENT
 
 COMPLEXITY_COLUMN = len(INTENTS)
 OUTPUT_LABELS = [*INTENTS, "complexity"]
@@ -56,7 +57,7 @@ def train_intent_model(
     name: str = "intent-classifier",
     backbone: str = SCRATCH_BACKBONE,
     config: TrainingConfig = DEFAULT_CONFIG,
-    dataset_source: str = f"training/data/{DATASET_PATH.name} (synthetic prompts written by the project)",
+    dataset_source: str = f"{INTENT_PROMPTS_PATH.name} (synthetic prompts written by the project)",
     device: torch.device | None = None,
 ) -> ModelMetadata:
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -93,7 +94,7 @@ def train_intent_model(
     evaluation = {}
     for part in ("validation", "test"):
         logits = predict_logits(bb.model, bb.tokenizer, texts[part], SERVING_MAX_LENGTH, device)
-        evaluation[part] = _evaluate(intent_verdicts(logits, metadata), intent_ids[part], complexity[part])
+        evaluation[part] = _evaluate(INTENT.verdicts(logits, metadata), intent_ids[part], complexity[part])
     metrics = {
         "task": "intent",
         "split": "test",

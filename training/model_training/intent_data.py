@@ -1,6 +1,6 @@
 """The labelled prompt dataset of the intent classifier, and the deterministic generator that wrote it.
 
-``training/data/intent_prompts.jsonl`` is kept under version control; this module regenerates it
+``common/ml_common/data/intent_prompts.jsonl`` is kept under version control; this module regenerates it
 (``python -m model_training intent-data``) so its provenance is reviewable. Each intent has its
 own pool of task cores written by hand; prompts combine a core with a topic, an opener, and zero
 or more constraints. Complexity is not a label picked at random: it is computed from what the
@@ -14,6 +14,7 @@ import json
 import random
 from pathlib import Path
 
+from ml_common.datasets import INTENT_PROMPTS_PATH
 from serving_common.postprocess import complexity_level
 
 INTENTS = (
@@ -28,7 +29,6 @@ INTENTS = (
     "task_planning",
     "problem_solving",
 )
-DATASET_PATH = Path(__file__).resolve().parent.parent / "data" / "intent_prompts.jsonl"
 
 TOPICS = [
     "photosynthesis",
@@ -540,13 +540,9 @@ def generate(per_intent: int = 320, seed: int = 2026) -> list[dict]:
     return rows
 
 
-def write_dataset(path: Path = DATASET_PATH, per_intent: int = 320, seed: int = 2026) -> Path:
+def write_dataset(path: Path = INTENT_PROMPTS_PATH, per_intent: int = 320, seed: int = 2026) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
         for row in generate(per_intent, seed):
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
-
-
-def read_dataset(path: Path = DATASET_PATH) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ml_common.datasets import SMS_SPAM_CITATION, Example, Splits, stratified_split
 from model_training.backbones import SCRATCH_BACKBONE, load_backbone
-from model_training.datasets import SMS_SPAM_CITATION, Example, Splits, stratified_split
 from model_training.evaluation import binary_metrics, choose_threshold, tfidf_baseline
 from model_training.export import export_model_dir
 from model_training.trainer import (

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -17,7 +16,9 @@ import pyarrow as pa
 
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES
-from serving_common.postprocess import IntentVerdict
+from serving_common.tasks import Prediction
+
+__all__ = ["COLUMNS", "SCHEMA", "Prediction", "build_rows", "salted_hash", "to_table"]
 
 # Columns a reader can rely on. The partition keys (environment, model, date, hour) live in the path.
 SCHEMA = pa.schema(
@@ -38,25 +39,6 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The model's verdict on one input, as the log keeps it."""
-
-    label: str
-    probability: float
-    complexity_score: float | None = None
-    complexity_level: str | None = None
-
-    @classmethod
-    def from_spam(cls, verdict: tuple[str, float, object]) -> Prediction:
-        label, spam_probability, _confidence = verdict
-        return cls(label=label, probability=spam_probability)
-
-    @classmethod
-    def from_intent(cls, verdict: IntentVerdict) -> Prediction:
-        return cls(verdict.intent, verdict.confidence, verdict.complexity_score, verdict.complexity_level)
 
 
 def salted_hash(text: str, salt: bytes) -> str:

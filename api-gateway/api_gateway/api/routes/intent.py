@@ -20,7 +20,8 @@ from api_gateway.api.schemas import (
 )
 from api_gateway.core.environments import ModelKind
 from api_gateway.inference import infer, json_response
-from serving_common.schemas import IntentResponse, TransformerInstance
+from serving_common.schemas import TransformerInstance
+from serving_common.tasks import INTENT
 
 router = APIRouter(prefix="/api/v1/intent", tags=["intent"])
 
@@ -33,12 +34,12 @@ async def _classify(
         ctx=ctx,
         model=ModelKind.INTENT,
         endpoint=endpoint,
-        response_model=IntentResponse,
+        response_model=INTENT.response_model,
     )
     environment = ctx.environment
     verdicts = []
     for out in result.predictions:
-        metrics.PREDICTIONS.labels(environment, result.model_name, out.intent).inc()
+        metrics.PREDICTIONS.labels(environment, result.model_name, INTENT.answer_label(out)).inc()
         verdicts.append(
             IntentVerdictOut(
                 intent=out.intent,

@@ -20,6 +20,7 @@ from api_gateway.api.schemas import (
 from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.inference import infer, json_response
 from serving_common.schemas import SpamResponse, TransformerInstance
+from serving_common.tasks import SPAM
 
 router = APIRouter(prefix="/api/v1", tags=["spam"])
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["spam"])
 def _verdicts(emails: list[EmailIn], result: SpamResponse, environment: Environment) -> list[SpamVerdict]:
     verdicts = []
     for email, out in zip(emails, result.predictions, strict=True):
-        metrics.PREDICTIONS.labels(environment, result.model_name, out.label).inc()
+        metrics.PREDICTIONS.labels(environment, result.model_name, SPAM.answer_label(out)).inc()
         verdicts.append(
             SpamVerdict(
                 prediction="spam" if out.label == "spam" else "ham",
@@ -45,7 +46,7 @@ async def _classify(
 ) -> tuple[list[SpamVerdict], ServedBy, BackgroundTask | None]:
     instances = [TransformerInstance(text=e.email_content, subject=e.subject) for e in emails]
     result, served, after = await infer(
-        instances, ctx=ctx, model=ModelKind.SPAM, endpoint=endpoint, response_model=SpamResponse
+        instances, ctx=ctx, model=ModelKind.SPAM, endpoint=endpoint, response_model=SPAM.response_model
     )
     return _verdicts(emails, result, ctx.environment), served, after
 

