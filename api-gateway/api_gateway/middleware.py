@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_gateway.core.errors import GatewayOverloaded
-from serving_common.errors import error_payload
+from serving_common.http_errors import send_error
 from serving_common.request_context import REQUEST_ID_HEADER, accept_or_generate_request_id, request_id_var
 
 _HEADER = REQUEST_ID_HEADER.encode()
@@ -54,12 +53,7 @@ class InFlightLimitMiddleware:
             return
         if self.in_flight >= self.max_in_flight:
             error = GatewayOverloaded(f"the gateway is at its limit of {self.max_in_flight} requests in flight")
-            response = JSONResponse(
-                error_payload(error.code, error.message, {}, request_id_var.get()),
-                status_code=503,
-                headers=error.headers,
-            )
-            await response(scope, receive, send)
+            await send_error(scope, send, error)
             return
         self.in_flight += 1
         try:

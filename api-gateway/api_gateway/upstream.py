@@ -22,7 +22,7 @@ from api_gateway import metrics
 from api_gateway.coalescing import Coalescer
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment, ModelKind
-from api_gateway.core.errors import UpstreamFailed, UpstreamTimeout, UpstreamUnavailable
+from api_gateway.core.errors import UpstreamFailed, UpstreamRejected, UpstreamTimeout, UpstreamUnavailable
 from api_gateway.resilience import CircuitBreaker, RetryBudget, backoff_seconds
 from serving_common.errors import PlatformError
 from serving_common.request_context import REQUEST_ID_HEADER
@@ -123,6 +123,8 @@ class InferenceServiceClient:
     def _read(
         self, response: _Answer, instances: list[TransformerInstance], response_model: type[ResponseT]
     ) -> ResponseT:
+        if 400 <= response.status_code < 500:
+            raise self._rejected(response)
         if response.status_code != 200:
             raise self.error(
                 UpstreamFailed,
@@ -137,6 +139,22 @@ class InferenceServiceClient:
         if len(result.predictions) != len(instances):
             raise self.error(UpstreamFailed, f"returned {len(result.predictions)} predictions for {len(instances)}")
         return result
+
+    def _rejected(self, response: _Answer) -> PlatformError:
+        """An upstream 4xx keeps its status and code (the platform's error shape on both sides)."""
+        try:
+            error = orjson.loads(response.content)["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            code, message = "upstream_rejected", response.content[:500].decode(errors="replace")
+        err = UpstreamRejected(
+            f"the {self.environment} {self.model_name} service refused the request: {message}",
+            status_code=response.status_code,
+            code=code,
+            details={"environment": str(self.environment), "model_name": self.model_name},
+        )
+        metrics.UPSTREAM_ERRORS.labels(self.environment, self.model_name, err.code).inc()
+        return err
 
     async def _get(self, path: str) -> _Answer | None:
         try:

@@ -1,9 +1,10 @@
 """One error hierarchy for every service.
 
 Client mistakes (4xx) and our failures (5xx) are separate branches under :class:`PlatformError`.
-Each class carries its HTTP status and a stable machine-readable ``code``; the HTTP mapping
-happens in exactly one place (:mod:`serving_common.http_errors`), so deep code raises typed
-exceptions and never builds responses.
+Each class carries its HTTP status and a stable machine-readable ``code`` (one status per code,
+in every service); the HTTP mapping happens in exactly one place (:mod:`serving_common.http_errors`),
+so deep code raises typed exceptions and never builds responses. Every component raises these;
+KServe's own exceptions are translated into them there too.
 """
 
 from __future__ import annotations
@@ -65,6 +66,55 @@ class RequestTimeout(ClientError):
 class HeadersTooLarge(ClientError):
     status_code = 431
     code = "headers_too_large"
+
+
+class NotFound(ClientError):
+    status_code = 404
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class MethodNotAllowed(ClientError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
+class Unavailable(ServerError):
+    """Not ready, or overloaded: answered at once with Retry-After."""
+
+    status_code = 503
+    code = "unavailable"
+    retry_after_seconds = 1
+
+
+class ModelNotReady(Unavailable):
+    code = "model_not_ready"
+
+
+class ServerNotReady(Unavailable):
+    code = "server_not_ready"
+
+
+class ServerNotLive(Unavailable):
+    code = "server_not_live"
+
+
+class InferenceFailed(ServerError):
+    """The model or its post-processing failed on a request that was itself valid."""
+
+    code = "inference_error"
+
+
+class NotImplementedByServer(ServerError):
+    status_code = 501
+    code = "not_implemented"
+
+
+class UnsupportedProtocol(NotImplementedByServer):
+    code = "unsupported_protocol"
 
 
 class ModelDirectoryError(ServerError):

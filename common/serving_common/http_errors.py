@@ -1,60 +1,120 @@
-"""The one place where errors become HTTP responses (FastAPI apps).
+"""The one place where errors become HTTP responses, for every server of the platform.
 
-Every error leaves as ``{"error": {"code", "message", "details"}, "request_id"}``.
+Every error leaves as ``{"error": {"code", "message", "details"}, "request_id"}`` with the status of
+its class in :mod:`serving_common.errors`. :func:`as_platform_error` turns anything raised (ours, the
+framework's, a library's through a translation table) into one of those classes; the FastAPI
+handlers and the plain-ASGI paths (:func:`send_error`) both answer with it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
-from serving_common.errors import PlatformError, error_payload
+from serving_common.errors import (
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PlatformError,
+    ServerError,
+    error_payload,
+)
 from serving_common.request_context import REQUEST_ID_HEADER, request_id_var
 
 log = logging.getLogger(__name__)
 
-
-def error_response(
-    request: Request, status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None
-) -> JSONResponse:
-    # The gateway sets the request-id context; the KServe components only have the header.
-    request_id = request_id_var.get() or request.headers.get(REQUEST_ID_HEADER)
-    return JSONResponse(status_code=status, content=error_payload(code, message, details, request_id), headers=headers)
+# A library's exception type -> the platform error it means (the KServe components register KServe's).
+Translations = Mapping[type[BaseException], Callable[[str], PlatformError]]
 
 
-async def platform_error_handler(request: Request, exc: PlatformError) -> JSONResponse:
-    if exc.status_code >= 500:
-        log.warning("%s: %s", exc.code, exc.message)
-    return error_response(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
-
-
-async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation_error(exc: RequestValidationError) -> InvalidInput:
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-    return error_response(request, 422, "invalid_input", f"{where}: {first['msg']}", {"errors": errors})
+    return InvalidInput(f"{where}: {first['msg']}", details={"errors": errors})
 
 
-async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def _http_error(exc: StarletteHTTPException) -> PlatformError:
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
         # FastAPI's own wording for a body it cannot decode (e.g. not UTF-8): the same class of
         # mistake as malformed JSON, so the same answer.
-        return error_response(request, 422, "invalid_input", "the request body is not valid UTF-8 JSON")
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(request, exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+        return InvalidInput("the request body is not valid UTF-8 JSON")
+    known: dict[int, type[PlatformError]] = {404: NotFound, 405: MethodNotAllowed, 422: InvalidInput}
+    if exc.status_code in known:
+        return known[exc.status_code](str(exc.detail))
+    error = PlatformError(str(exc.detail))
+    error.status_code, error.code = exc.status_code, "http_error"
+    return error
 
 
-async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", exc_info=exc)
-    return error_response(request, 500, "internal_error", "internal server error")
+def as_platform_error(exc: BaseException, translations: Translations = {}) -> PlatformError:  # noqa: B006
+    """What any exception means in the platform's hierarchy; unknown ones are internal errors."""
+    if isinstance(exc, PlatformError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return _validation_error(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return _http_error(exc)
+    for exc_type, translate in translations.items():
+        if isinstance(exc, exc_type):
+            return translate(str(exc) or exc_type.__name__)
+    return ServerError("internal server error")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(PlatformError, platform_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(Exception, unhandled_error_handler)
+def _log(error: PlatformError, exc: BaseException) -> None:
+    if error.status_code >= 500:
+        if isinstance(exc, PlatformError) or error.code != ServerError.code:
+            log.warning("%s: %s", error.code, error.message)
+        else:
+            log.error("unhandled error", exc_info=exc)
+
+
+def error_body(error: PlatformError, request_id: str | None) -> bytes:
+    return orjson.dumps(error_payload(error.code, error.message, error.details, request_id))
+
+
+def install_error_handlers(app: FastAPI, translations: Translations = {}) -> None:  # noqa: B006
+    """One handler for everything a FastAPI app raises (registered for each base Starlette dispatches on)."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        error = as_platform_error(exc, translations)
+        _log(error, exc)
+        # The gateway sets the request-id context; the KServe components only have the header.
+        request_id = request_id_var.get() or request.headers.get(REQUEST_ID_HEADER)
+        return JSONResponse(
+            status_code=error.status_code,
+            content=error_payload(error.code, error.message, error.details, request_id),
+            headers=error.headers,
+        )
+
+    for exc_type in (Exception, PlatformError, RequestValidationError, StarletteHTTPException, *translations):
+        app.add_exception_handler(exc_type, handle)
+
+
+async def send_error(
+    scope: Scope,
+    send: Send,
+    exc: BaseException,
+    translations: Translations = {},  # noqa: B006
+    *,
+    close: bool = False,
+) -> None:
+    """The same answer from plain ASGI code that runs outside FastAPI's handlers (middleware, lean paths).
+    ``close`` ends the connection after it (the unread rest of a refused body is not drained)."""
+    error = as_platform_error(exc, translations)
+    _log(error, exc)
+    incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), None)
+    body = error_body(error, request_id_var.get() or incoming)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

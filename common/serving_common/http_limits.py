@@ -20,15 +20,16 @@ Refusals keep the platform's one error shape and close the connection, so no unr
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from serving_common.errors import HeadersTooLarge, PayloadTooLarge, PlatformError, RequestTimeout, error_payload
-from serving_common.request_context import REQUEST_ID_HEADER, request_id_var
+from serving_common.errors import HeadersTooLarge, PayloadTooLarge, PlatformError, RequestTimeout
+from serving_common.http_errors import error_body, send_error
 
 MIB = 1024 * 1024
 _STATUS_TEXT = {408: b"Request Timeout", 413: b"Content Too Large", 431: b"Request Header Fields Too Large"}
@@ -65,7 +66,7 @@ class HttpLimitSettings(BaseModel):
 
 def _refusal_bytes(error: PlatformError) -> bytes:
     """A whole HTTP response for a refusal made below the ASGI application (no request id yet)."""
-    body = orjson.dumps(error_payload(error.code, error.message, error.details, None))
+    body = error_body(error, None)
     head = [
         b"HTTP/1.1 %d %s" % (error.status_code, _STATUS_TEXT[error.status_code]),
         b"content-type: application/json",
@@ -120,124 +121,131 @@ class _LingeringTransport:
         asyncio.get_running_loop().call_later(LINGER_SECONDS, self._transport.close)
 
 
-def bounded_protocol(limits: HttpLimitSettings) -> type[HttpToolsProtocol]:
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the request head bounded in size, count and time."""
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            self._mid_request = False
-            self._discarding = False
-            super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
-            self._head_bytes = 0
-            self._head_size = 0
-            self._head_fields = 0
-            self._head_refusal: tuple[str, dict[str, Any]] | None = None
-            self._in_head = True
-            self._refused = False
-            self._head_timer: asyncio.TimerHandle | None = None
-            self._start_head_timer()
+    def __init__(self, *args: Any, limits: HttpLimitSettings, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = limits
 
-        def _start_head_timer(self) -> None:
-            if self._head_timer is None:
-                self._head_timer = asyncio.get_running_loop().call_later(
-                    limits.header_timeout_seconds, self._head_timed_out
-                )
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._mid_request = False
+        self._discarding = False
+        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
+        self._head_bytes = 0
+        self._head_size = 0
+        self._head_fields = 0
+        self._head_refusal: tuple[str, dict[str, Any]] | None = None
+        self._in_head = True
+        self._refused = False
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._start_head_timer()
 
-        def _stop_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+    def _start_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = asyncio.get_running_loop().call_later(
+                self._limits.header_timeout_seconds, self._head_timed_out
+            )
 
-        def _head_timed_out(self) -> None:
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
             self._head_timer = None
-            if self._in_head and not self.transport.is_closing():
-                # Nothing is answered: the request line may not even have arrived.
-                self.transport.close()
 
-        def _refuse_head(self, message: str, details: dict[str, Any]) -> None:
-            self._refused = True
-            self._stop_head_timer()
-            self.transport.write(_refusal_bytes(HeadersTooLarge(message, details=details)))
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            # Nothing is answered: the request line may not even have arrived.
             self.transport.close()
 
-        def data_received(self, data: bytes) -> None:
-            if self._refused or self._discarding:
-                return
-            super().data_received(data)
-            if self._in_head and not self.transport.is_closing():
-                self._head_bytes += len(data)
-                if self._head_bytes > limits.max_header_bytes:
-                    self._refuse_head(
-                        f"the request head exceeds {limits.max_header_bytes} bytes",
-                        {"max_header_bytes": limits.max_header_bytes},
-                    )
+    def _refuse_head(self, message: str, details: dict[str, Any]) -> None:
+        self._refused = True
+        self._stop_head_timer()
+        self.transport.write(_refusal_bytes(HeadersTooLarge(message, details=details)))
+        self.transport.close()
 
-        def send_400_response(self, msg: str) -> None:
-            if self._head_refusal is not None:  # a limit stopped the parser (see on_url / on_header)
-                self._refuse_head(*self._head_refusal)
-                return
-            super().send_400_response(msg)
-
-        def eof_received(self) -> bool | None:
-            if self._discarding:
-                self.transport.close()
-            return super().eof_received()
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._mid_request = True
-            self._in_head = True
-            self._head_bytes = 0
-            self._head_size = 0
-            self._head_fields = 0
-            self._head_refusal = None
-            self._start_head_timer()
-
-        def _count_head(self, size: int, fields: int = 0) -> None:
-            self._head_size += size
-            self._head_fields += fields
-            if self._head_fields > limits.max_headers:
-                self._head_refusal = (
-                    f"the request has more than {limits.max_headers} header fields",
-                    {"max_headers": limits.max_headers},
+    def data_received(self, data: bytes) -> None:
+        if self._refused or self._discarding:
+            return
+        super().data_received(data)
+        if self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self._limits.max_header_bytes:
+                self._refuse_head(
+                    f"the request head exceeds {self._limits.max_header_bytes} bytes",
+                    {"max_header_bytes": self._limits.max_header_bytes},
                 )
-            elif self._head_size > limits.max_header_bytes:
-                self._head_refusal = (
-                    f"the request head exceeds {limits.max_header_bytes} bytes",
-                    {"max_header_bytes": limits.max_header_bytes},
-                )
-            if self._head_refusal is not None:
-                raise _HeadLimitExceeded  # the parser reports it; send_400_response answers 431
 
-        def on_url(self, url: bytes) -> None:
-            self._count_head(len(url))
-            super().on_url(url)
+    def send_400_response(self, msg: str) -> None:
+        if self._head_refusal is not None:  # a limit stopped the parser (see on_url / on_header)
+            self._refuse_head(*self._head_refusal)
+            return
+        super().send_400_response(msg)
 
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._count_head(len(name) + len(value) + 4, fields=1)
-            super().on_header(name, value)
+    def eof_received(self) -> bool | None:
+        if self._discarding:
+            self.transport.close()
+        return super().eof_received()
 
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            self._head_bytes = 0
-            self._stop_head_timer()
-            super().on_headers_complete()
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._mid_request = True
+        self._in_head = True
+        self._head_bytes = 0
+        self._head_size = 0
+        self._head_fields = 0
+        self._head_refusal = None
+        self._start_head_timer()
 
-        def on_message_complete(self) -> None:
-            self._mid_request = False
-            super().on_message_complete()
+    def _count_head(self, size: int, fields: int = 0) -> None:
+        self._head_size += size
+        self._head_fields += fields
+        if self._head_fields > self._limits.max_headers:
+            self._head_refusal = (
+                f"the request has more than {self._limits.max_headers} header fields",
+                {"max_headers": self._limits.max_headers},
+            )
+        elif self._head_size > self._limits.max_header_bytes:
+            self._head_refusal = (
+                f"the request head exceeds {self._limits.max_header_bytes} bytes",
+                {"max_header_bytes": self._limits.max_header_bytes},
+            )
+        if self._head_refusal is not None:
+            raise _HeadLimitExceeded  # the parser reports it; send_400_response answers 431
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            # Between requests the keep-alive timeout applies, not the head timeout.
-            self._in_head = True
-            self._head_bytes = 0
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_head_timer()
-            super().connection_lost(exc)
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4, fields=1)
+        super().on_header(name, value)
 
-    return BoundedHttpToolsProtocol
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        self._stop_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._mid_request = False
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Between requests the keep-alive timeout applies, not the head timeout.
+        self._in_head = True
+        self._head_bytes = 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+
+def bounded_protocol(limits: HttpLimitSettings) -> Callable[..., HttpToolsProtocol]:
+    """The protocol factory uvicorn's ``http`` option takes. A partial of a module-level class, so a
+    uvicorn config holding it pickles (KServe hands the config to the worker processes it spawns)."""
+    return functools.partial(BoundedHttpToolsProtocol, limits=limits)
 
 
 class BodyLimitMiddleware:
@@ -258,7 +266,7 @@ class BodyLimitMiddleware:
                 raise self._too_large(f"the request body declares {declared} bytes")
             messages = await self._read_body(receive)
         except (PayloadTooLarge, RequestTimeout) as refusal:
-            await _send_refusal(scope, send, refusal)
+            await send_error(scope, send, refusal, close=True)
             return
         if messages is None:  # the client went away while sending
             return
@@ -310,20 +318,3 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()  # after the body: the disconnect, when it comes
 
     return replay
-
-
-async def _send_refusal(scope: Scope, send: Send, refusal: PlatformError) -> None:
-    incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), None)
-    body = orjson.dumps(error_payload(refusal.code, refusal.message, refusal.details, request_id_var.get() or incoming))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": refusal.status_code,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),  # the unread rest of the body is not drained
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

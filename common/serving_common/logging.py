@@ -17,8 +17,9 @@ class _RequestIdFilter(logging.Filter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Route the root logger to stderr in the platform's format (idempotent)."""
+    """Route the root logger to stderr in the platform's format, at ``level`` (idempotent)."""
     root = logging.getLogger()
+    root.setLevel(level.upper())
     for handler in root.handlers:
         if getattr(handler, "_textserve", False):
             return
@@ -27,6 +28,5 @@ def configure_logging(level: str = "INFO") -> None:
     handler.addFilter(_RequestIdFilter())
     handler._textserve = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level.upper())
     # One line per upstream call at INFO would drown the service's own logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)

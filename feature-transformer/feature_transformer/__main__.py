@@ -12,20 +12,17 @@ from feature_transformer.transformer import TextTransformer
 from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
 from serving_common.kserve_server import ModelServer, build_parser, on_off, served_names
 from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, validate_model_dir
+from serving_common.settings import load_settings
 from serving_common.tokenization import TextEncoder
 
 log = logging.getLogger("feature_transformer")
-
-
-def settings_from_args(args: argparse.Namespace) -> TransformerSettings:
-    overrides = {
-        "model_dirs": args.model_dir,
-        "model_name": args.model_name,
-        "environment": args.environment,
-        "inference_log_url": args.inference_log_url,
-        "inference_log": args.inference_log,
-    }
-    return TransformerSettings(**{k: v for k, v in overrides.items() if v is not None})
+PREDICTOR_FLAGS = (
+    "predictor_protocol",
+    "predictor_use_ssl",
+    "predictor_request_timeout_seconds",
+    "predictor_request_retries",
+    "enable_predictor_health_check",
+)
 
 
 def _written(rows: int, seconds: float) -> None:
@@ -54,6 +51,8 @@ def inference_log_writer(settings: TransformerSettings) -> InferenceLogWriter | 
 
 def transformer_parser() -> argparse.ArgumentParser:
     parser = build_parser("KServe transformer: features + tokenisation in, verdicts out")
+    # KServe's predictor flags land in TransformerSettings; unset, they leave the environment's values.
+    parser.set_defaults(**dict.fromkeys(PREDICTOR_FLAGS))
     parser.add_argument("--environment", default=None, help="environment served (the inference log's partition)")
     parser.add_argument("--inference_log_url", default=None, help="inference log location (directory or fsspec URL)")
     parser.add_argument(
@@ -64,25 +63,23 @@ def transformer_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args, _ = transformer_parser().parse_known_args(argv)
-    settings = settings_from_args(args)
+    settings = load_settings(TransformerSettings, args)
     # The transformer needs only the tokenizer and metadata, not the weights.
     metadatas = [validate_model_dir(d, required=(METADATA_FILE, TOKENIZER_FILE)) for d in settings.model_dirs]
     writer = inference_log_writer(settings)
-    salt = settings.inference_log_hash_salt.get_secret_value().encode() if settings.inference_log_hash_salt else None
     models = []
     for model_dir, metadata, name in zip(
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
         encoder = TextEncoder.from_file(Path(model_dir) / TOKENIZER_FILE, metadata.max_length)
-        transformer = TextTransformer(name, metadata, encoder, writer, salt, settings.predictor_connections)
+        transformer = TextTransformer(name, metadata, encoder, settings, writer)
         models.append((transformer, metadata))
-        log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, args.predictor_host)
+        log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, settings.predictor_host)
     # On SIGTERM the server first answers what it accepted, then the log writes what it holds.
     ModelServer(
-        http_host=args.http_host,
+        settings,
         on_stopped=[*(t.aclose for t, _ in models), *([writer.close] if writer else [])],
-        request_logs=args.enable_latency_logging,
-        http_limits=settings,
+        predictor_config=settings.predictor_config(),
     ).start_models(models)
 
 

@@ -1,23 +1,32 @@
-"""Feature-transformer settings: environment (``FEATURE_TRANSFORMER_*``) overridden by flags."""
+"""Feature-transformer settings: environment (``FEATURE_TRANSFORMER_*``) overridden by flags
+(:func:`serving_common.settings.load_settings`)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from kserve.predictor_config import PredictorConfig
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from serving_common.http_limits import HttpLimitSettings
-from serving_common.settings import ServiceSettings
+from serving_common.kserve_server import KServeComponentSettings
 
 
-class TransformerSettings(ServiceSettings, HttpLimitSettings):
+class TransformerSettings(KServeComponentSettings):
+    """Model directories hold tokenizer.json and metadata.json only (no weights)."""
+
     model_config = SettingsConfigDict(env_prefix="FEATURE_TRANSFORMER_", extra="ignore", frozen=True)
 
-    model_dirs: list[str] = Field(
-        default=["/mnt/models"],
-        description="Model directories holding tokenizer.json and metadata.json (KServe's STORAGE_URI target).",
+    # KServe's predictor flags (the controller passes --predictor_host to a transformer).
+    predictor_host: str | None = Field(default=None, description="host:port of the predictor.")
+    predictor_protocol: Literal["v1", "v2", "grpc-v2"] = Field(
+        default="v2", description="Data-plane protocol of the predictor (the model server speaks v2 binary)."
     )
-    model_name: str | None = Field(
-        default=None, description="Name on the inference URL (and the predictor's) for a single model."
+    predictor_use_ssl: bool = Field(default=False)
+    predictor_request_timeout_seconds: int = Field(default=600, ge=1)
+    predictor_request_retries: int = Field(default=0, ge=0)
+    enable_predictor_health_check: bool = Field(
+        default=False, description="Ready only while the predictor is (KServe's readiness check)."
     )
     environment: str = Field(
         default="staging", description="Environment this transformer serves; the inference log's partition key."
@@ -46,4 +55,18 @@ class TransformerSettings(ServiceSettings, HttpLimitSettings):
     def _salt_long_enough(self) -> TransformerSettings:
         if self.inference_log_hash_salt is not None and len(self.inference_log_hash_salt.get_secret_value()) < 16:
             raise ValueError("inference_log_hash_salt must be at least 16 characters")
+        if self.workers > 1 and self.inference_log:
+            raise ValueError(
+                "workers > 1 needs inference_log off: the log's writer buffers in one process; run more replicas"
+            )
         return self
+
+    def predictor_config(self) -> PredictorConfig:
+        return PredictorConfig(
+            predictor_host=self.predictor_host,
+            predictor_protocol=self.predictor_protocol,
+            predictor_use_ssl=self.predictor_use_ssl,
+            predictor_request_timeout_seconds=self.predictor_request_timeout_seconds,
+            predictor_request_retries=self.predictor_request_retries,
+            predictor_health_check=self.enable_predictor_health_check,
+        )

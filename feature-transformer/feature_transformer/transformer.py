@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kserve import Model
-from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 from pydantic import ValidationError
 
 from feature_transformer import metrics
 from feature_transformer.predictor_client import PredictorClient
+from feature_transformer.settings import TransformerSettings
+from serving_common.errors import InferenceFailed, InvalidInput
 from serving_common.features import compose_email_text, extract_features
 from serving_common.inference_log.records import build_rows
 from serving_common.inference_log.writer import InferenceLogWriter
@@ -50,18 +51,18 @@ class TextTransformer(Model):
         name: str,
         metadata: ModelMetadata,
         encoder: TextEncoder,
+        settings: TransformerSettings,
         inference_log: InferenceLogWriter | None = None,
-        hash_salt: bytes | None = None,
-        predictor_connections: int = 256,
     ):
         super().__init__(name)
         self.metadata = metadata
         self.task = task_of(metadata)
-        self.predictor_connections = predictor_connections
+        self.settings = settings
         self._predictor: PredictorClient | None = None
         self.encoder = encoder
         self.inference_log = inference_log
-        self.hash_salt = hash_salt
+        salt = settings.inference_log_hash_salt
+        self.hash_salt = salt.get_secret_value().encode() if salt else None
         self.ready = True
 
     def preprocess(self, payload: dict[str, Any] | InferRequest, headers: dict[str, str] | None = None) -> InferRequest:
@@ -96,10 +97,14 @@ class TextTransformer(Model):
 
     def _predictor_client(self) -> PredictorClient:
         if self._predictor is None:
-            config = self.predictor_config
-            if config is None or not config.predictor_host:
-                raise InferenceError("the transformer has no predictor (--predictor_host)")
-            self._predictor = PredictorClient(config.predictor_base_url, config.timeout, self.predictor_connections)
+            # From the settings, not KServe's context variable: a spawned worker process has only what
+            # was pickled into it.
+            config = self.settings.predictor_config()
+            if not config.predictor_host:
+                raise InferenceFailed("the transformer has no predictor (--predictor_host)")
+            self._predictor = PredictorClient(
+                config.predictor_base_url, config.timeout, self.settings.predictor_connections
+            )
         return self._predictor
 
     async def predict(
@@ -122,15 +127,15 @@ class TextTransformer(Model):
         response_headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         if not isinstance(result, InferResponse) or not result.outputs:
-            raise InferenceError("predictor returned no v2 'logits' output")
+            raise InferenceFailed("predictor returned no v2 'logits' output")
         prepared = _prepared.get()
         logits = next((o for o in result.outputs if o.name == "logits"), result.outputs[0]).as_numpy()
         if logits.shape[0] != len(prepared.features):
-            raise InferenceError(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
+            raise InferenceFailed(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
         try:
             verdicts = self.task.verdicts(logits, self.metadata)
         except ValueError as exc:  # logits that do not fit the model's declared heads
-            raise InferenceError(str(exc)) from None
+            raise InferenceFailed(str(exc)) from None
         model_version = result.model_version or self.metadata.version
         if self.inference_log is not None:
             self._log(result, prepared, verdicts, model_version)

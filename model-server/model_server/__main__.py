@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-from kserve.model_server import app as kserve_app
 
 from ml_common.classifier import SequenceClassifier
 from ml_common.device import resolve_device, resolve_dtype
@@ -16,6 +15,7 @@ from model_server.settings import ModelServerSettings
 from serving_common.kserve_server import ModelServer, on_off, served_names
 from serving_common.kserve_server import build_parser as kserve_parser
 from serving_common.model_dir import read_metadata
+from serving_common.settings import load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,29 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> ModelServerSettings:
-    """Flags win over ``MODEL_SERVER_*`` environment variables, which win over defaults."""
-    overrides = {
-        "model_dirs": args.model_dir,
-        "model_name": args.model_name,
-        "device": args.device,
-        "dtype": args.dtype,
-        "torch_threads": args.torch_threads,
-        "batching": args.batching,
-        "max_batch_size": args.max_batch_size,
-        "max_batch_wait_ms": args.max_batch_wait_ms,
-        "max_queue_rows": args.max_queue_rows,
-        "batch_when_idle": args.batch_when_idle,
-        "max_batch_tokens": args.max_batch_tokens,
-        "runtime": args.runtime,
-        "compile": args.compile,
-    }
-    return ModelServerSettings(**{k: v for k, v in overrides.items() if v is not None})
-
-
 def main(argv: list[str] | None = None) -> None:
     args, _ = build_parser().parse_known_args(argv)
-    settings = settings_from_args(args)
+    settings = load_settings(ModelServerSettings, args)
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     device = resolve_device("cpu" if settings.runtime == "onnx" else settings.device)
@@ -77,10 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         predictor.load()
         models.append((predictor, predictor.classifier.metadata))
     # Binary v2 calls (the transformer's) take the lean path; everything else goes to KServe's handlers.
-    kserve_app.add_middleware(BinaryInferMiddleware, predictors={p.name: p for p, _ in models})
-    ModelServer(http_host=args.http_host, request_logs=args.enable_latency_logging, http_limits=settings).start_models(
-        models
-    )
+    lean_path = (BinaryInferMiddleware, {"predictors": {p.name: p for p, _ in models}})
+    ModelServer(settings, middleware=[lean_path]).start_models(models)
 
 
 if __name__ == "__main__":

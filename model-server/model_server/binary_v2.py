@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 import orjson
-from kserve.errors import InvalidInput
 from kserve.logging import trace_logger
 from kserve.metrics import PREDICT_HIST_TIME, get_labels
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_server.inputs import ATTENTION_MASK, INPUT_IDS, INTEGER_DATATYPES
 from model_server.predictor import EMBEDDING, LOGITS, ClassifierPredictor
-from serving_common.errors import error_payload
-from serving_common.kserve_server import describe_error
+from serving_common.errors import InvalidInput
+from serving_common.http_errors import send_error
+from serving_common.kserve_server import KSERVE_ERRORS
 
 HEADER_LENGTH = b"inference-header-content-length"
 _PATH = re.compile(r"^/v2/models/([^/]+)/infer$")
@@ -109,11 +109,8 @@ class BinaryInferMiddleware:
             header, input_ids, attention_mask = read_request(body, int(headers[HEADER_LENGTH]))
             logits, embedding = await predictor.infer_arrays(input_ids, attention_mask)
             content, header_length = write_response(predictor, header.get("id") or request_id, logits, embedding)
-        except Exception as exc:  # the same statuses and codes as KServe's handlers give
-            status, code, retry_after = describe_error(exc)
-            extra = [(b"retry-after", str(retry_after).encode())] if retry_after else []
-            error = orjson.dumps(error_payload(code, str(exc) or code, None, request_id))
-            await _respond(send, status, error, [(b"content-type", b"application/json"), *extra])
+        except Exception as exc:  # the same answer the FastAPI handlers give
+            await send_error(scope, send, exc, KSERVE_ERRORS)
             return
         elapsed = time.perf_counter() - started
         PREDICT_HIST_TIME.labels(**get_labels(predictor.name)).observe(elapsed)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
+
+from serving_common.errors import InvalidInput
 
 INPUT_IDS = "input_ids"
 ATTENTION_MASK = "attention_mask"

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 from kserve import Model
-from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from ml_common.classifier import SequenceClassifier
 from model_server import inputs, metrics
 from model_server.batching import AdaptiveBatcher
 from model_server.settings import ModelServerSettings
+from serving_common.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 LOGITS = "logits"
@@ -27,12 +27,10 @@ EMBEDDING = "embedding"
 class ClassifierPredictor(Model):
     """Ready only once the model is loaded and one warm-up pass has run."""
 
-    def __init__(
-        self, name: str, load_classifier: Callable[[], SequenceClassifier], settings: ModelServerSettings | None = None
-    ):
+    def __init__(self, name: str, load_classifier: Callable[[], SequenceClassifier], settings: ModelServerSettings):
         super().__init__(name, return_response_headers=True)
         self._load_classifier = load_classifier
-        self.settings = settings or ModelServerSettings()
+        self.settings = settings
         self.classifier: SequenceClassifier | None = None
         self.batcher: AdaptiveBatcher | None = None
         # One thread runs forward passes: torch already uses every core inside one pass, and the

@@ -1,4 +1,5 @@
-"""Model-server settings: environment (``MODEL_SERVER_*``) overridden by command-line flags."""
+"""Model-server settings: environment (``MODEL_SERVER_*``) overridden by command-line flags
+(:func:`serving_common.settings.load_settings`)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from serving_common.http_limits import HttpLimitSettings
-from serving_common.settings import ServiceSettings
+from serving_common.kserve_server import KServeComponentSettings
 
 
-class ModelServerSettings(ServiceSettings, HttpLimitSettings):
+class ModelServerSettings(KServeComponentSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_SERVER_", extra="ignore", frozen=True)
 
-    model_dirs: list[str] = Field(
-        default=["/mnt/models"],
-        description="Model directories; KServe's storage initializer puts the files of storageUri in /mnt/models.",
-    )
-    model_name: str | None = Field(
-        default=None, description="Name on the inference URL for a single model; default: its metadata.json name."
-    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="'auto' takes CUDA when a GPU is visible, else the CPU."
     )
@@ -77,4 +70,9 @@ class ModelServerSettings(ServiceSettings, HttpLimitSettings):
             raise ValueError("runtime 'onnx' is the CPU path; use runtime 'torch' on a GPU")
         if self.runtime == "onnx" and self.compile:
             raise ValueError("compile applies to runtime 'torch'; ONNX Runtime optimises its own graph")
+        if self.workers != 1:
+            raise ValueError(
+                "workers must be 1: one process owns the model and its batch queue (more processes would hold "
+                "more copies of the weights and split the batches); scale with replicas"
+            )
         return self

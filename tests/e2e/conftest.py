@@ -75,16 +75,18 @@ def extra_gateway(name: str, log_dir, staging_url: str, production_url: str, **s
 
 
 @contextmanager
-def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_args=()):
+def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_args=(), env=None):
     """A model-server + feature-transformer pair of its own on loopback, serving ``model_dir``, for
     tests that need another model or other flags than the shared stack's; yields (predictor, transformer)
-    as ManagedProcesses with their base URLs in ``.url``."""
+    as ManagedProcesses with their base URLs in ``.url``. The transformer's inference log goes under
+    ``log_dir`` unless its flags say otherwise; ``env`` reaches both processes."""
     predictor_port, transformer_port = free_port(), free_port()
     common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
     predictor = ManagedProcess(
         f"{name}-predictor",
         [sys.executable, "-m", "model_server", "--http_port", str(predictor_port), *common, *predictor_args],
         log_dir=log_dir,
+        env=env,
         echo=False,
         ready_url=f"http://127.0.0.1:{predictor_port}/v2/health/ready",
     )
@@ -101,9 +103,12 @@ def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_arg
             f"127.0.0.1:{predictor_port}",
             "--predictor_protocol",
             "v2",
+            "--inference_log_url",
+            str(log_dir / "inference-log"),
             *transformer_args,
         ],
         log_dir=log_dir,
+        env=env,
         echo=False,
         ready_url=f"http://127.0.0.1:{transformer_port}/v2/health/live",
     )

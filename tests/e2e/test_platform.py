@@ -154,7 +154,7 @@ def test_predictor_speaks_open_inference_protocol_v2(stack):
         json={"inputs": body["inputs"][:1]},
         headers={"X-Request-ID": "bad-tensor-1"},
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert bad.json() == {
         "error": {"code": "invalid_input", "message": bad.json()["error"]["message"], "details": {}},
         "request_id": "bad-tensor-1",
@@ -167,7 +167,7 @@ def test_predictor_speaks_open_inference_protocol_v2(stack):
 def test_transformer_errors_share_the_platform_shape(stack):
     base = stack.transformer_url("staging")
     bad = httpx.post(f"{base}/v1/models/spam-detector:predict", json={"instances": []})
-    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_input"
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
     not_json = httpx.post(
         f"{base}/v1/models/spam-detector:predict",
         content=b"\xff\xfe not json",

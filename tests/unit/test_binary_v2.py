@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pytest
-from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from model_server.binary_v2 import read_request, write_response
-from serving_common.kserve_server import describe_error
+from serving_common.errors import InvalidInput
+from serving_common.http_errors import as_platform_error
 
 
 def _kserve_binary_request(ids: np.ndarray, mask: np.ndarray) -> tuple[bytes, int]:
@@ -62,4 +62,5 @@ def test_malformed_bodies_are_invalid_input(mangle):
     body, length = _kserve_binary_request(np.ones((1, 4), dtype=np.int64), np.ones((1, 4), dtype=np.int64))
     with pytest.raises(InvalidInput) as info:
         read_request(*mangle(body, length))
-    assert describe_error(info.value)[:2] == (400, "invalid_input")
+    error = as_platform_error(info.value)
+    assert (error.status_code, error.code) == (422, "invalid_input")

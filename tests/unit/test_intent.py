@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from feature_transformer.settings import TransformerSettings
 from feature_transformer.transformer import TextTransformer
 from ml_common.classifier import SequenceClassifier
 from ml_common.datasets import read_intent_prompts
@@ -76,9 +77,8 @@ def test_transformer_answers_intent_shape(intent_model_dir):
     from kserve.protocol.infer_type import InferOutput, InferResponse
 
     metadata = validate_model_dir(intent_model_dir)
-    transformer = TextTransformer(
-        "intent-classifier", metadata, TextEncoder.from_file(intent_model_dir / TOKENIZER_FILE, 512)
-    )
+    encoder = TextEncoder.from_file(intent_model_dir / TOKENIZER_FILE, 512)
+    transformer = TextTransformer("intent-classifier", metadata, encoder, TransformerSettings())
     transformer.preprocess({"instances": [{"text": "Plan a three-day trip to Lisbon"}]}, {})
     logits = np.zeros((1, 11), dtype=np.float32)
     logits[0, INTENTS.index("task_planning")] = 5.0

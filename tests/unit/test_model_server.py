@@ -3,14 +3,14 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from ml_common.classifier import SequenceClassifier
 from ml_common.device import resolve_device, resolve_dtype
 from model_server import inputs
 from model_server.predictor import ClassifierPredictor
-from serving_common.errors import ModelDirectoryError
+from model_server.settings import ModelServerSettings
+from serving_common.errors import InvalidInput, ModelDirectoryError
 
 CPU = torch.device("cpu")
 
@@ -97,7 +97,9 @@ def test_bad_v1_payloads_are_client_errors(payload):
 
 
 async def test_predictor_is_ready_only_after_load_and_answers_v2(model_dir):
-    predictor = ClassifierPredictor("spam-detector", lambda: SequenceClassifier.load(model_dir, CPU, torch.float32))
+    predictor = ClassifierPredictor(
+        "spam-detector", lambda: SequenceClassifier.load(model_dir, CPU, torch.float32), ModelServerSettings()
+    )
     assert not predictor.ready
     predictor.load()
     assert predictor.ready
@@ -114,12 +116,16 @@ async def test_predictor_is_ready_only_after_load_and_answers_v2(model_dir):
 def test_on_off_flags_become_settings_and_other_spellings_are_refused(capsys):
     import pytest
 
-    from model_server.__main__ import build_parser, settings_from_args
+    from model_server.__main__ import build_parser
+    from model_server.settings import ModelServerSettings
+    from serving_common.settings import load_settings
 
     parser = build_parser()
-    settings = settings_from_args(parser.parse_args(["--model_dir", "m", "--batching", "off", "--compile", "on"]))
-    assert (settings.batching, settings.compile) == (False, True)
-    assert settings_from_args(parser.parse_args(["--model_dir", "m"])).batching is True  # the default
+    settings = load_settings(
+        ModelServerSettings, parser.parse_args(["--model_dir", "m", "--batching", "off", "--compile", "on"])
+    )
+    assert (settings.batching, settings.compile, settings.model_dirs) == (False, True, ["m"])
+    assert load_settings(ModelServerSettings, parser.parse_args(["--model_dir", "m"])).batching is True  # the default
     with pytest.raises(SystemExit):
         parser.parse_args(["--batching", "yes"])
     assert "expected on or off, got 'yes'" in capsys.readouterr().err

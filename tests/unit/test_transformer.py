@@ -1,11 +1,13 @@
 import numpy as np
 import pytest
-from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferResponse
 
+from feature_transformer.settings import TransformerSettings
 from feature_transformer.transformer import TextTransformer
+from serving_common.errors import InvalidInput
 from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
 from serving_common.postprocess import confidence_level, softmax
+from serving_common.settings import load_settings
 from serving_common.tasks import SPAM
 from serving_common.tokenization import TextEncoder
 
@@ -13,7 +15,8 @@ from serving_common.tokenization import TextEncoder
 @pytest.fixture(scope="module")
 def transformer(model_dir):
     metadata = validate_model_dir(model_dir)
-    return TextTransformer("spam-detector", metadata, TextEncoder.from_file(model_dir / TOKENIZER_FILE, 512))
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, 512)
+    return TextTransformer("spam-detector", metadata, encoder, TransformerSettings())
 
 
 def test_softmax_rows_sum_to_one():
@@ -79,9 +82,15 @@ def test_bad_bodies_are_invalid_input(transformer, payload):
 
 
 def test_inference_log_flag_overrides_the_setting(monkeypatch):
-    from feature_transformer.__main__ import settings_from_args, transformer_parser
+    from feature_transformer.__main__ import transformer_parser
+    from feature_transformer.settings import TransformerSettings
 
     monkeypatch.setenv("FEATURE_TRANSFORMER_INFERENCE_LOG", "true")
+    monkeypatch.setenv("FEATURE_TRANSFORMER_PREDICTOR_REQUEST_TIMEOUT_SECONDS", "7")
     parser = transformer_parser()
-    assert settings_from_args(parser.parse_args(["--inference_log", "off"])).inference_log is False
-    assert settings_from_args(parser.parse_args([])).inference_log is True
+    assert load_settings(TransformerSettings, parser.parse_args(["--inference_log", "off"])).inference_log is False
+    given = load_settings(TransformerSettings, parser.parse_args(["--predictor_host", "p:1", "--http_port", "9"]))
+    assert given.inference_log is True
+    # KServe's own flags land in the same object; an unset one leaves the environment's value.
+    assert (given.predictor_host, given.http_port, given.predictor_request_timeout_seconds) == ("p:1", 9, 7)
+    assert given.predictor_config().predictor_host == "p:1"

@@ -29,6 +29,16 @@ class UpstreamFailed(ServerError):
     code = "upstream_failed"
 
 
+class UpstreamRejected(ClientError):
+    """The InferenceService refused the request as a client error (4xx): the caller gets the same status
+    and code (a text the transformer cannot take is the caller's mistake, not a gateway failure)."""
+
+    def __init__(self, message: str, *, status_code: int, code: str, details: dict[str, object]) -> None:
+        super().__init__(message, details=details)
+        self.status_code = status_code
+        self.code = code
+
+
 class Unauthenticated(ClientError):
     status_code = 401
     code = "unauthenticated"
