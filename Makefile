@@ -10,7 +10,7 @@
 #                  upload a model directory to the store under its version
 #   make promote   MODEL=spam-detector [VERSION=...] [METRICS=http://gateway/metrics] [FORCE=1]
 #                  point production's overlay at the version staging serves, refusing without evidence
-#   make lint      ruff over every package
+#   make lint      ruff over every package, mypy (strict) over the serving packages; make test runs it first
 #   make images    build every container image (needs a Docker engine)
 #   make lock      refresh constraints.txt, the pinned versions the images install
 
@@ -57,7 +57,7 @@ run: $(STAMP)
 
 # The drift detector's own tests run in its environment (real alibi-detect); confcutdir keeps the
 # serving environment's conftest out of it.
-test: $(STAMP) $(DRIFT_STAMP) tools
+test: $(STAMP) $(DRIFT_STAMP) tools lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(DRIFT_BIN)/python -m pytest tests/drift_detector --confcutdir=tests/drift_detector -p no:cacheprovider -W ignore::pytest.PytestConfigWarning
 
@@ -85,8 +85,10 @@ promote: $(STAMP)
 	$(BIN)/python -m devstack.release promote --model $(MODEL) $(if $(VERSION),--version $(VERSION)) \
 	  $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
 
+# ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]).
 lint: $(STAMP)
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack tests
+	$(BIN)/mypy
 
 REGISTRY ?= ghcr.io/textserve
 VERSION  ?= 0.1.0

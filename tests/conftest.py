@@ -1,7 +1,15 @@
-"""Shared fixtures: small *real* models trained in seconds, never mocks of them."""
+"""Shared fixtures: small *real* models trained in seconds, never mocks of them.
+
+Tests mirror the packages (tests/api_gateway/ tests api_gateway, ...); tests/e2e/ runs the whole
+platform as processes on loopback, tests/deploy/ checks the manifests, rules, dashboards and images.
+Nothing a test writes lands in the working tree: models, logs and inference logs go under pytest's
+temporary directories, and Hypothesis keeps its examples in one too (below).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +20,9 @@ from model_training.intent import train_intent_model
 from model_training.intent_data import INTENTS
 from model_training.spam import train_spam_model
 from model_training.trainer import TrainingConfig
+
+# Hypothesis (the property tests, schemathesis) writes its example database and caches here, not into ./.hypothesis.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="textserve-hypothesis-"))
 
 # The drift detector's tests run in its own environment (alibi-detect), from `make test`'s second step.
 collect_ignore = ["drift_detector"]

@@ -30,13 +30,11 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, cast
 
 from api_gateway import metrics
 from api_gateway.core.errors import UpstreamFailed, UpstreamTimeout
-from serving_common.schemas import TransformerInstance
+from serving_common.schemas import TaskResponse, TransformerInstance
 
 if TYPE_CHECKING:  # upstream.py builds the coalescers around its clients
     from api_gateway.upstream import InferenceServiceClient, ResponseT
@@ -48,8 +46,8 @@ log = logging.getLogger(__name__)
 class _Waiting:
     instances: list[TransformerInstance]
     request_id: str
-    response_model: type[BaseModel]
-    future: asyncio.Future[Any]
+    response_model: type[TaskResponse]
+    future: asyncio.Future[TaskResponse]
     enqueued: float = field(default_factory=time.perf_counter)
 
     @property
@@ -97,7 +95,7 @@ class Coalescer:
         try:
             # The future is this caller's alone: the deadline cancelling it is the caller leaving.
             async with asyncio.timeout(self.timeout):
-                return await waiting.future
+                return cast("ResponseT", await waiting.future)  # the caller's own response_model
         except TimeoutError:
             self._withdraw(waiting)
             raise self.client.error(UpstreamTimeout, "did not answer in time") from None

@@ -56,7 +56,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     app = FastAPI(title="textserve API gateway", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.authenticator = Authenticator.from_file(settings.api_keys_file) if settings.auth_enabled else None
+    app.state.authenticator = (
+        Authenticator.from_file(settings.api_keys_file) if settings.auth_enabled and settings.api_keys_file else None
+    )
     # Starlette runs the last added outermost: request id, then the body (bounded in size and time),
     # then the in-flight bound, which so counts requests that have arrived, never stalled uploads.
     app.add_middleware(InFlightLimitMiddleware, max_in_flight=settings.max_in_flight)

@@ -19,11 +19,11 @@ async def check_environments(upstreams: Upstreams) -> dict[str, EnvironmentReadi
     services: dict[str, dict[str, ServiceReadiness]] = {}
     for ((env, _), client), is_ready in zip(clients.items(), states, strict=True):
         services.setdefault(env.value, {})[client.model_name] = ServiceReadiness(ready=is_ready, url=client.base_url)
-    environments = {}
-    for env, models in services.items():
+    environments: dict[str, EnvironmentReadiness] = {}
+    for name, models in services.items():
         ready = all(s.ready for s in models.values())
-        metrics.ENVIRONMENT_READY.labels(env).set(1 if ready else 0)
-        environments[env] = EnvironmentReadiness(ready=ready, models=models)
+        metrics.ENVIRONMENT_READY.labels(name).set(1 if ready else 0)
+        environments[name] = EnvironmentReadiness(ready=ready, models=models)
     return environments
 
 

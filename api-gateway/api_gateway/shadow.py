@@ -29,7 +29,14 @@ from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.upstream import InferenceServiceClient
 from serving_common.errors import PlatformError
 from serving_common.request_context import SHADOW_HEADER
-from serving_common.schemas import IntentOutput, IntentResponse, SpamOutput, SpamResponse, TransformerInstance
+from serving_common.schemas import (
+    IntentOutput,
+    IntentResponse,
+    SpamOutput,
+    SpamResponse,
+    TaskResponse,
+    TransformerInstance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +50,7 @@ _RESPONSE_MODELS: dict[ModelKind, type[SpamResponse] | type[IntentResponse]] = {
 class _Mirrored:
     model: ModelKind
     instances: list[TransformerInstance]
-    production: SpamResponse | IntentResponse
+    production: TaskResponse
     request_id: str
 
 
@@ -71,7 +78,7 @@ class Shadow:
         self,
         model: ModelKind,
         instances: list[TransformerInstance],
-        production: SpamResponse | IntentResponse,
+        production: TaskResponse,
         request_id: str,
     ) -> None:
         """Mirror a production request that has been answered, if its model's share draws it."""
@@ -115,7 +122,7 @@ class Shadow:
             await client.aclose()
 
 
-def compare(production: SpamResponse | IntentResponse, staging: SpamResponse | IntentResponse) -> None:
+def compare(production: TaskResponse, staging: TaskResponse) -> None:
     """Count agreement of each row's verdicts, per model and version pair."""
     labels = (production.model_name, production.model_version, staging.model_version)
     delta = metrics.SHADOW_PROBABILITY_DELTA.labels(*labels)

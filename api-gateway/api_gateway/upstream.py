@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import aiohttp
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from api_gateway import metrics
 from api_gateway.coalescing import Coalescer
@@ -26,9 +26,9 @@ from api_gateway.core.errors import UpstreamFailed, UpstreamRejected, UpstreamTi
 from api_gateway.resilience import CircuitBreaker, RetryBudget, backoff_seconds
 from serving_common.errors import PlatformError
 from serving_common.request_context import REQUEST_ID_HEADER
-from serving_common.schemas import ModelInfo, TransformerInstance, TransformerRequest
+from serving_common.schemas import ModelInfo, TaskResponse, TransformerInstance, TransformerRequest
 
-ResponseT = TypeVar("ResponseT", bound=BaseModel)
+ResponseT = TypeVar("ResponseT", bound=TaskResponse)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class InferenceServiceClient:
                 metrics.UPSTREAM_DURATION.labels(self.environment, self.model_name).observe(
                     time.perf_counter() - started
                 )
-            if not retryable:
+            if not retryable and response is not None:
                 return response
             if attempt >= self._retries or not self.retry_budget.try_spend():
                 if response is None:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from baseline_generator.reference import Reference
-from ml_common.classifier import SequenceClassifier
+from ml_common.classifier import Classifier
 from serving_common.baseline import BaselineMetadata
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES, compose_email_text, extract_features
@@ -33,7 +33,7 @@ def sample(texts: list[str], max_samples: int, seed: int) -> list[str]:
 
 
 def run_reference(
-    classifier: SequenceClassifier, model_dir: Path, texts: list[str], batch_size: int, when: datetime
+    classifier: Classifier, model_dir: Path, texts: list[str], batch_size: int, when: datetime
 ) -> pa.Table:
     """Rows exactly as the feature transformer would log them for these texts."""
     metadata = classifier.metadata
@@ -87,7 +87,7 @@ def summarise(samples: pa.Table) -> dict[str, Any]:
 
 
 def build_baseline(
-    classifier: SequenceClassifier,
+    classifier: Classifier,
     model_dir: Path,
     reference: Reference,
     *,

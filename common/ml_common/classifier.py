@@ -9,7 +9,9 @@ On GPU it runs in bf16 under ``torch.inference_mode``, optionally ``torch.compil
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, cast
 
 import numpy as np
 import torch
@@ -49,10 +51,32 @@ class LogitsAndPooled(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.has_pooler:
             hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask)[0]
-            pooled = self.model.pooler(hidden)
-            return self.model.classifier(self.model.dropout(pooled)), pooled
+            pooler, dropout, head = (
+                cast(nn.Module, getattr(self.model, p)) for p in ("pooler", "dropout", "classifier")
+            )
+            pooled = pooler(hidden)
+            return head(dropout(pooled)), pooled
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         return out.logits, out.hidden_states[-1][:, 0]
+
+
+class Classifier(Protocol):
+    """A loaded model: PyTorch (:class:`SequenceClassifier`) or ONNX Runtime (:class:`~ml_common.onnx_runtime.
+    OnnxClassifier`). What the model server, the baseline generator and the bench ask of it."""
+
+    metadata: ModelMetadata
+    projection: Projection
+    vocab_size: int
+    num_outputs: int
+    compiled: bool
+
+    def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits [batch, outputs], embedding [batch, EMBEDDING_DIM]) from one forward pass."""
+        ...
+
+    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+    def warm_up(self, batch_size: int, length: int = 16) -> None: ...
 
 
 class SequenceClassifier:
@@ -61,10 +85,11 @@ class SequenceClassifier:
         self.metadata = metadata
         self.device = device
         self.dtype = dtype
-        self.vocab_size = int(model.config.vocab_size)
-        self.num_outputs = int(model.config.num_labels)
+        self.vocab_size = int(model.config.vocab_size or 0)
+        self.num_outputs = int(model.config.num_labels or 0)
         self.network = LogitsAndPooled(model)
-        self._run: nn.Module = self.network  # replaced by its compiled form after compile()
+        # Replaced by its compiled form after compile().
+        self._run: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] = self.network
         self.projection = Projection.for_model(metadata.version, self.network.pooled_size)
         self.compiled = False
 

@@ -14,9 +14,11 @@ import os
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch.jit._trace import TracerWarning
 
 from ml_common.classifier import LogitsAndPooled, SequenceClassifier
 
@@ -27,13 +29,14 @@ OPSET = 17
 class OnnxClassifier:
     """Same interface as :class:`SequenceClassifier` (``infer``, ``forward``, ``warm_up``)."""
 
-    def __init__(self, session, source: SequenceClassifier) -> None:
+    def __init__(self, session: Any, source: SequenceClassifier) -> None:
         self.session = session
         self.metadata = source.metadata
         self.projection = source.projection
         self.vocab_size = source.vocab_size
         self.num_outputs = source.num_outputs
         self.device = torch.device("cpu")
+        self.compiled = False
 
     @classmethod
     def export(cls, source: SequenceClassifier, cache_dir: str | Path, threads: int | None = None) -> OnnxClassifier:
@@ -43,13 +46,13 @@ class OnnxClassifier:
         if not path.exists():
             started = time.perf_counter()
             path.parent.mkdir(parents=True, exist_ok=True)
-            wrapper = LogitsAndPooled(source.model.float().cpu()).eval()
+            wrapper = LogitsAndPooled(source.model.float().cpu()).eval()  # type: ignore[no-untyped-call]
             example = (torch.ones((2, 8), dtype=torch.int64), torch.ones((2, 8), dtype=torch.int64))
             tmp = path.with_suffix(f".{os.getpid()}.partial")  # replicas exporting at once never collide
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 # Shape checks in the model's Python code; the exported graph keeps shapes dynamic
-                # (tests/unit/test_onnx_runtime.py compares it with PyTorch across batch and length).
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                # (tests/ml_common/test_onnx_runtime.py compares it with PyTorch across batch and length).
+                warnings.simplefilter("ignore", TracerWarning)
                 torch.onnx.export(
                     wrapper,
                     example,

@@ -63,7 +63,7 @@ class BaselineStore:
         return baseline_path(self._root, model_name, model_version)
 
     def exists(self, model_name: str, model_version: str) -> bool:
-        return self._fs.exists(f"{self.location(model_name, model_version)}/{METADATA_FILE}")
+        return bool(self._fs.exists(f"{self.location(model_name, model_version)}/{METADATA_FILE}"))
 
     def write(
         self, metadata: BaselineMetadata, samples: pa.Table, summary: dict[str, Any], projection: np.ndarray

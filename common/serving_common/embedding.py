@@ -39,4 +39,5 @@ class Projection:
         return "rp-" + hashlib.sha256(np.ascontiguousarray(self.matrix).tobytes()).hexdigest()[:12]
 
     def apply(self, pooled: np.ndarray) -> np.ndarray:
-        return (np.asarray(pooled, dtype=np.float32) @ self.matrix).astype(np.float32)
+        projected: np.ndarray = (np.asarray(pooled, dtype=np.float32) @ self.matrix).astype(np.float32)
+        return projected

@@ -182,10 +182,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().send_400_response(msg)
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         if self._discarding:
             self.transport.close()
-        return super().eof_received()
+        super().eof_received()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -120,7 +120,7 @@ class AppSetup:
     limits: HttpLimitSettings
     metadata: dict[str, ModelMetadata] = field(default_factory=dict)
     # (ASGI middleware class, its keyword arguments); the last one added runs first.
-    middleware: list[tuple[type, dict[str, Any]]] = field(default_factory=list)
+    middleware: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
 
     def apply(self, app: FastAPI) -> None:
         app.add_api_route("/v1/models/{model_name}/metadata", self.model_metadata, methods=["GET"])
@@ -167,7 +167,7 @@ class ModelServer(kserve.ModelServer):
         settings: KServeComponentSettings,
         *,
         on_stopped: Sequence[Callable[[], Awaitable[None] | None]] = (),
-        middleware: Sequence[tuple[type, dict[str, Any]]] = (),
+        middleware: Sequence[tuple[Any, dict[str, Any]]] = (),
         predictor_config: PredictorConfig | None = None,
     ) -> None:
         super().__init__(
@@ -195,7 +195,7 @@ class ModelServer(kserve.ModelServer):
         )
         self.start([model for model, _ in models])
 
-    def start(self, models: list[kserve.model.BaseKServeModel]) -> None:  # type: ignore[override]
+    def start(self, models: list[kserve.model.BaseKServeModel]) -> None:
         """KServe's ``start``, with the platform's REST server in the one process or in each worker."""
         self._register_and_check_atleast_one_model_is_ready(models)
         rest = PlatformRESTServer(

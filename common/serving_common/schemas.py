@@ -15,6 +15,7 @@ Both sides import these models, so a change to the contract is one change. Spam 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -58,16 +59,20 @@ class IntentOutput(BaseModel):
     features: dict[str, float]
 
 
-class SpamResponse(BaseModel):
+class TaskResponse(BaseModel):
+    """What every task's response carries: its predictions, in input order, and the model that made them."""
+
+    predictions: Sequence[BaseModel]
+    model_name: str
+    model_version: str
+
+
+class SpamResponse(TaskResponse):
     predictions: list[SpamOutput]
-    model_name: str
-    model_version: str
 
 
-class IntentResponse(BaseModel):
+class IntentResponse(TaskResponse):
     predictions: list[IntentOutput]
-    model_name: str
-    model_version: str
 
 
 class ModelInfo(BaseModel):

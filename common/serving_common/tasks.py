@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -174,7 +174,7 @@ class IntentTask(ModelTask[IntentVerdict, IntentOutput, IntentResponse]):
             all_intents=verdict.all_intents,
             top_intents=[IntentScore(intent=i, probability=p) for i, p in ranked],
             complexity_score=verdict.complexity_score,
-            complexity_level=verdict.complexity_level,  # type: ignore[arg-type]  # one of COMPLEXITY_LEVELS
+            complexity_level=verdict.complexity_level,  # one of COMPLEXITY_LEVELS
             truncated=truncated,
             features=features,
         )
@@ -186,8 +186,9 @@ class IntentTask(ModelTask[IntentVerdict, IntentOutput, IntentResponse]):
 
 SPAM = SpamTask()
 INTENT = IntentTask()
-TASKS: dict[Task, SpamTask | IntentTask] = {SPAM.task: SPAM, INTENT.task: INTENT}
+# Looked up at run time, a task's verdict, output and response types travel together by construction.
+TASKS: dict[Task, ModelTask[Any, Any, Any]] = {SPAM.task: SPAM, INTENT.task: INTENT}
 
 
-def task_of(metadata: ModelMetadata) -> SpamTask | IntentTask:
+def task_of(metadata: ModelMetadata) -> ModelTask[Any, Any, Any]:
     return TASKS[metadata.task]

@@ -22,7 +22,7 @@ from serving_common.inference_log.records import build_rows
 from serving_common.inference_log.writer import InferenceLogWriter
 from serving_common.model_dir import ModelMetadata
 from serving_common.request_context import SHADOW_HEADER
-from serving_common.schemas import TransformerRequest
+from serving_common.schemas import TaskResponse, TransformerRequest
 from serving_common.tasks import task_of
 from serving_common.tokenization import TextEncoder
 
@@ -139,13 +139,14 @@ class TextTransformer(Model):
         model_version = result.model_version or self.metadata.version
         if self.inference_log is not None:
             self._log(result, prepared, verdicts, model_version)
-        return self.task.response(
+        response: TaskResponse = self.task.response(
             verdicts,
             truncated=prepared.truncated,
             features=prepared.features,
             model_name=result.model_name or self.name,
             model_version=model_version,
-        ).model_dump()
+        )
+        return response.model_dump()
 
     def _log(self, result: InferResponse, prepared: _Prepared, verdicts: Sequence[Any], model_version: str) -> None:
         """Hand the rows to the inference log's buffer (no I/O here; never fails the request)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 import torch
 
-from ml_common.classifier import SequenceClassifier
+from ml_common.classifier import Classifier, SequenceClassifier
 from ml_common.device import resolve_device, resolve_dtype
 from ml_common.onnx_runtime import OnnxClassifier
 from model_server.binary_v2 import BinaryInferMiddleware
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device("cpu" if settings.runtime == "onnx" else settings.device)
     dtype = torch.float32 if settings.runtime == "onnx" else resolve_dtype(settings.dtype, device)
 
-    def load(model_dir: str) -> SequenceClassifier | OnnxClassifier:
+    def load(model_dir: str) -> Classifier:
         classifier = SequenceClassifier.load(model_dir, device, dtype)
         if settings.compile:
             classifier.compile()
@@ -52,10 +53,12 @@ def main(argv: list[str] | None = None) -> None:
 
     metadatas = [read_metadata(d) for d in settings.model_dirs]
     models = []
-    for model_dir, name in zip(settings.model_dirs, served_names(metadatas, settings.model_name), strict=True):
-        predictor = ClassifierPredictor(name, lambda model_dir=model_dir: load(model_dir), settings)
+    for model_dir, metadata, name in zip(
+        settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
+    ):
+        predictor = ClassifierPredictor(name, functools.partial(load, model_dir), settings)
         predictor.load()
-        models.append((predictor, predictor.classifier.metadata))
+        models.append((predictor, metadata))
     # Binary v2 calls (the transformer's) take the lean path; everything else goes to KServe's handlers.
     lean_path = (BinaryInferMiddleware, {"predictors": {p.name: p for p, _ in models}})
     ModelServer(settings, middleware=[lean_path]).start_models(models)

@@ -47,7 +47,7 @@ class _Pending:
 
     @property
     def rows(self) -> int:
-        return self.input_ids.shape[0]
+        return int(self.input_ids.shape[0])
 
 
 def pad_and_stack(parts: list[tuple[np.ndarray, np.ndarray]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:

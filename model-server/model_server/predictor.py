@@ -1,4 +1,4 @@
-"""The KServe predictor: the v2/v1 data-plane face of :class:`SequenceClassifier`."""
+"""The KServe predictor: the v2/v1 data-plane face of a :class:`~ml_common.classifier.Classifier`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from ml_common.classifier import SequenceClassifier
+from ml_common.classifier import Classifier
 from model_server import inputs, metrics
 from model_server.batching import AdaptiveBatcher
 from model_server.settings import ModelServerSettings
@@ -27,11 +27,11 @@ EMBEDDING = "embedding"
 class ClassifierPredictor(Model):
     """Ready only once the model is loaded and one warm-up pass has run."""
 
-    def __init__(self, name: str, load_classifier: Callable[[], SequenceClassifier], settings: ModelServerSettings):
+    def __init__(self, name: str, load_classifier: Callable[[], Classifier], settings: ModelServerSettings):
         super().__init__(name, return_response_headers=True)
         self._load_classifier = load_classifier
         self.settings = settings
-        self.classifier: SequenceClassifier | None = None
+        self.classifier: Classifier | None = None
         self.batcher: AdaptiveBatcher | None = None
         # One thread runs forward passes: torch already uses every core inside one pass, and the
         # event loop stays free to accept requests while a pass runs.
@@ -62,13 +62,13 @@ class ClassifierPredictor(Model):
     def version(self) -> str:
         return self.classifier.metadata.version if self.classifier else "unknown"
 
-    def get_input_types(self) -> list[dict]:
+    def get_input_types(self) -> list[dict[str, Any]]:
         return [
             {"name": inputs.INPUT_IDS, "datatype": "INT64", "shape": [-1, -1]},
             {"name": inputs.ATTENTION_MASK, "datatype": "INT64", "shape": [-1, -1]},
         ]
 
-    def get_output_types(self) -> list[dict]:
+    def get_output_types(self) -> list[dict[str, Any]]:
         outputs = self.classifier.num_outputs if self.classifier else -1
         dim = self.classifier.projection.dim if self.classifier else -1
         return [
@@ -105,9 +105,11 @@ class ClassifierPredictor(Model):
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> InferResponse | dict[str, Any]:
-        is_v2 = isinstance(payload, InferRequest)
         try:
-            input_ids, attention_mask = inputs.from_v2(payload) if is_v2 else inputs.from_v1(payload)
+            if isinstance(payload, InferRequest):
+                input_ids, attention_mask = inputs.from_v2(payload)
+            else:
+                input_ids, attention_mask = inputs.from_v1(payload)
         except InvalidInput:
             metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
             raise
@@ -117,7 +119,7 @@ class ClassifierPredictor(Model):
             response_headers["x-model-version"] = self.version
             if request_id:
                 response_headers["x-request-id"] = request_id
-        if not is_v2:
+        if not isinstance(payload, InferRequest):
             return {"predictions": logits.tolist(), "model_name": self.name, "model_version": self.version}
         binary = payload.use_binary_outputs  # binary callers get binary outputs; plain JSON callers get JSON
         logits_out = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
@@ -141,6 +143,7 @@ class ClassifierPredictor(Model):
         labels = (self.name, self.version)
         metrics.BATCH_SIZE.labels(*labels).observe(input_ids.shape[0])
         metrics.SEQUENCE_LENGTH.labels(*labels).observe(input_ids.shape[1])
+        assert self.classifier is not None, "forward before load"
         with metrics.FORWARD_SECONDS.labels(*labels).time():
             return self.classifier.infer(input_ids, attention_mask)
 

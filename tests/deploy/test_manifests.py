@@ -216,3 +216,32 @@ def test_drift_runs_hourly_once_at_a_time_against_the_shared_log():
             transformer_env = {e["name"]: e.get("value") for e in isvc["spec"]["transformer"]["containers"][0]["env"]}
             assert transformer_env["FEATURE_TRANSFORMER_ENVIRONMENT"] == overlay
             assert transformer_env["FEATURE_TRANSFORMER_INFERENCE_LOG_URL"] == env["DRIFT_INFERENCE_LOG_URL"]
+
+
+def test_every_model_family_is_generated_from_the_one_inferenceservice_definition():
+    """One InferenceService file in the repository; each family's rendering is it with the family's name."""
+    definitions = [
+        p
+        for p in (ROOT / "kubernetes").rglob("*.yaml")
+        if any(d and d.get("kind") == "InferenceService" for d in yaml.safe_load_all(p.read_text()))
+    ]
+    assert definitions == [ROOT / "kubernetes" / "inference" / "text-classifier" / "inferenceservice.yaml"]
+    docs = {
+        (d["kind"], d["metadata"]["name"]): d
+        for d in render("production")
+        if d["kind"] in ("InferenceService", "PodDisruptionBudget")
+    }
+    spam, intent = (
+        {k[0] + k[1].removeprefix(family): v for k, v in docs.items() if k[1].startswith(family)}
+        for family in ("spam-detector", "intent-classifier")
+    )
+    assert (
+        set(spam)
+        == set(intent)
+        == {"InferenceService", "PodDisruptionBudget-predictor", "PodDisruptionBudget-transformer"}
+    )
+    # The model versions differ per family (model-versions.yaml); everything else is the one definition.
+    uris = yaml.safe_load((ROOT / "kubernetes/overlays/production/model-versions.yaml").read_text())["spec"]["uris"]
+    for key in spam:
+        as_intent = yaml.safe_dump(spam[key]).replace(uris["spam-detector"], uris["intent-classifier"])
+        assert as_intent.replace("spam-detector", "intent-classifier") == yaml.safe_dump(intent[key]), key

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from devstack.process import ManagedProcess, free_port
+from tests.e2e.conftest import extra_gateway, extra_pair
 
 pytestmark = pytest.mark.e2e
 
@@ -111,77 +112,17 @@ def test_sigterm_during_load_answers_every_accepted_request(stack, tmp_path):
 @pytest.fixture(scope="module")
 def slow_path(model_dir, tmp_path_factory):
     """A real model-server made slow (with batch_when_idle off, a lone request waits 15 s for its batch to
-    fill), its transformer,
-    and a gateway whose upstream timeout is 2 s."""
+    fill), its transformer, and a gateway whose upstream timeout is 2 s."""
     logs = tmp_path_factory.mktemp("slow")
-    p_port, t_port, g_port = free_port(), free_port(), free_port()
-    common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
-    procs = [
-        ManagedProcess(
-            "slow-predictor",
-            [
-                sys.executable,
-                "-m",
-                "model_server",
-                "--http_port",
-                str(p_port),
-                *common,
-                "--max_batch_size",
-                "64",
-                "--max_batch_wait_ms",
-                "15000",
-                "--batch_when_idle",
-                "off",
-            ],
-            log_dir=logs,
-            echo=False,
-            ready_url=f"http://127.0.0.1:{p_port}/v2/health/ready",
+    slow = ["--max_batch_size", "64", "--max_batch_wait_ms", "15000", "--batch_when_idle", "off"]
+    with (
+        extra_pair("slow", logs, model_dir, predictor_args=slow) as (predictor, transformer),
+        extra_gateway("slow-gateway", logs, transformer.url, transformer.url, upstream_timeout_seconds="2") as (
+            _,
+            gateway,
         ),
-        ManagedProcess(
-            "slow-transformer",
-            [
-                sys.executable,
-                "-m",
-                "feature_transformer",
-                "--http_port",
-                str(t_port),
-                *common,
-                "--predictor_host",
-                f"127.0.0.1:{p_port}",
-                "--predictor_protocol",
-                "v2",
-            ],
-            log_dir=logs,
-            echo=False,
-            ready_url=f"http://127.0.0.1:{t_port}/v2/health/live",
-        ),
-        ManagedProcess(
-            "slow-gateway",
-            [sys.executable, "-m", "api_gateway"],
-            log_dir=logs,
-            echo=False,
-            env={
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(g_port),
-                "GATEWAY_STAGING_URL": f"http://127.0.0.1:{t_port}",
-                "GATEWAY_UPSTREAM_TIMEOUT_SECONDS": "2",
-            },
-            ready_url=f"http://127.0.0.1:{g_port}/health",
-        ),
-    ]
-    for proc in procs:
-        proc.start()
-    try:
-        for proc in procs:
-            proc.wait_ready(120)
-        yield {
-            "predictor": procs[0],
-            "predictor_url": f"http://127.0.0.1:{p_port}",
-            "gateway": f"http://127.0.0.1:{g_port}",
-        }
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
+    ):
+        yield {"predictor": predictor, "predictor_url": predictor.url, "gateway": gateway}
 
 
 def test_a_slow_model_server_gives_a_timeout_error_within_the_bound(slow_path):

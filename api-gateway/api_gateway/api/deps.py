@@ -20,11 +20,13 @@ from api_gateway.upstream import Upstreams
 
 
 async def get_settings(request: Request) -> GatewaySettings:
-    return request.app.state.settings
+    settings: GatewaySettings = request.app.state.settings
+    return settings
 
 
 async def get_upstreams(request: Request) -> Upstreams:
-    return request.app.state.upstreams
+    upstreams: Upstreams = request.app.state.upstreams
+    return upstreams
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]

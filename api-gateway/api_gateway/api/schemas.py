@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,7 +16,7 @@ INTENT_EXAMPLE = "Write a Python function that merges two sorted lists, with uni
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. unknown_environment.")
     message: str
-    details: dict = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class ErrorOut(BaseModel):
@@ -26,7 +26,7 @@ class ErrorOut(BaseModel):
     request_id: str | None
 
 
-ERROR_RESPONSES: dict[int | str, dict] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in {
         400: "Unknown X-Environment",

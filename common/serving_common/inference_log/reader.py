@@ -32,7 +32,7 @@ class Window:
 
     @property
     def rows(self) -> int:
-        return self.table.num_rows
+        return int(self.table.num_rows)
 
 
 class InferenceLogReader:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -59,7 +60,7 @@ def build_rows(
     texts: Sequence[str] | None = None,
     hash_salt: bytes | None = None,
     timestamp: datetime | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Rows in :data:`SCHEMA` order. Texts are only hashed, and only when a salt is given.
 
     ``request_id`` is one id for every row, or one per row (rows of a coalesced call come from
@@ -87,5 +88,5 @@ def build_rows(
     return rows
 
 
-def to_table(rows: Sequence[dict]) -> pa.Table:
+def to_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=SCHEMA)

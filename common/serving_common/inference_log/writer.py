@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -52,14 +53,14 @@ class InferenceLogWriter:
         self.max_buffered_rows = max_buffered_rows
         self.hooks = hooks or WriterHooks()
         self._fs, self._root = open_root(url)
-        self._buffer: list[tuple[str, dict]] = []  # (partition environment, row)
+        self._buffer: list[tuple[str, dict[str, Any]]] = []  # (partition environment, row)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="inference-log-writer", daemon=True)
         self._thread.start()
 
-    def record(self, rows: Sequence[dict], *, shadow: bool = False) -> bool:
+    def record(self, rows: Sequence[dict[str, Any]], *, shadow: bool = False) -> bool:
         """Buffer rows; False (and counted as dropped) when the buffer has no room for them.
 
         Shadow rows (production traffic mirrored to this environment, answered to nobody) go to the
@@ -100,10 +101,10 @@ class InferenceLogWriter:
             if closing:
                 return
 
-    def _write(self, rows: list[tuple[str, dict]]) -> int:
+    def _write(self, rows: list[tuple[str, dict[str, Any]]]) -> int:
         if not rows:
             return 0
-        groups: dict[Partition, list[dict]] = defaultdict(list)
+        groups: dict[Partition, list[dict[str, Any]]] = defaultdict(list)
         for environment, row in rows:
             groups[Partition(environment, row["model_name"], hour_of(row["timestamp"]))].append(row)
         written = 0

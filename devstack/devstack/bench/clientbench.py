@@ -1,4 +1,4 @@
-"""``python -m devstack.clientbench``: the HTTP client libraries the hops could use, on loopback.
+"""``python -m devstack.bench.clientbench``: the HTTP client libraries the hops could use, on loopback.
 
 A trivial ASGI server (uvicorn, in a subprocess) answers every POST at once; each client sends the
 same 4,000 POSTs (a v2-sized JSON body) at several concurrency levels over one pooled session. What
@@ -61,14 +61,14 @@ async def with_aiohttp(url: str, requests: int, concurrency: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="devstack.clientbench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="devstack.bench.clientbench", description=__doc__)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 64, 256])
     args = parser.parse_args(argv)
     port = free_port()
     server = ManagedProcess(
         "echo-server",
-        [sys.executable, "-m", "uvicorn", "devstack.clientbench:app", "--port", str(port), "--no-access-log"],
+        [sys.executable, "-m", "uvicorn", "devstack.bench.clientbench:app", "--port", str(port), "--no-access-log"],
         log_dir=Path(tempfile.mkdtemp(prefix="clientbench-")),
         echo=False,
         ready_url=f"http://127.0.0.1:{port}/",

@@ -2,7 +2,7 @@
 upstream: the ceiling any Python front door on this machine could reach (``make bench``'s
 serving-overhead rows compare the full path with it).
 
-``python -m devstack.echo_app --port 8099`` serves ``POST /api/v1/predict`` on loopback, under the same
+``python -m devstack.bench.echo_app --port 8099`` serves ``POST /api/v1/predict`` on loopback, under the same
 uvicorn protocol and limits as the gateway, so the comparison is of the work, not of the server."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 With a model that costs almost nothing (one layer of width 32, random weights, the default model's
 tokenizer), the full gateway path is compared with a bare FastAPI app that has the gateway's own
-request and response models and answers at once (:mod:`devstack.echo_app`). Both are driven by the
+request and response models and answers at once (:mod:`devstack.bench.echo_app`). Both are driven by the
 same load generator (``wrk``) in the same run, with a different body on every request. The ratio is
 the share of a single FastAPI hop that the whole platform reaches; the hops in between show where
 the rest goes.
@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from devstack import wrk
+from devstack.bench import wrk
+from devstack.bench.procstats import cpu_seconds, peak_rss_mib
+from devstack.bench.report import Row
 from devstack.process import ManagedProcess, free_port
-from devstack.procstats import cpu_seconds, peak_rss_mib
-from devstack.report import Row
 from devstack.stack import LocalStack, StackConfig, gateway_process
 
 PUBLIC = '{"email_content": "%s"}'
@@ -133,7 +133,7 @@ def serving_overhead(
     port = free_port()
     echo = ManagedProcess(
         "echo",
-        [sys.executable, "-m", "devstack.echo_app", "--port", str(port)],
+        [sys.executable, "-m", "devstack.bench.echo_app", "--port", str(port)],
         log_dir=out / "logs-overhead",
         echo=False,
         ready_url=f"http://127.0.0.1:{port}/health",

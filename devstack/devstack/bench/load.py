@@ -1,0 +1,97 @@
+"""Load generation with ``hey`` against the running stack, and one measured row per configuration."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+
+from devstack.bench.procstats import cpu_seconds, peak_rss_mib
+from devstack.bench.report import Row
+from devstack.bench.scrape import batch_counters
+from devstack.stack import LocalStack
+
+
+def run_hey(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str]) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+        fh.write(body)
+        fh.flush()
+        cmd = [
+            "hey",
+            "-z",
+            f"{seconds}s",
+            "-c",
+            str(concurrency),
+            "-m",
+            "POST",
+            "-T",
+            "application/json",
+            "-D",
+            fh.name,
+            "-t",
+            "30",
+        ]
+        for k, v in headers.items():
+            cmd += ["-H", f"{k}: {v}"]
+        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latencies = {int(p): float(v) * 1000 for p, v in re.findall(r"^\s+(\d+)% in ([\d.]+) secs", out, re.MULTILINE)}
+    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    errors = sum(n for c, n in codes.items() if c != 200)
+    # Transport errors (timeouts, refused connections) are listed as "  [count]\tPost ...: error".
+    errors += sum(int(n) for n in re.findall(r"^\s+\[(\d+)\]\s+(?:Get|Post)", out, re.MULTILINE))
+    return {
+        "rps": rps,
+        "p50": latencies.get(50),
+        "p95": latencies.get(95),
+        "p99": latencies.get(99),
+        "codes": codes,
+        "errors": errors,
+    }
+
+
+def measure(
+    stack: LocalStack,
+    name: str,
+    url: str,
+    body: bytes,
+    concurrency: int,
+    seconds: float,
+    processes: list[str],
+    predictor_env: str,
+    headers: dict[str, str] | None = None,
+    emails_per_request: int = 1,
+) -> Row:
+    pids = [stack.processes[p].proc.pid for p in processes]
+    cpu_before = sum(cpu_seconds(p) for p in pids)
+    batches_before = batch_counters(stack.predictor_url(predictor_env))
+    started = time.perf_counter()
+    result = run_hey(url, body, concurrency, seconds, headers or {})
+    wall = time.perf_counter() - started
+    cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / wall
+    batches_after = batch_counters(stack.predictor_url(predictor_env))
+    rows, passes, forward_s = (after - before for after, before in zip(batches_after, batches_before, strict=True))
+    return Row(
+        configuration=name,
+        concurrency=concurrency,
+        requests_per_s=round(result["rps"], 1),
+        emails_per_s=round(result["rps"] * emails_per_request, 1),
+        p50_ms=_r(result["p50"]),
+        p95_ms=_r(result["p95"]),
+        p99_ms=_r(result["p99"]),
+        mean_batch_size=round(rows / passes, 2) if passes else None,
+        cpu_cores_used=round(cpu, 2),
+        peak_rss_mib=round(sum(peak_rss_mib(p) for p in pids), 1),
+        errors=result["errors"],
+        extra={
+            "status_codes": result["codes"],
+            # Share of the run the predictor spent in forward passes: near 1, the model is the limit.
+            "forward_busy": round(forward_s / wall, 3),
+            "mean_forward_ms": round(1000 * forward_s / passes, 2) if passes else None,
+        },
+    )
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
