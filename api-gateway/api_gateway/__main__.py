@@ -6,12 +6,11 @@ import uvicorn
 
 from api_gateway.core.config import GatewaySettings
 from api_gateway.main import create_app
-from serving_common.logging import configure_logging
+from serving_common.settings import load_settings
 
 
 def main() -> None:
-    settings = GatewaySettings()
-    configure_logging(settings.log_level)
+    settings = load_settings(GatewaySettings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

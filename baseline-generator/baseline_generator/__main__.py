@@ -23,6 +23,7 @@ from serving_common.baseline import BaselineStore
 from serving_common.errors import PlatformError, describe_validation_error
 from serving_common.logging import configure_logging
 from serving_common.model_dir import read_metadata
+from serving_common.settings import add_log_level_flag, load_settings
 
 log = logging.getLogger("baseline_generator")
 
@@ -63,23 +64,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="baseline_generator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-dir", action="append", help="model directory (repeatable); default BASELINE_MODEL_DIR")
+    parser.add_argument(
+        "--model-dir",
+        dest="model_dirs",
+        action="append",
+        help="model directory (repeatable); default BASELINE_MODEL_DIR",
+    )
     parser.add_argument("--baselines-url", help="baselines root (directory or fsspec URL)")
     parser.add_argument("--reference", help="CSV/TSV/JSONL of reference texts (default: the validation split)")
     parser.add_argument("--text-column", help="text column of the reference file")
     parser.add_argument("--max-samples", type=int)
     parser.add_argument("--skip-existing", action="store_true", help="leave a model version's baseline alone")
+    add_log_level_flag(parser)
     args = parser.parse_args(argv)
-    configure_logging()
-    overrides = {
-        "baselines_url": args.baselines_url,
-        "reference": args.reference,
-        "text_column": args.text_column,
-        "max_samples": args.max_samples,
-    }
+    configure_logging()  # until the settings (and their log level) are read
     try:
-        base = BaselineSettings(**{k: v for k, v in overrides.items() if v is not None})
-        for model_dir in args.model_dir or [base.model_dir]:
+        base = load_settings(BaselineSettings, args)
+        for model_dir in args.model_dirs or [base.model_dir]:
             where = generate(base.model_copy(update={"model_dir": model_dir}), args.skip_existing)
             print(f"baseline written: {where}")
     except ValidationError as exc:

@@ -17,6 +17,7 @@ from drift_detector.run import run
 from drift_detector.settings import DriftSettings
 from serving_common.errors import describe_validation_error
 from serving_common.logging import configure_logging
+from serving_common.settings import add_log_level_flag, load_settings
 
 log = logging.getLogger("drift_detector")
 
@@ -36,12 +37,12 @@ def settings_from_args(argv: list[str] | None) -> DriftSettings:
     parser.add_argument("--environment", action="append", dest="environments")
     parser.add_argument("--model", action="append", dest="models")
     parser.add_argument("--min-samples", type=int)
-    args = parser.parse_args(argv)
-    return DriftSettings(**{k: v for k, v in vars(args).items() if v is not None})
+    add_log_level_flag(parser)
+    return load_settings(DriftSettings, parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging()
+    configure_logging()  # until the settings (and their log level) are read
     try:
         settings = settings_from_args(argv)
     except ValidationError as exc:
