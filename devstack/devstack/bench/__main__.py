@@ -9,26 +9,28 @@ This is a benchmark, not a test: it asserts nothing and reports measured figures
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from devstack.bench.load import measure
+from devstack.bench.load import GATEWAY, MODEL_SERVER, TRANSFORMER, Bodies, measure_hop
 from devstack.bench.model import build_random_model, ceiling, make_email, quality
 from devstack.bench.overhead import overhead_targets, serving_overhead
-from devstack.bench.report import Row, markdown
+from devstack.bench.report import Row, markdown, summary_lines
 from devstack.bench.targets import targets
 from devstack.stack import LocalStack, StackConfig
 from serving_common.features import compose_email_text
 from serving_common.model_dir import TOKENIZER_FILE, read_metadata
 from serving_common.tokenization import TextEncoder
+
+HOPS = (MODEL_SERVER, TRANSFORMER, GATEWAY)
 
 
 def _machine() -> str:
@@ -48,7 +50,30 @@ def _overhead_context(args: argparse.Namespace, metadata, tokens: int) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def stack_config(
+    args: argparse.Namespace,
+    model_dir: Path,
+    run: str,
+    batching: list[str],
+    *,
+    production_batching: bool = True,
+    staging_extra: Sequence[str] = (),
+    transformer_args: dict[str, list[str]] | None = None,
+) -> StackConfig:
+    """Both environments serving ``model_dir``; staging batches (with ``staging_extra``), production
+    batches too unless ``production_batching`` is off (one forward pass per request)."""
+    production = ["--batching", "on", *batching] if production_batching else ["--batching", "off"]
+    return StackConfig.on_free_ports(
+        {"staging": [model_dir], "production": [model_dir]},
+        log_dir=args.out / ("logs-" + run if run else "logs"),
+        echo=False,
+        inference_log_url=str(args.out / "inference-log"),
+        predictor_args={"staging": ["--batching", "on", *batching, *staging_extra], "production": production},
+        transformer_args=transformer_args or {},
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="devstack.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -76,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the ceiling and the batching predictors (GPU runs)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if shutil.which("hey") is None:
         print("hey is needed (Debian package 'hey'; `make bench` installs it)", file=sys.stderr)
         return 2
@@ -126,162 +155,35 @@ def main(argv: list[str] | None = None) -> int:
     batching = ["--max_batch_size", str(args.max_batch_size), "--max_batch_wait_ms", str(args.max_batch_wait_ms)]
     if args.compile:
         batching += ["--compile", "on"]
-    config = StackConfig.on_free_ports(
-        {"staging": [model_dir], "production": [model_dir]},
-        log_dir=args.out / "logs",
-        echo=False,
-        inference_log_url=str(args.out / "inference-log"),
-        predictor_args={"staging": ["--batching", "on", *batching], "production": ["--batching", "off"]},
-    )
+    config = stack_config(args, model_dir, "", batching, production_batching=False)
+    bodies = Bodies.for_email(email, batch.input_ids, batch.attention_mask)
+    name, c, seconds = metadata.name, args.concurrency, args.seconds
     rows: list[Row] = []
-    v2 = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "input_ids",
-                    "shape": list(batch.input_ids.shape),
-                    "datatype": "INT64",
-                    "data": batch.input_ids.ravel().tolist(),
-                },
-                {
-                    "name": "attention_mask",
-                    "shape": list(batch.attention_mask.shape),
-                    "datatype": "INT64",
-                    "data": batch.attention_mask.ravel().tolist(),
-                },
-            ]
-        }
-    ).encode()
-    v1 = json.dumps({"instances": [{"text": email}]}).encode()
-    public = json.dumps({"email_content": email}).encode()
-    name = metadata.name
     with LocalStack(config) as stack:
-        c = args.concurrency
         for env, label in (("staging", "batching on"), ("production", "batching off")):
-            pred = f"{env}-predictor"
-            rows.append(
-                measure(
-                    stack,
-                    f"model-server alone, {label}",
-                    f"{stack.predictor_url(env)}/v2/models/{name}/infer",
-                    v2,
-                    c,
-                    args.seconds,
-                    [pred],
-                    env,
-                )
-            )
-            rows.append(
-                measure(
-                    stack,
-                    f"transformer + model-server, {label}",
-                    f"{stack.transformer_url(env)}/v1/models/{name}:predict",
-                    v1,
-                    c,
-                    args.seconds,
-                    [f"{env}-transformer", pred],
-                    env,
-                )
-            )
-            rows.append(
-                measure(
-                    stack,
-                    f"full gateway path, {label}",
-                    f"{stack.gateway_url}/api/v1/predict",
-                    public,
-                    c,
-                    args.seconds,
-                    ["gateway", f"{env}-transformer", pred],
-                    env,
-                    {"X-Environment": env},
-                )
-            )
+            rows += [measure_hop(stack, hop, env, label, bodies, name, c, seconds) for hop in HOPS]
         # What the gateway hop adds: one request at a time, through the gateway and straight to the transformer.
-        direct = measure(
-            stack,
-            "transformer + model-server, batching on",
-            f"{stack.transformer_url('staging')}/v1/models/{name}:predict",
-            v1,
-            1,
-            args.seconds,
-            ["staging-transformer", "staging-predictor"],
-            "staging",
-        )
-        through = measure(
-            stack,
-            "full gateway path, batching on",
-            f"{stack.gateway_url}/api/v1/predict",
-            public,
-            1,
-            args.seconds,
-            ["gateway", "staging-transformer", "staging-predictor"],
-            "staging",
-            {"X-Environment": "staging"},
+        direct, through = (
+            measure_hop(stack, hop, "staging", "batching on", bodies, name, 1, seconds)
+            for hop in (TRANSFORMER, GATEWAY)
         )
         rows += [direct, through]
     # The inference log's cost: both environments batch; only staging's transformer records predictions.
-    log_config = StackConfig.on_free_ports(
-        {"staging": [model_dir], "production": [model_dir]},
-        log_dir=args.out / "logs-inference-log",
-        echo=False,
-        inference_log_url=str(args.out / "inference-log"),
-        predictor_args={env: ["--batching", "on", *batching] for env in ("staging", "production")},
-        transformer_args={"production": ["--inference_log", "off"]},
-    )
-    with LocalStack(log_config) as stack:
+    with LocalStack(
+        stack_config(
+            args, model_dir, "inference-log", batching, transformer_args={"production": ["--inference_log", "off"]}
+        )
+    ) as stack:
         for concurrency in (c, 1):
             for env, label in (("staging", "inference log on"), ("production", "inference log off")):
-                rows.append(
-                    measure(
-                        stack,
-                        f"full gateway path, {label}",
-                        f"{stack.gateway_url}/api/v1/predict",
-                        public,
-                        concurrency,
-                        args.seconds,
-                        ["gateway", f"{env}-transformer", f"{env}-predictor"],
-                        env,
-                        {"X-Environment": env},
-                    )
-                )
+                rows.append(measure_hop(stack, GATEWAY, env, label, bodies, name, concurrency, seconds))
     # The ONNX Runtime CPU path (staging) against PyTorch (production), both batching.
-    onnx_config = StackConfig.on_free_ports(
-        {"staging": [model_dir], "production": [model_dir]},
-        log_dir=args.out / "logs-onnx",
-        echo=False,
-        inference_log_url=str(args.out / "inference-log"),
-        predictor_args={
-            "staging": ["--batching", "on", *batching, "--runtime", "onnx"],
-            "production": ["--batching", "on", *batching],
-        },
-    )
-    with LocalStack(onnx_config) if cpu_only else contextlib.nullcontext() as stack:
-        for env, label in (("staging", "onnx runtime"), ("production", "pytorch")) if cpu_only else ():
-            rows.append(
-                measure(
-                    stack,
-                    f"model-server alone, batching on, {label}",
-                    f"{stack.predictor_url(env)}/v2/models/{name}/infer",
-                    v2,
-                    c,
-                    args.seconds,
-                    [f"{env}-predictor"],
-                    env,
-                )
-            )
-            rows.append(
-                measure(
-                    stack,
-                    f"full gateway path, batching on, {label}",
-                    f"{stack.gateway_url}/api/v1/predict",
-                    public,
-                    c,
-                    args.seconds,
-                    ["gateway", f"{env}-transformer", f"{env}-predictor"],
-                    env,
-                    {"X-Environment": env},
-                )
-            )
+    if cpu_only:
+        onnx = stack_config(args, model_dir, "onnx", batching, staging_extra=["--runtime", "onnx"])
+        with LocalStack(onnx) as stack:
+            for env, label in (("staging", "onnx runtime"), ("production", "pytorch")):
+                for hop in (MODEL_SERVER, GATEWAY):
+                    rows.append(measure_hop(stack, hop, env, f"batching on, {label}", bodies, name, c, seconds))
     for r in rows:
         r.ratio_to_ceiling = round(r.emails_per_s / ceiling_rate, 3)
     rows = overhead_rows + rows  # the overhead rows use another model: no share of this ceiling
@@ -326,19 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({"context": context, "rows": [asdict(r) for r in rows]}, indent=2)
     )
     table = markdown(rows, context) + "\n" + targets(rows, context, c) + overhead_targets(overhead, header=False)
-    summary = (
-        f"\nbatching on / off (model-server alone, concurrency {c}): {context['batching_gain_model_server']}x\n"
-        f"full gateway path at concurrency {c}: {context['full_path_share_of_ceiling']:.0%} of the ceiling\n"
-        f"gateway hop, p50 at concurrency 1: {context['gateway_hop_p50_ms']} ms\n"
-        f"inference log on vs off: p50 {context['inference_log_p50_ms_added']:+} ms at concurrency 1, "
-        f"throughput x{context['inference_log_throughput_ratio']} at concurrency {c}\n"
-    )
-    if cpu_only:
-        summary += (
-            f"onnx runtime in-process: {onnx_rate:.1f} emails/s at batch {onnx_batch} "
-            f"(x{context['onnx_speedup_in_process']} of PyTorch; x{context['onnx_speedup_batch_1']} at batch 1); "
-            f"held-out quality torch vs onnx: {onnx_quality}\n"
-        )
+    summary = summary_lines(context, c)
     (args.out / "results.md").write_text(table + summary)
     print(table + summary)
     print(f"saved {args.out / 'results.json'} and {args.out / 'results.md'}")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
+
+import numpy as np
 
 from devstack.bench.procstats import cpu_seconds, peak_rss_mib
 from devstack.bench.report import Row
@@ -95,3 +99,56 @@ def measure(
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
+
+
+@dataclass(frozen=True)
+class Bodies:
+    """One email as each hop takes it: v2 token tensors (model-server), v1 text (transformer), the public API."""
+
+    v2: bytes
+    v1: bytes
+    public: bytes
+
+    @classmethod
+    def for_email(cls, email: str, input_ids: np.ndarray, attention_mask: np.ndarray) -> Bodies:
+        tensors = [
+            {"name": name, "shape": list(array.shape), "datatype": "INT64", "data": array.ravel().tolist()}
+            for name, array in (("input_ids", input_ids), ("attention_mask", attention_mask))
+        ]
+        return cls(
+            v2=json.dumps({"inputs": tensors}).encode(),
+            v1=json.dumps({"instances": [{"text": email}]}).encode(),
+            public=json.dumps({"email_content": email}).encode(),
+        )
+
+
+# The three ways in, from the model-server alone to the whole path.
+MODEL_SERVER, TRANSFORMER, GATEWAY = "model-server alone", "transformer + model-server", "full gateway path"
+
+
+def measure_hop(
+    stack: LocalStack,
+    hop: str,
+    env: str,
+    label: str,
+    bodies: Bodies,
+    model: str,
+    concurrency: int,
+    seconds: float,
+) -> Row:
+    """One row: ``hop`` of ``env``'s pair (and the gateway), under ``hey`` at ``concurrency``."""
+    predictor, transformer = f"{env}-predictor", f"{env}-transformer"
+    if hop == MODEL_SERVER:
+        url, body, processes = f"{stack.predictor_url(env)}/v2/models/{model}/infer", bodies.v2, [predictor]
+        headers = None
+    elif hop == TRANSFORMER:
+        url, body, processes = (
+            f"{stack.transformer_url(env)}/v1/models/{model}:predict",
+            bodies.v1,
+            [transformer, predictor],
+        )
+        headers = None
+    else:
+        url, body, processes = f"{stack.gateway_url}/api/v1/predict", bodies.public, ["gateway", transformer, predictor]
+        headers = {"X-Environment": env}
+    return measure(stack, f"{hop}, {label}", url, body, concurrency, seconds, processes, env, headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -50,3 +51,23 @@ def markdown(rows: list[Row], context: dict) -> str:
         ]
         lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def summary_lines(context: dict[str, Any], concurrency: int) -> str:
+    """The run's headline ratios, one per line, after the table."""
+    c = concurrency
+    summary = (
+        f"\nbatching on / off (model-server alone, concurrency {c}): {context['batching_gain_model_server']}x\n"
+        f"full gateway path at concurrency {c}: {context['full_path_share_of_ceiling']:.0%} of the ceiling\n"
+        f"gateway hop, p50 at concurrency 1: {context['gateway_hop_p50_ms']} ms\n"
+        f"inference log on vs off: p50 {context['inference_log_p50_ms_added']:+} ms at concurrency 1, "
+        f"throughput x{context['inference_log_throughput_ratio']} at concurrency {c}\n"
+    )
+    if context.get("onnx_speedup_in_process") is not None:
+        summary += (
+            f"onnx runtime in-process: {context['onnx_ceiling_seq_per_s']:.1f} emails/s at batch "
+            f"{context['onnx_ceiling_batch']} (x{context['onnx_speedup_in_process']} of PyTorch; "
+            f"x{context['onnx_speedup_batch_1']} at batch 1); "
+            f"held-out quality torch vs onnx: {context['onnx_quality']}\n"
+        )
+    return summary

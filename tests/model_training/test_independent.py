@@ -1,0 +1,39 @@
+import json
+
+import numpy as np
+
+from ml_common.datasets import read_intent_prompts
+from model_training.independent import read_independent_intents, reliability
+from model_training.intent_data import INTENTS
+from serving_common.features import normalize_text
+from serving_common.model_dir import METRICS_FILE
+
+
+def test_the_independent_intent_set_is_labelled_balanced_and_apart_from_the_training_data():
+    rows = read_independent_intents()
+    assert len(rows) >= 150
+    assert {r["intent"] for r in rows} == set(INTENTS)
+    assert min(sum(r["intent"] == i for r in rows) for i in INTENTS) >= 15
+    assert {r["complexity_level"] for r in rows} == {"simple", "moderate", "complex"}
+    training = {normalize_text(r["text"]).casefold() for r in read_intent_prompts()}
+    assert not [r["text"] for r in rows if normalize_text(r["text"]).casefold() in training]
+    assert len({r["text"] for r in rows}) == len(rows)
+
+
+def test_reliability_is_zero_for_a_calibrated_model_and_the_gap_otherwise():
+    confidence = np.array([0.95] * 20 + [0.55] * 20)
+    calibrated = np.array([True] * 19 + [False] + [True] * 11 + [False] * 9)
+    assert reliability(confidence, calibrated)["ece"] == 0.0
+    overconfident = np.array([True] * 10 + [False] * 10 + [True] * 11 + [False] * 9)
+    result = reliability(confidence, overconfident)
+    assert result["ece"] == 0.225  # half the rows 0.95 confident, 0.5 right
+    assert [b["rows"] for b in result["bins"]] == [20, 20]
+
+
+def test_training_reports_the_independent_set(intent_model_dir):
+    metrics = json.loads((intent_model_dir / METRICS_FILE).read_text())
+    independent = metrics["independent"]
+    assert independent["set"] == "training/data/independent/intent_prompts.jsonl"
+    assert independent["support"] == len(read_independent_intents())
+    assert 0.0 <= independent["intent_accuracy"] <= 1.0
+    assert "Independent set" in (intent_model_dir / "README.md").read_text()

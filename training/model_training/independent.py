@@ -1,0 +1,95 @@
+"""Evaluation on text written apart from the training data: ``training/data/independent/``.
+
+The intent set (200 prompts, 20 per intent, each labelled with its intent and complexity level) was
+written by hand without the generator's templates or word lists, and is never used for training,
+threshold choice or model selection: it measures how the model does on prompts a user would write.
+Reported by ``make models`` next to the split figures.
+
+Confidence is reported with its reliability on the same set: the expected calibration error (ECE)
+over ten equal-width confidence bins, and the bins themselves (mean confidence against accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+
+from ml_common.classifier import SequenceClassifier
+from serving_common.features import compose_email_text
+from serving_common.model_dir import TOKENIZER_FILE, read_metadata
+from serving_common.tasks import INTENT, IntentVerdict
+from serving_common.tokenization import TextEncoder
+
+ROOT = Path(__file__).resolve().parents[2]
+INDEPENDENT_DIR = ROOT / "training" / "data" / "independent"
+INTENT_INDEPENDENT = INDEPENDENT_DIR / "intent_prompts.jsonl"
+BINS = 10
+
+
+def read_independent_intents(path: Path = INTENT_INDEPENDENT) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -> dict[str, Any]:
+    """Expected calibration error and the per-bin table (bins with no rows left out)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        rows = which == b
+        if not rows.any():
+            continue
+        mean_conf, accuracy = float(confidence[rows].mean()), float(correct[rows].mean())
+        ece += rows.mean() * abs(mean_conf - accuracy)
+        table.append(
+            {
+                "bin": [round(edges[b], 2), round(edges[b + 1], 2)],
+                "rows": int(rows.sum()),
+                "mean_confidence": round(mean_conf, 3),
+                "accuracy": round(accuracy, 3),
+            }
+        )
+    return {"ece": round(float(ece), 4), "bins": table}
+
+
+def score_intent(verdicts: Sequence[IntentVerdict], rows: Sequence[dict[str, str]]) -> dict[str, Any]:
+    """Intent accuracy, complexity-level accuracy and confidence reliability of verdicts on labelled rows."""
+    intents = np.array([r["intent"] for r in rows])
+    predicted = np.array([v.intent for v in verdicts])
+    levels = np.array([r["complexity_level"] for r in rows])
+    predicted_levels = np.array([v.complexity_level for v in verdicts])
+    correct = predicted == intents
+    return {
+        "support": len(rows),
+        "intent_accuracy": round(float(correct.mean()), 4),
+        "intent_macro_f1": round(float(f1_score(intents, predicted, average="macro")), 4),
+        "complexity_level_accuracy": round(float((predicted_levels == levels).mean()), 4),
+        "complexity_levels": {
+            level: {
+                "support": int((levels == level).sum()),
+                "accuracy": round(float((predicted_levels[levels == level] == level).mean()), 4),
+            }
+            for level in ("simple", "moderate", "complex")
+        },
+        "confidence_reliability": reliability(np.array([v.confidence for v in verdicts]), correct),
+    }
+
+
+def evaluate_intent(model_dir: Path, path: Path = INTENT_INDEPENDENT) -> dict[str, Any]:
+    """A model directory, as the platform serves it, on the independent intent set."""
+    metadata = read_metadata(model_dir)
+    rows = read_independent_intents(path)
+    classifier = SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
+    verdicts: list[IntentVerdict] = []
+    for start in range(0, len(rows), 32):
+        batch = encoder.encode([compose_email_text(r["text"]) for r in rows[start : start + 32]])
+        verdicts += INTENT.verdicts(classifier.forward(batch.input_ids, batch.attention_mask), metadata)
+    set_name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    return {"set": set_name, **score_intent(verdicts, rows)}
