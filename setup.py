@@ -7,7 +7,7 @@ no other service's code. The distribution's metadata, dependencies and extras ar
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 PACKAGE_DIRS = {
     "serving_common": "common/serving_common",
@@ -28,6 +28,7 @@ setup(
     packages=[
         f"{name}{'.' + sub if sub else ''}"
         for name, directory in present.items()
-        for sub in ["", *find_packages(str(here / directory))]
+        # Namespace packages too: data folders such as ml_common/data are packages to setuptools.
+        for sub in ["", *find_namespace_packages(str(here / directory), exclude=["*__pycache__*"])]
     ],
 )

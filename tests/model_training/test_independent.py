@@ -37,3 +37,12 @@ def test_training_reports_the_independent_set(intent_model_dir):
     assert independent["support"] == len(read_independent_intents())
     assert 0.0 <= independent["intent_accuracy"] <= 1.0
     assert "Independent set" in (intent_model_dir / "README.md").read_text()
+
+
+def test_make_models_reports_split_and_independent_figures(intent_model_dir, model_dir):
+    from model_training.defaults import report
+
+    intent = report(intent_model_dir)
+    assert "test split (generator's prompts): intent accuracy" in intent
+    assert "independent set (200 prompts written apart): intent accuracy" in intent
+    assert "TF-IDF baseline F1" in report(model_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ml_common.datasets import SMS_SPAM_CITATION, load_sms_spam, read_labelled_file
 from model_training.backbones import SCRATCH_BACKBONE, learning_rate_for
-from model_training.defaults import ensure_default_models
+from model_training.defaults import ensure_default_models, report
 from model_training.spam import DEFAULT_CONFIG as SPAM_CONFIG
 from serving_common.logging import configure_logging
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {write_dataset()}")
         return 0
     for path in ensure_default_models(Path(args.models_dir)):
-        print(f"ready: {path}")
+        print(f"ready: {report(path)}")
     return 0
 
 
