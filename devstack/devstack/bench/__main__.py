@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="connections of the serving-overhead rows (near-zero model, full path vs a bare FastAPI echo)",
     )
     parser.add_argument(
+        "--overhead-template",
+        type=Path,
+        default=Path("models/spam-detector"),
+        help="spam model whose tokenizer and labels the near-zero overhead model takes",
+    )
+    parser.add_argument(
         "--only-overhead", action="store_true", help="run the serving-overhead rows alone (about a minute)"
     )
     parser.add_argument(
@@ -124,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     # What the platform itself costs: a near-zero model (same tokenizer) through the full path, against
     # a bare FastAPI echo with the gateway's own models, both under wrk with a new body per request.
     print(f"serving overhead: near-zero model, {args.overhead_connections} connections (wrk)...", flush=True)
-    tiny = build_random_model(args.out / "tiny-random", model_dir, "tiny")
+    # The platform's own cost, whatever model is benched: a near-zero spam model on the spam route.
+    tiny = build_random_model(args.out / "tiny-random", args.overhead_template, "tiny")
     overhead_rows, overhead = serving_overhead(
         tiny, email, args.out, connections=args.overhead_connections, seconds=args.seconds
     )
@@ -156,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compile:
         batching += ["--compile", "on"]
     config = stack_config(args, model_dir, "", batching, production_batching=False)
-    bodies = Bodies.for_email(email, batch.input_ids, batch.attention_mask)
+    bodies = Bodies.for_email(email, batch.input_ids, batch.attention_mask, metadata.task)
     name, c, seconds = metadata.name, args.concurrency, args.seconds
     rows: list[Row] = []
     with LocalStack(config) as stack:

@@ -15,6 +15,7 @@ from devstack.bench.procstats import cpu_seconds, peak_rss_mib
 from devstack.bench.report import Row
 from devstack.bench.scrape import batch_counters
 from devstack.stack import LocalStack
+from serving_common.model_dir import Task
 
 
 def run_hey(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str]) -> dict:
@@ -101,6 +102,13 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 
 
+# Each task's single-text endpoint on the gateway, and the field the text goes in.
+PUBLIC_ROUTES: dict[Task, tuple[str, str]] = {
+    Task.SPAM: ("/api/v1/predict", "email_content"),
+    Task.INTENT: ("/api/v1/intent/predict", "text"),
+}
+
+
 @dataclass(frozen=True)
 class Bodies:
     """One email as each hop takes it: v2 token tensors (model-server), v1 text (transformer), the public API."""
@@ -108,9 +116,10 @@ class Bodies:
     v2: bytes
     v1: bytes
     public: bytes
+    public_path: str
 
     @classmethod
-    def for_email(cls, email: str, input_ids: np.ndarray, attention_mask: np.ndarray) -> Bodies:
+    def for_email(cls, email: str, input_ids: np.ndarray, attention_mask: np.ndarray, task: Task) -> Bodies:
         tensors = [
             {"name": name, "shape": list(array.shape), "datatype": "INT64", "data": array.ravel().tolist()}
             for name, array in (("input_ids", input_ids), ("attention_mask", attention_mask))
@@ -118,7 +127,8 @@ class Bodies:
         return cls(
             v2=json.dumps({"inputs": tensors}).encode(),
             v1=json.dumps({"instances": [{"text": email}]}).encode(),
-            public=json.dumps({"email_content": email}).encode(),
+            public=json.dumps({PUBLIC_ROUTES[task][1]: email}).encode(),
+            public_path=PUBLIC_ROUTES[task][0],
         )
 
 
@@ -149,6 +159,7 @@ def measure_hop(
         )
         headers = None
     else:
-        url, body, processes = f"{stack.gateway_url}/api/v1/predict", bodies.public, ["gateway", transformer, predictor]
+        url, body = f"{stack.gateway_url}{bodies.public_path}", bodies.public
+        processes = ["gateway", transformer, predictor]
         headers = {"X-Environment": env}
     return measure(stack, f"{hop}, {label}", url, body, concurrency, seconds, processes, env, headers)
