@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import orjson
 from fastapi import FastAPI, Request
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # A library's exception type -> the platform error it means (the KServe components register KServe's).
 Translations = Mapping[type[BaseException], Callable[[str], PlatformError]]
+NO_TRANSLATIONS: Translations = MappingProxyType({})
 
 
 def _validation_error(exc: RequestValidationError) -> InvalidInput:
@@ -54,7 +56,7 @@ def _http_error(exc: StarletteHTTPException) -> PlatformError:
     return error
 
 
-def as_platform_error(exc: BaseException, translations: Translations = {}) -> PlatformError:  # noqa: B006
+def as_platform_error(exc: BaseException, translations: Translations = NO_TRANSLATIONS) -> PlatformError:
     """What any exception means in the platform's hierarchy; unknown ones are internal errors."""
     if isinstance(exc, PlatformError):
         return exc
@@ -80,7 +82,7 @@ def error_body(error: PlatformError, request_id: str | None) -> bytes:
     return orjson.dumps(error_payload(error.code, error.message, error.details, request_id))
 
 
-def install_error_handlers(app: FastAPI, translations: Translations = {}) -> None:  # noqa: B006
+def install_error_handlers(app: FastAPI, translations: Translations = NO_TRANSLATIONS) -> None:
     """One handler for everything a FastAPI app raises (registered for each base Starlette dispatches on)."""
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
@@ -102,7 +104,7 @@ async def send_error(
     scope: Scope,
     send: Send,
     exc: BaseException,
-    translations: Translations = {},  # noqa: B006
+    translations: Translations = NO_TRANSLATIONS,
     *,
     close: bool = False,
 ) -> None:
