@@ -82,9 +82,21 @@ class KServeComponentSettings(ServiceSettings, HttpLimitSettings):
     )
 
 
-# KServe's flags whose values land in KServeComponentSettings (their KServe defaults are replaced by
-# None, so an unset flag leaves the environment's value alone).
-_KSERVE_FIELDS = ("http_port", "grpc_port", "enable_grpc", "workers", "enable_latency_logging", "model_name")
+# KServe's flags whose values land in the components' settings (their KServe defaults are replaced by
+# None, so an unset flag leaves the environment's value alone). The predictor's are the transformer's.
+_KSERVE_FLAGS = (
+    "http_port",
+    "grpc_port",
+    "enable_grpc",
+    "workers",
+    "enable_latency_logging",
+    "model_name",
+    "predictor_protocol",
+    "predictor_use_ssl",
+    "predictor_request_timeout_seconds",
+    "predictor_request_retries",
+    "enable_predictor_health_check",
+)
 
 
 def on_off(value: str) -> bool:
@@ -97,7 +109,7 @@ def on_off(value: str) -> bool:
 def build_parser(description: str) -> argparse.ArgumentParser:
     """KServe's own flag set (so the controller's arguments keep working) plus ours."""
     parser = argparse.ArgumentParser(parents=[kserve_parser], description=description)
-    parser.set_defaults(**dict.fromkeys(_KSERVE_FIELDS))
+    parser.set_defaults(**dict.fromkeys(_KSERVE_FLAGS))
     parser.add_argument("--http_host", default=None, help="address the REST server binds")
     parser.add_argument(
         "--model_dir", dest="model_dirs", action="append", default=None, help="model directory; may repeat"
@@ -198,11 +210,9 @@ class ModelServer(kserve.ModelServer):
     def start(self, models: list[kserve.model.BaseKServeModel]) -> None:
         """KServe's ``start``, with the platform's REST server in the one process or in each worker."""
         self._register_and_check_atleast_one_model_is_ready(models)
+        served = (FASTAPI_APP_IMPORT_STRING, self.dataplane, self.model_repository_extension, self.http_port)
         rest = PlatformRESTServer(
-            FASTAPI_APP_IMPORT_STRING,
-            self.dataplane,
-            self.model_repository_extension,
-            self.http_port,
+            *served,
             access_log_format=self.access_log_format,
             workers=self.workers,
             grace_period=self.grace_period,
@@ -212,14 +222,7 @@ class ModelServer(kserve.ModelServer):
             setup=self.setup,
         )
         if self.workers > 1:
-            multi = RESTServerMultiProcess(
-                FASTAPI_APP_IMPORT_STRING,
-                self.dataplane,
-                self.model_repository_extension,
-                self.http_port,
-                workers=self.workers,
-                grace_period=self.grace_period,
-            )
+            multi = RESTServerMultiProcess(*served, workers=self.workers, grace_period=self.grace_period)
             multi._rest_server = rest  # the server each spawned worker runs (it binds the same socket)
             self._rest_multiprocess_server = multi
             self.servers.append(multi.start())

@@ -32,15 +32,12 @@ class ServiceSettings(BaseSettings):
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
-def load_settings(
-    cls: type[SettingsT], flags: argparse.Namespace | Mapping[str, Any] | None = None, *, logging_: bool = True
-) -> SettingsT:
-    """``cls`` from the environment, with every given flag that names one of its fields on top, and
-    (unless ``logging_`` is off) the process's logging configured at its ``log_level``."""
+def load_settings(cls: type[SettingsT], flags: argparse.Namespace | Mapping[str, Any] | None = None) -> SettingsT:
+    """``cls`` from the environment, with every given flag that names one of its fields on top, and the
+    process's logging configured at its ``log_level``."""
     given = vars(flags) if isinstance(flags, argparse.Namespace) else dict(flags or {})
     settings = cls(**{k: v for k, v in given.items() if k in cls.model_fields and v is not None})
-    if logging_:
-        configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     return settings
 
 

@@ -16,13 +16,6 @@ from serving_common.settings import load_settings
 from serving_common.tokenization import TextEncoder
 
 log = logging.getLogger("feature_transformer")
-PREDICTOR_FLAGS = (
-    "predictor_protocol",
-    "predictor_use_ssl",
-    "predictor_request_timeout_seconds",
-    "predictor_request_retries",
-    "enable_predictor_health_check",
-)
 
 
 def _written(rows: int, seconds: float) -> None:
@@ -51,8 +44,6 @@ def inference_log_writer(settings: TransformerSettings) -> InferenceLogWriter | 
 
 def transformer_parser() -> argparse.ArgumentParser:
     parser = build_parser("KServe transformer: features + tokenisation in, verdicts out")
-    # KServe's predictor flags land in TransformerSettings; unset, they leave the environment's values.
-    parser.set_defaults(**dict.fromkeys(PREDICTOR_FLAGS))
     parser.add_argument("--environment", default=None, help="environment served (the inference log's partition)")
     parser.add_argument("--inference_log_url", default=None, help="inference log location (directory or fsspec URL)")
     parser.add_argument(

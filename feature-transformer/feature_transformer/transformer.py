@@ -137,8 +137,7 @@ class TextTransformer(Model):
         except ValueError as exc:  # logits that do not fit the model's declared heads
             raise InferenceFailed(str(exc)) from None
         model_version = result.model_version or self.metadata.version
-        if self.inference_log is not None:
-            self._log(result, prepared, verdicts, model_version)
+        self._log(result, prepared, verdicts, model_version)
         response: TaskResponse = self.task.response(
             verdicts,
             truncated=prepared.truncated,
@@ -149,7 +148,9 @@ class TextTransformer(Model):
         return response.model_dump()
 
     def _log(self, result: InferResponse, prepared: _Prepared, verdicts: Sequence[Any], model_version: str) -> None:
-        """Hand the rows to the inference log's buffer (no I/O here; never fails the request)."""
+        """Hand the rows to the inference log's buffer, when there is one (no I/O here; never fails the request)."""
+        if self.inference_log is None:
+            return
         embedding = next((o for o in result.outputs if o.name == EMBEDDING), None)
         embeddings = embedding.as_numpy() if embedding is not None else None
         if embeddings is not None and embeddings.shape[0] != len(verdicts):
@@ -166,5 +167,4 @@ class TextTransformer(Model):
             texts=prepared.texts,
             hash_salt=self.hash_salt,
         )
-        if self.inference_log is not None:
-            self.inference_log.record(rows, shadow=prepared.shadow)
+        self.inference_log.record(rows, shadow=prepared.shadow)

@@ -46,3 +46,16 @@ def test_make_models_reports_split_and_independent_figures(intent_model_dir, mod
     assert "test split (generator's prompts): intent accuracy" in intent
     assert "independent set (200 prompts written apart): intent accuracy" in intent
     assert "TF-IDF baseline F1" in report(model_dir)
+
+
+def test_a_model_trained_before_the_independent_set_is_measured_on_it(intent_model_dir, tmp_path):
+    import shutil
+
+    from model_training.defaults import report
+
+    old = tmp_path / "intent-classifier"
+    shutil.copytree(intent_model_dir, old)
+    metrics = json.loads((old / METRICS_FILE).read_text())
+    del metrics["independent"]
+    (old / METRICS_FILE).write_text(json.dumps(metrics))
+    assert "independent set (200 prompts written apart): intent accuracy" in report(old)
