@@ -91,3 +91,37 @@ def test_transformer_answers_intent_shape(intent_model_dir):
         next(t["intent"] for t in prediction["top_intents"]) == "task_planning" and len(prediction["top_intents"]) == 3
     )
     assert prediction["complexity_score"] == pytest.approx(0.5) and prediction["complexity_level"] == "moderate"
+
+
+def test_complexity_follows_the_rubric_and_never_the_jitter():
+    import itertools
+    import random
+
+    from model_training.intent_data import _complexity, work
+
+    for difficulty, constraints, multi_part, expert in itertools.product(
+        range(3), range(4), (False, True), (False, True)
+    ):
+        w = work(difficulty, constraints, multi_part, expert)
+        expected = "simple" if w < 1 else "moderate" if w < 2 else "complex"
+        for seed in range(50):
+            score = _complexity(difficulty, constraints, multi_part, expert, random.Random(seed))
+            assert complexity_level(score) == expected and 0.0 <= score <= 1.0
+    # The README's rubric in examples: a worked answer alone is moderate, a short one with two constraints
+    # simple, a worked one with three constraints or a second part complex.
+    assert work(1, 0, False, False) == 1.0 and work(0, 2, False, False) < 1.0
+    assert work(1, 3, False, False) >= 2.0 and work(1, 0, True, False) >= 2.0
+
+
+def test_prompts_are_said_in_many_ways():
+    from model_training.intent_data import CONTEXT_SENTENCES
+
+    rows = read_intent_prompts()
+    texts = [r["text"] for r in rows]
+    with_context = [r for r in rows if any(r["text"].startswith(c) for c in CONTEXT_SENTENCES)]
+    assert len(with_context) > 0.2 * len(rows)
+    # Context that mentions code or data, in front of prompts that ask for neither.
+    mentions = [r for r in with_context if r["intent"] not in {"code_generation", "data_analysis"}]
+    assert any(w in r["text"] for r in mentions for w in ("Python", "SQL", "CSV", "spreadsheet"))
+    assert sum(t == t.lower() for t in texts) > 0.1 * len(texts)
+    assert len({len(t.split()) for t in texts}) >= 40, "prompt lengths barely vary"

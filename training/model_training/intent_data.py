@@ -4,8 +4,12 @@
 (``python -m model_training intent-data``) so its provenance is reviewable. Each intent has its
 own pool of task cores written by hand; prompts combine a core with a topic, an opener, and zero
 or more constraints. Complexity is not a label picked at random: it is computed from what the
-prompt asks (the core's intrinsic difficulty, number of constraints, multi-part requests, expert
-audience), so a model can learn it from the text.
+prompt asks, by the rubric the README states (``work`` below), so a model can learn it from the text.
+
+What a prompt asks is then said in many ways, none of which changes its intent or complexity: a
+sentence of context before it (some mention code, data or spreadsheets without asking for any), a
+closing thanks, lower case without punctuation, and typos. A model that learns the templates alone
+does badly on prompts people write (README, "Models").
 """
 
 from __future__ import annotations
@@ -49,11 +53,59 @@ CORES: dict[str, list[tuple[str, int]]] = {
 }
 CONSTRAINTS: dict[str, list[str]] = _VOCABULARY["constraints"]
 AUDIENCES: list[str] = _VOCABULARY["audiences"]
+CONTEXT_SENTENCES: list[str] = _VOCABULARY["context_sentences"]
+CLOSING_SENTENCES: list[str] = _VOCABULARY["closing_sentences"]
+
+# The complexity rubric (README, "Complexity"). ``work`` is what a complete answer takes: the core's kind
+# (difficulty 0 a short direct answer, 1 a worked answer, 2 a demanding one), one more for a second part to
+# do after the first, and 0.35 for each constraint on the answer and for an expert audience. Simple below 1,
+# moderate below 2, complex from 2. The score places the prompt in the middle of its level's band of the served
+# boundaries (simple < 0.33 <= moderate < 0.67 <= complex), so a level never depends on the jitter.
+DIFFICULTY_WORK = {0: 0.0, 1: 1.0, 2: 1.5, 3: 2.0}
+CONSTRAINT_WORK = 0.35
+EXPERT_WORK = 0.35
+# (lowest work, work that fills the band, band of the score) per level.
+LEVEL_BANDS = ((0.0, 1.0, (0.0, 0.33)), (1.0, 1.0, (0.33, 0.67)), (2.0, 1.5, (0.67, 1.0)))
+
+
+def work(difficulty: int, n_constraints: int, multi_part: bool, expert: bool) -> float:
+    return DIFFICULTY_WORK[difficulty] + CONSTRAINT_WORK * (n_constraints + expert) + 1.0 * multi_part
 
 
 def _complexity(difficulty: int, n_constraints: int, multi_part: bool, expert: bool, rng: random.Random) -> float:
-    score = 0.12 + 0.2 * difficulty + 0.11 * n_constraints + 0.12 * multi_part + 0.08 * expert
-    return round(min(max(score + rng.uniform(-0.04, 0.04), 0.0), 1.0), 3)
+    w = work(difficulty, n_constraints, multi_part, expert)
+    floor, span, (low, high) = next(band for band in reversed(LEVEL_BANDS) if w >= band[0])
+    # The middle 40 % of the band: the commonest prompt of a level (no constraints) sits a tenth of the
+    # score range away from the level below, so a regression head's small errors do not change levels.
+    position = 0.3 + 0.4 * min((w - floor) / span, 1.0)
+    return round(low + (high - low) * position + rng.uniform(-0.02, 0.02), 3)
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(word) - 2)
+    kind = rng.randrange(3)
+    if kind == 0:  # two letters swapped
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind == 1:  # a letter dropped
+        return word[:i] + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]  # a letter doubled
+
+
+def _vary(text: str, rng: random.Random) -> str:
+    """Say the same request another way: context before it, thanks after it, casual casing, typos."""
+    if rng.random() < 0.3:
+        text = rng.choice(CONTEXT_SENTENCES) + " " + text
+    if rng.random() < 0.15:
+        text = text + " " + rng.choice(CLOSING_SENTENCES)
+    if rng.random() < 0.25:
+        words = text.split(" ")
+        candidates = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
+        for i in rng.sample(candidates, min(len(candidates), rng.choice([1, 1, 2]))):
+            words[i] = _typo(words[i], rng)
+        text = " ".join(words)
+    if rng.random() < 0.15:
+        text = text.lower().rstrip("?.!")
+    return text
 
 
 def _fill(text: str, rng: random.Random) -> str:
@@ -101,6 +153,7 @@ def generate(per_intent: int = 320, seed: int = 2026) -> list[dict]:
                 text = text.rstrip("?.!") + rng.choice(CHAT_CLOSERS) if not core.endswith("?") else text
             if not text.endswith(("?", ".", "!")):
                 text += "?" if core.endswith("?") and not chosen and not multi_part else "."
+            text = _vary(text, rng)
             if text.lower() in seen:
                 continue
             seen.add(text.lower())
