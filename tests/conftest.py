@@ -16,10 +16,11 @@ import pytest
 import torch
 
 from ml_common.datasets import load_sms_spam, read_intent_prompts
+from model_training.backbones import MINILM_BACKBONE, SCRATCH_BACKBONE
 from model_training.intent import train_intent_model
 from model_training.intent_data import INTENTS
 from model_training.spam import train_spam_model
-from model_training.trainer import TrainingConfig
+from model_training.trainer import FINE_TUNING, TrainingConfig
 
 # Hypothesis (the property tests, schemathesis) writes its example database and caches here, not into ./.hypothesis.
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="textserve-hypothesis-"))
@@ -40,7 +41,7 @@ def _balanced_subset(n_per_label: int) -> list:
 def build_tiny_model(out: Path, seed: int) -> Path:
     torch.set_num_threads(2)
     config = TrainingConfig(**{**TINY_CONFIG.__dict__, "seed": seed})
-    train_spam_model(_balanced_subset(200), out, config=config)
+    train_spam_model(_balanced_subset(200), out, backbone=SCRATCH_BACKBONE, config=config)
     return out
 
 
@@ -60,10 +61,13 @@ def model_dir(model_dirs: dict[str, Path]) -> Path:
 
 
 def build_tiny_intent_model(out: Path, per_intent: int = 40) -> Path:
+    """The default intent backbone (pretrained MiniLM, its own WordPiece tokenizer), briefly fine-tuned:
+    the end-to-end tests serve what `make models` serves, only less trained."""
     torch.set_num_threads(2)
     rows = read_intent_prompts()
     subset = [r for intent in INTENTS for r in [r for r in rows if r["intent"] == intent][:per_intent]]
-    train_intent_model(subset, out, config=TrainingConfig(epochs=4, max_train_length=64, learning_rate=2e-3))
+    config = TrainingConfig(**{**FINE_TUNING.__dict__, "epochs": 1, "max_train_length": 32})
+    train_intent_model(subset, out, backbone=MINILM_BACKBONE, config=config)
     return out
 
 

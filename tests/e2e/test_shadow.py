@@ -15,6 +15,7 @@ import torch
 
 from devstack.process import free_port
 from ml_common.datasets import Example
+from model_training.backbones import SCRATCH_BACKBONE
 from model_training.spam import train_spam_model
 from model_training.trainer import TrainingConfig
 from serving_common.inference_log.reader import InferenceLogReader
@@ -42,7 +43,8 @@ def disagreeing_staging(tmp_path_factory):
     root = tmp_path_factory.mktemp("flipped")
     torch.set_num_threads(2)
     flipped = [Example(e.text, "ham" if e.label == "spam" else "spam") for e in _balanced_subset(200)]
-    train_spam_model(flipped, root / "spam-detector", config=TrainingConfig(**{**TINY_CONFIG.__dict__, "seed": 3}))
+    config = TrainingConfig(**{**TINY_CONFIG.__dict__, "seed": 3})
+    train_spam_model(flipped, root / "spam-detector", backbone=SCRATCH_BACKBONE, config=config)
     with extra_pair("flipped", root, root / "spam-detector", transformer_args=["--inference_log", "off"]) as (
         _,
         transformer,

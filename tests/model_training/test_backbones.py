@@ -21,9 +21,13 @@ def test_minilm_weights_map_exactly_onto_deberta_v2():
     assert bb.model.config.relative_attention is False and bb.model.config.position_biased_input is True
 
 
-def test_pretrained_backbones_fine_tune_at_a_lower_rate():
-    from model_training.backbones import PRETRAINED_LEARNING_RATE, SCRATCH_BACKBONE, learning_rate_for
+def test_pretrained_backbones_fine_tune_and_the_scratch_one_keeps_its_task_settings():
+    from model_training.backbones import DEFAULT_BACKBONE, SCRATCH_BACKBONE, config_for
+    from model_training.spam import SCRATCH_CONFIG
+    from model_training.trainer import FINE_TUNING
 
-    assert learning_rate_for(SCRATCH_BACKBONE, 5e-4) == 5e-4
-    assert learning_rate_for("microsoft/deberta-v3-base", 5e-4) == PRETRAINED_LEARNING_RATE < 5e-4
-    assert learning_rate_for(MINILM_BACKBONE, 5e-4, explicit=1e-4) == 1e-4
+    assert DEFAULT_BACKBONE == MINILM_BACKBONE
+    assert config_for(SCRATCH_BACKBONE, SCRATCH_CONFIG) is SCRATCH_CONFIG
+    for pretrained in (MINILM_BACKBONE, "microsoft/deberta-v3-base"):
+        assert config_for(pretrained, SCRATCH_CONFIG) is FINE_TUNING
+    assert FINE_TUNING.learning_rate < SCRATCH_CONFIG.learning_rate

@@ -89,7 +89,8 @@ def test_train_command_passes_its_options_to_the_training_run(tmp_path):
     from model_training.__main__ import main
 
     out = tmp_path / "cli-model"
-    args = ["train", "--limit", "300", "--epochs", "1", "--vocab-size", "500", "--learning-rate", "3e-4"]
+    args = ["train", "--backbone", "deberta-v2-small", "--limit", "300", "--epochs", "1", "--vocab-size", "500"]
+    args += ["--learning-rate", "3e-4"]
     assert main([*args, "--seed", "5", "--out", str(out)]) == 0
     training = json.loads((out / "metrics.json").read_text())["training"]
     chosen = {k: training[k] for k in ("epochs", "vocab_size", "learning_rate", "seed")}

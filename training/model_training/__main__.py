@@ -1,6 +1,7 @@
 """``python -m model_training``: train models into model directories.
 
-python -m model_training train --data FILE --out DIR [--backbone ID|DIR|deberta-v2-small]
+python -m model_training train --data FILE --out DIR [--backbone deberta-v2-minilm|deberta-v2-small|ID|DIR]
+python -m model_training train-intent --out DIR [--backbone ...]
 python -m model_training defaults --models-dir models   # what `make models` / `make run` call
 """
 
@@ -9,40 +10,37 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ml_common.datasets import SMS_SPAM_CITATION, load_sms_spam, read_labelled_file
-from model_training.backbones import SCRATCH_BACKBONE, learning_rate_for
+from model_training.backbones import DEFAULT_BACKBONE, MINILM_BACKBONE, SCRATCH_BACKBONE, config_for
 from model_training.defaults import ensure_default_models, report
-from model_training.spam import DEFAULT_CONFIG as SPAM_CONFIG
+from model_training.trainer import TrainingConfig
 from serving_common.logging import configure_logging
 
 log = logging.getLogger("model_training")
-LEARNING_RATE_HELP = "default: the from-scratch rate for deberta-v2-small, 5e-5 to fine-tune a pretrained backbone"
+LEARNING_RATE_HELP = "default: 1.5e-4 to fine-tune a pretrained backbone, the task's own rate from scratch"
+
+
+def _config(args: argparse.Namespace, scratch: TrainingConfig) -> TrainingConfig:
+    """The backbone's default settings (``config_for``), with the flags that were given."""
+    given = {f: getattr(args, f) for f in ("epochs", "batch_size", "seed", "vocab_size", "learning_rate")}
+    return replace(config_for(args.backbone, scratch), **{f: v for f, v in given.items() if v is not None})
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from model_training.spam import train_spam_model
+    from model_training.spam import SCRATCH_CONFIG, train_spam_model
 
     examples = read_labelled_file(args.data, args.text_column, args.label_column) if args.data else load_sms_spam()
     if args.limit:
         examples = examples[: args.limit]
-    config = replace(
-        SPAM_CONFIG,
-        epochs=args.epochs,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        vocab_size=args.vocab_size,
-        learning_rate=learning_rate_for(args.backbone, SPAM_CONFIG.learning_rate, args.learning_rate),
-    )
     metadata = train_spam_model(
         examples,
         Path(args.out),
         name=args.name,
         backbone=args.backbone,
-        config=config,
+        config=_config(args, SCRATCH_CONFIG),
         dataset_source=str(args.data) if args.data else SMS_SPAM_CITATION,
     )
     print(f"wrote {args.out} ({metadata.name} {metadata.version})")
@@ -50,21 +48,32 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_intent(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from ml_common.datasets import INTENT_PROMPTS_PATH, read_intent_prompts
-    from model_training.intent import DEFAULT_CONFIG, train_intent_model
+    from model_training.intent import SCRATCH_CONFIG, train_intent_model
 
-    config = replace(
-        DEFAULT_CONFIG,
-        epochs=args.epochs or DEFAULT_CONFIG.epochs,
-        learning_rate=learning_rate_for(args.backbone, DEFAULT_CONFIG.learning_rate, args.learning_rate),
-    )
     metadata = train_intent_model(
-        read_intent_prompts(args.data or INTENT_PROMPTS_PATH), Path(args.out), backbone=args.backbone, config=config
+        read_intent_prompts(args.data or INTENT_PROMPTS_PATH),
+        Path(args.out),
+        backbone=args.backbone,
+        config=_config(args, SCRATCH_CONFIG),
     )
     print(f"wrote {args.out} ({metadata.name} {metadata.version})")
     return 0
+
+
+def _add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """What every training command takes; a flag left out keeps the backbone's default."""
+    parser.add_argument(
+        "--backbone",
+        default=DEFAULT_BACKBONE,
+        help=f"{MINILM_BACKBONE} (default, pretrained), {SCRATCH_BACKBONE} (from scratch), "
+        "a hub id (e.g. microsoft/deberta-v3-base) or a local checkpoint directory",
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="at most this many (early stopping on validation)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None, help="sets the split and the initialisation")
+    parser.add_argument("--vocab-size", type=int, default=None, help="tokenizer vocabulary of a from-scratch backbone")
+    parser.add_argument("--learning-rate", type=float, default=None, help=LEARNING_RATE_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,25 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--label-column", default="label")
     train.add_argument("--out", required=True, help="model directory to write")
     train.add_argument("--name", default="spam-detector")
-    train.add_argument(
-        "--backbone",
-        default=SCRATCH_BACKBONE,
-        help="hub id (e.g. microsoft/deberta-v3-base), local checkpoint dir, or deberta-v2-small",
-    )
-    train.add_argument("--epochs", type=int, default=SPAM_CONFIG.epochs)
-    train.add_argument("--batch-size", type=int, default=SPAM_CONFIG.batch_size)
-    train.add_argument("--seed", type=int, default=SPAM_CONFIG.seed)
-    train.add_argument(
-        "--vocab-size", type=int, default=SPAM_CONFIG.vocab_size, help="tokenizer vocabulary of a from-scratch backbone"
-    )
-    train.add_argument("--learning-rate", type=float, default=None, help=LEARNING_RATE_HELP)
+    _add_training_flags(train)
     train.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke tests)")
     intent = sub.add_parser("train-intent", help="train the intent classifier from the project's prompt dataset")
     intent.add_argument("--data", type=Path, default=None, help="JSONL with text, intent, complexity")
     intent.add_argument("--out", required=True)
-    intent.add_argument("--backbone", default=SCRATCH_BACKBONE)
-    intent.add_argument("--epochs", type=int, default=None)
-    intent.add_argument("--learning-rate", type=float, default=None, help=LEARNING_RATE_HELP)
+    _add_training_flags(intent)
     sub.add_parser("intent-data", help="regenerate common/ml_common/data/intent_prompts.jsonl (deterministic)")
     defaults = sub.add_parser("defaults", help="build the default models when missing")
     defaults.add_argument("--models-dir", default="models")

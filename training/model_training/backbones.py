@@ -20,11 +20,12 @@ from transformers import (
 )
 
 from model_training.tokenizer import PAD, train_tokenizer
+from model_training.trainer import FINE_TUNING, TrainingConfig
 
 SCRATCH_BACKBONE = "deberta-v2-small"
-# Fine-tuning a pretrained encoder wants a rate ten times below what a from-scratch one trains at:
-# 5e-4 on all-MiniLM-L6-v2 overwrote what pretraining had learned (F1 0.913 vs 0.923 at 5e-5).
-PRETRAINED_LEARNING_RATE = 5e-5
+MINILM_BACKBONE = "deberta-v2-minilm"
+# Both default models start from the pretrained MiniLM encoder; the from-scratch backbone stays an option.
+DEFAULT_BACKBONE = MINILM_BACKBONE
 
 
 @dataclass
@@ -55,11 +56,9 @@ def scratch_config(vocab_size: int, num_labels: int, pad_token_id: int, max_leng
     )
 
 
-def learning_rate_for(spec: str, scratch_rate: float, explicit: float | None = None) -> float:
-    """``explicit`` when given; else ``scratch_rate`` for the from-scratch backbone, else the fine-tuning rate."""
-    if explicit is not None:
-        return explicit
-    return scratch_rate if spec == SCRATCH_BACKBONE else PRETRAINED_LEARNING_RATE
+def config_for(spec: str, scratch: TrainingConfig) -> TrainingConfig:
+    """How a backbone trains by default: a task's own settings from scratch, the fine-tuning ones when pretrained."""
+    return scratch if spec == SCRATCH_BACKBONE else FINE_TUNING
 
 
 def load_backbone(
@@ -92,7 +91,6 @@ def load_backbone(
 # weights map 1:1 (query -> query_proj, ...). The result is a DebertaV2ForSequenceClassification
 # that starts from pretrained language knowledge instead of random weights.
 # ---------------------------------------------------------------------------------------------
-MINILM_BACKBONE = "deberta-v2-minilm"
 
 _BERT_TO_DEBERTA = (
     ("attention.self.query.", "attention.self.query_proj."),

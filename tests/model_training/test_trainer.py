@@ -1,0 +1,67 @@
+"""Early stopping on validation: the best epoch's weights are what training leaves in the model."""
+
+import numpy as np
+import pytest
+import torch
+
+from ml_common.datasets import load_sms_spam
+from model_training.backbones import SCRATCH_BACKBONE, load_backbone
+from model_training.trainer import LabelledTexts, TrainingConfig, _mean_loss, balanced_cross_entropy, train_classifier
+from serving_common.tokenization import TextEncoder
+
+CONFIG = TrainingConfig(epochs=4, batch_size=32, max_train_length=48, learning_rate=2e-3, vocab_size=500, patience=1)
+
+
+@pytest.fixture(scope="module")
+def data() -> LabelledTexts:
+    examples = load_sms_spam()
+    chosen = [e for e in examples if e.label == "spam"][:96] + [e for e in examples if e.label == "ham"][:96]
+    return LabelledTexts([e.text for e in chosen], torch.tensor([int(e.label == "spam") for e in chosen]))
+
+
+def _train(data: LabelledTexts, validation: LabelledTexts):
+    torch.manual_seed(CONFIG.seed)
+    bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
+    loss_fn = balanced_cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"))
+    history = train_classifier(bb.model, bb.tokenizer, data, validation, loss_fn, CONFIG, torch.device("cpu"))
+    final = _mean_loss(
+        bb.model, TextEncoder(bb.tokenizer, CONFIG.max_train_length), validation, loss_fn, torch.device("cpu")
+    )
+    return history, final
+
+
+def test_training_runs_every_epoch_while_validation_improves(data):
+    history, final = _train(data, data)  # validation = the training texts: the loss falls every epoch
+    assert len(history.validation_loss) == CONFIG.epochs and not history.stopped_early
+    assert history.best_epoch == CONFIG.epochs
+    assert final == pytest.approx(history.validation_loss[-1], rel=1e-5)
+
+
+def test_training_stops_when_validation_gets_worse_and_keeps_the_best_epoch(data):
+    flipped = LabelledTexts(data.texts, 1 - data.targets)  # the better it fits, the worse it does here
+    history, final = _train(data, flipped)
+    assert history.stopped_early and history.best_epoch == 1
+    assert len(history.validation_loss) == 1 + CONFIG.patience
+    assert history.validation_loss[1] > history.validation_loss[0]
+    assert final == pytest.approx(history.validation_loss[0], rel=1e-5), "the best epoch's weights were not restored"
+
+
+def test_length_grouped_batches_cover_every_text_once_and_pad_less():
+    from dataclasses import replace
+
+    from model_training.trainer import _batches
+
+    lengths = np.random.default_rng(0).integers(5, 64, size=3000)
+    grouped = _batches(lengths, CONFIG, torch.Generator().manual_seed(1))
+    plain = _batches(lengths, replace(CONFIG, group_by_length=False), torch.Generator().manual_seed(1))
+    for batches in (grouped, plain):
+        assert sorted(i for b in batches for i in b) == list(range(3000))
+        assert all(len(b) <= CONFIG.batch_size for b in batches)
+
+    def padded(batches):
+        return sum(len(b) * lengths[b].max() for b in batches)
+
+    assert padded(grouped) < 0.7 * padded(plain)
+    # Still a shuffle: the first batches are not simply the longest texts.
+    assert grouped != _batches(lengths, CONFIG, torch.Generator().manual_seed(2))
+    assert len({int(lengths[b].max()) for b in grouped[:10]}) > 3
