@@ -1,16 +1,18 @@
 import json
 
 import numpy as np
+import pytest
 
 from ml_common.datasets import read_intent_prompts
-from model_training.independent import read_independent_intents, reliability
+from model_training.independent import INTENT_SETS, read_independent_intents, reliability, set_name
 from model_training.intent_data import INTENTS
 from serving_common.features import normalize_text
 from serving_common.model_dir import METRICS_FILE
 
 
-def test_the_independent_intent_set_is_labelled_balanced_and_apart_from_the_training_data():
-    rows = read_independent_intents()
+@pytest.mark.parametrize("path", INTENT_SETS, ids=lambda p: p.name)
+def test_the_independent_intent_sets_are_labelled_balanced_and_apart_from_the_training_data(path):
+    rows = read_independent_intents(path)
     assert len(rows) >= 150
     assert {r["intent"] for r in rows} == set(INTENTS)
     assert min(sum(r["intent"] == i for r in rows) for i in INTENTS) >= 15
@@ -18,6 +20,10 @@ def test_the_independent_intent_set_is_labelled_balanced_and_apart_from_the_trai
     training = {normalize_text(r["text"]).casefold() for r in read_intent_prompts()}
     assert not [r["text"] for r in rows if normalize_text(r["text"]).casefold() in training]
     assert len({r["text"] for r in rows}) == len(rows)
+    others = {
+        normalize_text(r["text"]).casefold() for p in INTENT_SETS if p != path for r in read_independent_intents(p)
+    }
+    assert not [r["text"] for r in rows if normalize_text(r["text"]).casefold() in others]
 
 
 def test_reliability_is_zero_for_a_calibrated_model_and_the_gap_otherwise():
@@ -33,10 +39,11 @@ def test_reliability_is_zero_for_a_calibrated_model_and_the_gap_otherwise():
 def test_training_reports_the_independent_set(intent_model_dir):
     metrics = json.loads((intent_model_dir / METRICS_FILE).read_text())
     independent = metrics["independent"]
-    assert independent["set"] == "training/data/independent/intent_prompts.jsonl"
-    assert independent["support"] == len(read_independent_intents())
-    assert 0.0 <= independent["intent_accuracy"] <= 1.0
-    assert "Independent set" in (intent_model_dir / "README.md").read_text()
+    assert [i["set"] for i in independent] == [set_name(p) for p in INTENT_SETS]
+    assert [i["support"] for i in independent] == [len(read_independent_intents(p)) for p in INTENT_SETS]
+    assert all(0.0 <= i["intent_accuracy"] <= 1.0 for i in independent)
+    card = (intent_model_dir / "README.md").read_text()
+    assert all(f"### {set_name(p)}" in card for p in INTENT_SETS)
 
 
 def test_make_models_reports_split_and_independent_figures(intent_model_dir, model_dir):
@@ -44,7 +51,8 @@ def test_make_models_reports_split_and_independent_figures(intent_model_dir, mod
 
     intent = report(intent_model_dir)
     assert "test split (generator's prompts): intent accuracy" in intent
-    assert "independent set (200 prompts written apart): intent accuracy" in intent
+    for path in INTENT_SETS:
+        assert f"independent set {set_name(path)} (" in intent
     spam = report(model_dir)
     assert "TF-IDF + LR baseline F1" in spam and "TF-IDF + LinearSVC F1" in spam
 
@@ -59,4 +67,4 @@ def test_a_model_trained_before_the_independent_set_is_measured_on_it(intent_mod
     metrics = json.loads((old / METRICS_FILE).read_text())
     del metrics["independent"]
     (old / METRICS_FILE).write_text(json.dumps(metrics))
-    assert "independent set (200 prompts written apart): intent accuracy" in report(old)
+    assert all(f"independent set {set_name(p)} (" in report(old) for p in INTENT_SETS)

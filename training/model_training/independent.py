@@ -1,8 +1,12 @@
 """Evaluation on text written apart from the training data: ``training/data/independent/``.
 
-The intent set (200 prompts, 20 per intent, each labelled with its intent and complexity level) was
-written by hand without the generator's templates or word lists, and is never used for training,
-threshold choice or model selection: it measures how the model does on prompts a user would write.
+Two intent sets, each prompt labelled with its intent and complexity level (the README's rubric), written
+by hand without the generator's templates or word lists and never used for training, threshold choice or
+model selection:
+- ``intent_prompts.jsonl`` (200 prompts, 20 per intent). Every change to the generator since it was
+  written has been measured on it, so it is no longer blind (README, "Models").
+- ``intent_prompts_b.jsonl`` (150 prompts, 15 per intent), written once the generator and the rubric were
+  final and before any model was measured on it.
 Reported by ``make models`` next to the split figures.
 
 Confidence is reported with its reliability on the same set: the expected calibration error (ECE)
@@ -29,6 +33,8 @@ from serving_common.tokenization import TextEncoder
 ROOT = Path(__file__).resolve().parents[2]
 INDEPENDENT_DIR = ROOT / "training" / "data" / "independent"
 INTENT_INDEPENDENT = INDEPENDENT_DIR / "intent_prompts.jsonl"
+INTENT_INDEPENDENT_B = INDEPENDENT_DIR / "intent_prompts_b.jsonl"
+INTENT_SETS = (INTENT_INDEPENDENT, INTENT_INDEPENDENT_B)
 BINS = 10
 
 
@@ -91,5 +97,8 @@ def evaluate_intent(model_dir: Path, path: Path = INTENT_INDEPENDENT) -> dict[st
     for start in range(0, len(rows), 32):
         batch = encoder.encode([compose_email_text(r["text"]) for r in rows[start : start + 32]])
         verdicts += INTENT.verdicts(classifier.forward(batch.input_ids, batch.attention_mask), metadata)
-    set_name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-    return {"set": set_name, **score_intent(verdicts, rows)}
+    return {"set": set_name(path), **score_intent(verdicts, rows)}
+
+
+def set_name(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)

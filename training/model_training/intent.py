@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from ml_common.datasets import INTENT_PROMPTS_PATH, Example, stratified_split
 from model_training.backbones import DEFAULT_BACKBONE, config_for, load_backbone
 from model_training.export import export_model_dir
-from model_training.independent import INTENT_INDEPENDENT, ROOT, read_independent_intents, score_intent
+from model_training.independent import INTENT_SETS, read_independent_intents, score_intent, set_name
 from model_training.intent_data import INTENTS
 from model_training.trainer import (
     LabelledTexts,
@@ -113,12 +113,11 @@ def train_intent_model(
         evaluation[part] = _evaluate(INTENT.verdicts(logits, metadata), intent_ids[part], complexity[part])
     # Prompts written apart from the generator (never used for training or any choice): the figure that
     # says how the model does on what users write.
-    independent_rows = read_independent_intents()
-    logits = predict_logits(bb.model, bb.tokenizer, [r["text"] for r in independent_rows], SERVING_MAX_LENGTH, device)
-    independent = {
-        "set": str(INTENT_INDEPENDENT.relative_to(ROOT)),
-        **score_intent(INTENT.verdicts(logits, metadata), independent_rows),
-    }
+    independent = []
+    for path in INTENT_SETS:
+        rows_of_set = read_independent_intents(path)
+        logits = predict_logits(bb.model, bb.tokenizer, [r["text"] for r in rows_of_set], SERVING_MAX_LENGTH, device)
+        independent.append({"set": set_name(path), **score_intent(INTENT.verdicts(logits, metadata), rows_of_set)})
     metrics = {
         "task": "intent",
         "split": "test",
@@ -160,13 +159,7 @@ def _evaluate(verdicts: list, intent_ids: np.ndarray, complexity: np.ndarray) ->
 
 
 def _model_card(name: str, m: dict) -> str:
-    h, i = m["held_out"], m["independent"]
-    per_level = ", ".join(f"{level} {v['accuracy']:.2f}" for level, v in i["complexity_levels"].items())
-    reliability_rows = "\n".join(
-        f"- confidence {b['bin'][0]:.1f}-{b['bin'][1]:.1f}: {b['rows']} prompts, mean {b['mean_confidence']:.2f}, "
-        f"accuracy {b['accuracy']:.2f}"
-        for b in i["confidence_reliability"]["bins"]
-    )
+    h = m["held_out"]
     return f"""# {name} ({{version}})
 
 Prompt intent classifier with a complexity score (the BetterPrompts use case). One DeBERTa-v2 forward
@@ -190,10 +183,21 @@ so these figures overstate accuracy on real user prompts.
 | complexity level accuracy | {h["complexity_level_accuracy"]:.4f} |
 | complexity MAE | {h["complexity_mae"]:.4f} |
 
-## Independent set ({i["set"]})
-{i["support"]} prompts written by hand apart from the generator (20 per intent), never used for training or
-any choice. This is the figure to expect on real prompts.
+## Independent sets
+Prompts written by hand apart from the generator, never used for training or any choice (README,
+"Models"). These are the figures to expect on real prompts.
 
+{"".join(_independent_section(i) for i in m["independent"])}"""
+
+
+def _independent_section(i: dict) -> str:
+    per_level = ", ".join(f"{level} {v['accuracy']:.2f}" for level, v in i["complexity_levels"].items())
+    reliability_rows = "\n".join(
+        f"- confidence {b['bin'][0]:.1f}-{b['bin'][1]:.1f}: {b['rows']} prompts, mean {b['mean_confidence']:.2f}, "
+        f"accuracy {b['accuracy']:.2f}"
+        for b in i["confidence_reliability"]["bins"]
+    )
+    return f"""### {i["set"]} ({i["support"]} prompts)
 | metric | value |
 |---|---|
 | intent accuracy | {i["intent_accuracy"]:.4f} |
@@ -201,6 +205,7 @@ any choice. This is the figure to expect on real prompts.
 | complexity level accuracy | {i["complexity_level_accuracy"]:.4f} ({per_level}) |
 | intent confidence: expected calibration error (10 bins) | {i["confidence_reliability"]["ece"]:.3f} |
 
-Reliability of the intent confidence on this set (mean confidence against accuracy per bin):
+Reliability of the intent confidence (mean confidence against accuracy per bin):
 {reliability_rows}
+
 """
