@@ -6,7 +6,7 @@ import torch
 
 from ml_common.datasets import load_sms_spam
 from model_training.backbones import SCRATCH_BACKBONE, load_backbone
-from model_training.trainer import LabelledTexts, TrainingConfig, _mean_loss, balanced_cross_entropy, train_classifier
+from model_training.trainer import LabelledTexts, TrainingConfig, _validate, balanced_cross_entropy, train_classifier
 from serving_common.tokenization import TextEncoder
 
 CONFIG = TrainingConfig(epochs=4, batch_size=32, max_train_length=48, learning_rate=2e-3, vocab_size=500, patience=1)
@@ -24,9 +24,8 @@ def _train(data: LabelledTexts, validation: LabelledTexts):
     bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
     loss_fn = balanced_cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"))
     history = train_classifier(bb.model, bb.tokenizer, data, validation, loss_fn, CONFIG, torch.device("cpu"))
-    final = _mean_loss(
-        bb.model, TextEncoder(bb.tokenizer, CONFIG.max_train_length), validation, loss_fn, torch.device("cpu")
-    )
+    encoder = TextEncoder(bb.tokenizer, CONFIG.max_train_length)
+    final, _ = _validate(bb.model, encoder, validation, loss_fn, torch.device("cpu"))
     return history, final
 
 
@@ -65,3 +64,18 @@ def test_length_grouped_batches_cover_every_text_once_and_pad_less():
     # Still a shuffle: the first batches are not simply the longest texts.
     assert grouped != _batches(lengths, CONFIG, torch.Generator().manual_seed(2))
     assert len({int(lengths[b].max()) for b in grouped[:10]}) > 3
+
+
+def test_a_task_score_decides_which_epoch_is_kept(data):
+    from model_training.spam import spam_ranking
+
+    torch.manual_seed(CONFIG.seed)
+    bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
+    loss_fn = balanced_cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"))
+    history = train_classifier(
+        bb.model, bb.tokenizer, data, data, loss_fn, CONFIG, torch.device("cpu"), score=spam_ranking
+    )
+    assert len(history.validation_score) == len(history.validation_loss) >= 1
+    assert all(0.0 <= s <= 1.0 for s in history.validation_score)  # average precision, not a negative loss
+    kept = history.validation_score[history.best_epoch - 1]
+    assert kept == max(history.validation_score)

@@ -1,9 +1,9 @@
 """The training loop for sequence classifiers: deterministic, with a progress bar, CPU or GPU.
 
 Fine-tuning the way it is done well: AdamW with linear warm-up and decay, gradient clipping, a maximum
-training length, and early stopping on validation: after each epoch the loss on the validation texts
-is measured, the weights of the best epoch are kept, and training stops once ``patience`` epochs in a
-row have not improved on it.
+training length, and early stopping on validation: after each epoch the validation texts are scored
+(by the task's ``ValidationScore``, else the negative loss), the weights of the best epoch are kept,
+and training stops once ``patience`` epochs in a row have not improved on it.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def _tensors(encoder: TextEncoder, texts: list[str], device: torch.device) -> tu
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# Higher is better: (validation logits, validation targets) -> score. A task whose quality is not its loss
+# (the spam detector is judged by F1 on its rare class) brings its own.
+ValidationScore = Callable[[np.ndarray, np.ndarray], float]
 GROUP_SIZE = 50  # batches per length-sorted group
 
 
@@ -101,33 +104,37 @@ class LabelledTexts:
 
 @dataclass
 class TrainingHistory:
-    """What early stopping saw: the validation loss after each epoch run, and the epoch kept."""
+    """What early stopping saw: the validation loss and score after each epoch run, and the epoch kept."""
 
     validation_loss: list[float] = field(default_factory=list)
+    validation_score: list[float] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
 
     def as_dict(self) -> dict:
         return {
             "validation_loss": [round(v, 5) for v in self.validation_loss],
+            "validation_score": [round(v, 5) for v in self.validation_score],
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
         }
 
 
 @torch.inference_mode()
-def _mean_loss(
+def _validate(
     model: PreTrainedModel, encoder: TextEncoder, data: LabelledTexts, loss_fn: LossFn, device: torch.device
-) -> float:
+) -> tuple[float, np.ndarray]:
+    """Mean loss and the logits over ``data``; the model is left in training mode."""
     model.eval()
-    total, batch_size = 0.0, 64
+    total, logits, batch_size = 0.0, [], 64
     for start in range(0, len(data.texts), batch_size):
         ids, mask = _tensors(encoder, data.texts[start : start + batch_size], device)
-        logits = model(input_ids=ids, attention_mask=mask).logits
+        out = model(input_ids=ids, attention_mask=mask).logits
         targets = data.targets[start : start + batch_size].to(device)
-        total += float(loss_fn(logits, targets)) * len(targets)
+        total += float(loss_fn(out, targets)) * len(targets)
+        logits.append(out.float().cpu().numpy())
     model.train()
-    return total / max(len(data.texts), 1)
+    return total / max(len(data.texts), 1), np.concatenate(logits)
 
 
 def train_classifier(
@@ -139,6 +146,7 @@ def train_classifier(
     config: TrainingConfig,
     device: torch.device,
     desc: str = "training",
+    score: ValidationScore | None = None,
 ) -> TrainingHistory:
     """Train in place on ``train``, stopping early on ``validation``; the best epoch's weights are left in ``model``."""
     texts, targets = train.texts, train.targets
@@ -172,8 +180,10 @@ def train_classifier(
                 optimizer.zero_grad(set_to_none=True)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
                 bar.update(1)
-            history.validation_loss.append(_mean_loss(model, encoder, validation, loss_fn, device))
-            if history.validation_loss[-1] < min(history.validation_loss[:-1], default=math.inf):
+            loss, logits = _validate(model, encoder, validation, loss_fn, device)
+            history.validation_loss.append(loss)
+            history.validation_score.append(score(logits, validation.targets.numpy()) if score else -loss)
+            if history.validation_score[-1] > max(history.validation_score[:-1], default=-math.inf):
                 history.best_epoch = epoch + 1
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif epoch + 1 - history.best_epoch >= config.patience:
