@@ -7,7 +7,6 @@ import torch
 from ml_common.datasets import load_sms_spam
 from model_training.backbones import SCRATCH_BACKBONE, load_backbone
 from model_training.trainer import LabelledTexts, TrainingConfig, _validate, balanced_cross_entropy, train_classifier
-from serving_common.tokenization import TextEncoder
 
 CONFIG = TrainingConfig(epochs=4, batch_size=32, max_train_length=48, learning_rate=2e-3, vocab_size=500, patience=1)
 
@@ -24,8 +23,7 @@ def _train(data: LabelledTexts, validation: LabelledTexts):
     bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
     loss_fn = balanced_cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"))
     history = train_classifier(bb.model, bb.tokenizer, data, validation, loss_fn, CONFIG, torch.device("cpu"))
-    encoder = TextEncoder(bb.tokenizer, CONFIG.max_train_length)
-    final, _ = _validate(bb.model, encoder, validation, loss_fn, torch.device("cpu"))
+    final, _ = _validate(bb.model, bb.tokenizer, validation, loss_fn, CONFIG)
     return history, final
 
 

@@ -61,7 +61,7 @@ CLOSING_SENTENCES: list[str] = _VOCABULARY["closing_sentences"]
 # do after the first, and 0.35 for each constraint on the answer and for an expert audience. Simple below 1,
 # moderate below 2, complex from 2. The score places the prompt in the middle of its level's band of the served
 # boundaries (simple < 0.33 <= moderate < 0.67 <= complex), so a level never depends on the jitter.
-DIFFICULTY_WORK = {0: 0.0, 1: 1.0, 2: 1.5, 3: 2.0}
+DIFFICULTY_WORK = {0: 0.0, 1: 1.0, 2: 1.5}
 CONSTRAINT_WORK = 0.35
 EXPERT_WORK = 0.35
 # (lowest work, work that fills the band, band of the score) per level.

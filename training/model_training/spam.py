@@ -13,7 +13,7 @@ from sklearn.metrics import average_precision_score
 
 from ml_common.datasets import SMS_SPAM_CITATION, Example, Splits, stratified_split
 from model_training.backbones import DEFAULT_BACKBONE, config_for, load_backbone
-from model_training.evaluation import binary_metrics, choose_threshold, tfidf_baseline, tfidf_svc_baseline
+from model_training.evaluation import binary_metrics, choose_threshold, tfidf_baselines
 from model_training.export import export_model_dir
 from model_training.trainer import (
     LabelledTexts,
@@ -84,10 +84,9 @@ def train_spam_model(
     threshold = choose_threshold(y["validation"], val_scores)
     test_scores = spam_scores("test")
     held_out = binary_metrics(y["test"], test_scores, threshold)
-    baseline = tfidf_baseline(
+    baseline, svc = tfidf_baselines(
         texts["train"], y["train"], texts["validation"], y["validation"], texts["test"], y["test"], config.seed
     )
-    svc = tfidf_svc_baseline(texts["train"], y["train"], texts["test"], y["test"])
     elapsed = time.perf_counter() - started
     metrics = {
         "task": "spam",

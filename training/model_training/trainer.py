@@ -32,7 +32,7 @@ class TrainingConfig:
     warmup_fraction: float = 0.1
     max_train_length: int = 128
     seed: int = 13
-    # Epochs without a lower validation loss before training stops (the best epoch's weights are kept).
+    # Epochs without a better validation score before training stops (the best epoch's weights are kept).
     patience: int = 1
     # Batches of texts of similar length (padding is to a batch's longest text): see ``_batches``.
     group_by_length: bool = True
@@ -122,19 +122,14 @@ class TrainingHistory:
 
 @torch.inference_mode()
 def _validate(
-    model: PreTrainedModel, encoder: TextEncoder, data: LabelledTexts, loss_fn: LossFn, device: torch.device
+    model: PreTrainedModel, tokenizer: Tokenizer, data: LabelledTexts, loss_fn: LossFn, config: TrainingConfig
 ) -> tuple[float, np.ndarray]:
-    """Mean loss and the logits over ``data``; the model is left in training mode."""
-    model.eval()
-    total, logits, batch_size = 0.0, [], 64
-    for start in range(0, len(data.texts), batch_size):
-        ids, mask = _tensors(encoder, data.texts[start : start + batch_size], device)
-        out = model(input_ids=ids, attention_mask=mask).logits
-        targets = data.targets[start : start + batch_size].to(device)
-        total += float(loss_fn(out, targets)) * len(targets)
-        logits.append(out.float().cpu().numpy())
+    """Mean loss and the logits over ``data`` at the training length; the model is left in training mode."""
+    device = next(model.parameters()).device
+    logits = predict_logits(model, tokenizer, data.texts, config.max_train_length, device)
+    loss = float(loss_fn(torch.from_numpy(logits).to(device), data.targets.to(device)))
     model.train()
-    return total / max(len(data.texts), 1), np.concatenate(logits)
+    return loss, logits
 
 
 def train_classifier(
@@ -180,7 +175,7 @@ def train_classifier(
                 optimizer.zero_grad(set_to_none=True)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
                 bar.update(1)
-            loss, logits = _validate(model, encoder, validation, loss_fn, device)
+            loss, logits = _validate(model, tokenizer, validation, loss_fn, config)
             history.validation_loss.append(loss)
             history.validation_score.append(score(logits, validation.targets.numpy()) if score else -loss)
             if history.validation_score[-1] > max(history.validation_score[:-1], default=-math.inf):
