@@ -1,10 +1,9 @@
 import json
 
-import numpy as np
 import pytest
 
 from ml_common.datasets import read_intent_prompts
-from model_training.independent import INTENT_SETS, read_independent_intents, reliability, set_name
+from model_training.independent import INTENT_SETS, read_independent_intents, set_name
 from model_training.intent_data import INTENTS
 from serving_common.features import normalize_text
 from serving_common.model_dir import METRICS_FILE
@@ -24,16 +23,6 @@ def test_the_independent_intent_sets_are_labelled_balanced_and_apart_from_the_tr
         normalize_text(r["text"]).casefold() for p in INTENT_SETS if p != path for r in read_independent_intents(p)
     }
     assert not [r["text"] for r in rows if normalize_text(r["text"]).casefold() in others]
-
-
-def test_reliability_is_zero_for_a_calibrated_model_and_the_gap_otherwise():
-    confidence = np.array([0.95] * 20 + [0.55] * 20)
-    calibrated = np.array([True] * 19 + [False] + [True] * 11 + [False] * 9)
-    assert reliability(confidence, calibrated)["ece"] == 0.0
-    overconfident = np.array([True] * 10 + [False] * 10 + [True] * 11 + [False] * 9)
-    result = reliability(confidence, overconfident)
-    assert result["ece"] == 0.225  # half the rows 0.95 confident, 0.5 right
-    assert [b["rows"] for b in result["bins"]] == [20, 20]
 
 
 def test_training_reports_the_independent_set(intent_model_dir):

@@ -57,32 +57,12 @@ def test_trained_directory_has_metrics_and_card(model_dir):
         assert key in metrics["held_out"]
     assert metrics["dataset"]["hash"] and metrics["dataset"]["split_seed"] == 1
     assert "f1" in metrics["baseline_tfidf"] and metrics["training"]["seconds"] > 0
-    assert "TF-IDF" in (model_dir / "README.md").read_text()
-
-
-def test_threshold_ignores_a_gain_smaller_than_one_validation_text():
-    import numpy as np
-
-    from model_training.evaluation import choose_threshold
-
-    # One spam scored 0.3, one ham 0.25: a threshold of 0.3 makes no error, 0.5 makes one (the spam).
-    # One text of 20 is noise, not evidence: the rule keeps 0.5 (the old exact-maximum rule took 0.3).
-    y = np.array([1] * 20 + [0] * 80)
-    scores = np.concatenate([np.linspace(0.9, 0.99, 19), [0.3], np.linspace(0.01, 0.2, 79), [0.25]])
-    assert choose_threshold(y, scores) == 0.5
-
-
-def test_threshold_follows_a_clear_gain():
-    import numpy as np
-
-    from model_training.evaluation import choose_threshold
-
-    # Five hams at 0.55-0.59 sit above 0.5: a threshold above them removes (at least four of) five errors.
-    y = np.array([1] * 20 + [0] * 80)
-    scores = np.concatenate([np.linspace(0.8, 0.99, 20), np.linspace(0.01, 0.3, 75), np.linspace(0.55, 0.59, 5)])
-    threshold = choose_threshold(y, scores)
-    assert 0.55 < threshold <= 0.8
-    assert ((scores >= threshold) != y.astype(bool)).sum() <= 1
+    calibration = metrics["confidence_reliability"]
+    assert calibration["split"] == "test" and 0.0 <= calibration["ece"] <= 1.0
+    assert sum(b["rows"] for b in calibration["bins"]) == metrics["held_out"]["support"]
+    assert all(b["bin"][0] >= 0.5 for b in calibration["bins"])  # the likelier class is at least 0.5 likely
+    card = (model_dir / "README.md").read_text()
+    assert "TF-IDF" in card and f"expected calibration error {calibration['ece']:.3f}" in card
 
 
 def test_train_command_passes_its_options_to_the_training_run(tmp_path):

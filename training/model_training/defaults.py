@@ -47,10 +47,12 @@ def report(model_dir: Path) -> str:
     if metrics["task"] == "spam":
         base, svc = metrics["baseline_tfidf"], metrics.get("baseline_tfidf_svc")
         svc_line = f"; TF-IDF + LinearSVC F1 {svc['f1']:.3f}, ROC-AUC {svc['roc_auc']:.4f}" if svc else ""
+        calibration = metrics.get("confidence_reliability")
+        ece = f"; confidence ECE {calibration['ece']:.3f} (test split)" if calibration else ""
         return (
             f"{name}\n  test split: F1 {held['f1']:.3f}, ROC-AUC {held['roc_auc']:.4f} at threshold "
             f"{held['threshold']:.3f}; TF-IDF + LR baseline F1 {base['f1']:.3f}, ROC-AUC {base['roc_auc']:.4f}"
-            f"{svc_line}\n"
+            f"{svc_line}{ece}\n"
             "  independent set: none (no second spam corpus ships in a PyPI package; see README)"
         )
     lines = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -14,6 +16,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from sklearn.svm import LinearSVC
+
+BINS = 10  # confidence bins of the reliability tables
 
 
 def binary_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
@@ -28,6 +32,28 @@ def binary_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> 
         "confusion_matrix": {"labels": ["negative", "positive"], "matrix": confusion_matrix(y_true, y_pred).tolist()},
         "support": len(y_true),
     }
+
+
+def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -> dict[str, Any]:
+    """Expected calibration error and the per-bin table (bins with no rows left out)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        rows = which == b
+        if not rows.any():
+            continue
+        mean_conf, accuracy = float(confidence[rows].mean()), float(correct[rows].mean())
+        ece += rows.mean() * abs(mean_conf - accuracy)
+        table.append(
+            {
+                "bin": [round(edges[b], 2), round(edges[b + 1], 2)],
+                "rows": int(rows.sum()),
+                "mean_confidence": round(mean_conf, 3),
+                "accuracy": round(accuracy, 3),
+            }
+        )
+    return {"ece": round(float(ece), 4), "bins": table}
 
 
 def choose_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:

