@@ -1,12 +1,14 @@
-"""Early stopping on validation: the best epoch's weights are what training leaves in the model."""
+"""The training loop: early stopping on validation (the best epoch's weights are what training leaves in the
+model) and the classification loss."""
 
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from ml_common.datasets import load_sms_spam
 from model_training.backbones import SCRATCH_BACKBONE, load_backbone
-from model_training.trainer import LabelledTexts, TrainingConfig, _validate, balanced_cross_entropy, train_classifier
+from model_training.trainer import LabelledTexts, TrainingConfig, _validate, cross_entropy, train_classifier
 
 CONFIG = TrainingConfig(epochs=4, batch_size=32, max_train_length=48, learning_rate=2e-3, vocab_size=500, patience=1)
 
@@ -21,7 +23,7 @@ def data() -> LabelledTexts:
 def _train(data: LabelledTexts, validation: LabelledTexts):
     torch.manual_seed(CONFIG.seed)
     bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
-    loss_fn = balanced_cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"))
+    loss_fn = cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"), balance_classes=True)
     history = train_classifier(bb.model, bb.tokenizer, data, validation, loss_fn, CONFIG, torch.device("cpu"))
     final, _ = _validate(bb.model, bb.tokenizer, validation, loss_fn, CONFIG)
     return history, final
@@ -69,7 +71,7 @@ def test_a_task_score_decides_which_epoch_is_kept(data):
 
     torch.manual_seed(CONFIG.seed)
     bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
-    loss_fn = balanced_cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"))
+    loss_fn = cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"), balance_classes=True)
     history = train_classifier(
         bb.model, bb.tokenizer, data, data, loss_fn, CONFIG, torch.device("cpu"), score=spam_ranking
     )
@@ -77,3 +79,14 @@ def test_a_task_score_decides_which_epoch_is_kept(data):
     assert all(0.0 <= s <= 1.0 for s in history.validation_score)  # average precision, not a negative loss
     kept = history.validation_score[history.best_epoch - 1]
     assert kept == max(history.validation_score)
+
+
+def test_cross_entropy_weights_the_rarer_class_up_only_when_asked():
+    labels = np.array([0] * 9 + [1])  # class 1 is rare: weight 5, capped at 4; class 0: 10 / 18
+    logits, targets = torch.tensor([[2.0, 0.0], [2.0, 0.0]]), torch.tensor([0, 1])
+    rows = F.cross_entropy(logits, targets, reduction="none")  # the rare row is the costly mistake
+    plain = cross_entropy(labels, 2, torch.device("cpu"), balance_classes=False)(logits, targets)
+    assert float(plain) == pytest.approx(float(rows.mean()))
+    weighted = cross_entropy(labels, 2, torch.device("cpu"), balance_classes=True)(logits, targets)
+    expected = (10 / 18 * rows[0] + 4.0 * rows[1]) / (10 / 18 + 4.0)
+    assert float(weighted) == pytest.approx(float(expected)) and float(weighted) > float(plain)

@@ -18,7 +18,7 @@ from model_training.export import export_model_dir
 from model_training.trainer import (
     LabelledTexts,
     TrainingConfig,
-    balanced_cross_entropy,
+    cross_entropy,
     predict_logits,
     seed_everything,
     train_classifier,
@@ -70,7 +70,7 @@ def train_spam_model(
     bb = load_backbone(
         backbone, train_texts=texts["train"], labels=LABELS, max_length=SERVING_MAX_LENGTH, vocab_size=config.vocab_size
     )
-    loss_fn = balanced_cross_entropy(y["train"], len(LABELS), device)
+    loss_fn = cross_entropy(y["train"], len(LABELS), device, config.balance_classes)
     train, validation = (LabelledTexts(texts[p], torch.tensor(y[p])) for p in ("train", "validation"))
     history = train_classifier(
         bb.model, bb.tokenizer, train, validation, loss_fn, config, device, f"training {name}", spam_ranking
