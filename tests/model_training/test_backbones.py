@@ -23,7 +23,7 @@ def test_minilm_weights_map_exactly_onto_deberta_v2():
 
 def test_pretrained_backbones_fine_tune_and_the_scratch_one_keeps_its_task_settings():
     from model_training.backbones import DEFAULT_BACKBONE, SCRATCH_BACKBONE, config_for
-    from model_training.spam import SCRATCH_CONFIG
+    from model_training.spam import FINE_TUNING_CONFIG, SCRATCH_CONFIG
     from model_training.trainer import FINE_TUNING
 
     assert DEFAULT_BACKBONE == MINILM_BACKBONE
@@ -31,3 +31,5 @@ def test_pretrained_backbones_fine_tune_and_the_scratch_one_keeps_its_task_setti
     for pretrained in (MINILM_BACKBONE, "microsoft/deberta-v3-base"):
         assert config_for(pretrained, SCRATCH_CONFIG) is FINE_TUNING
     assert FINE_TUNING.learning_rate < SCRATCH_CONFIG.learning_rate
+    assert config_for(MINILM_BACKBONE, SCRATCH_CONFIG, FINE_TUNING_CONFIG) is FINE_TUNING_CONFIG
+    assert FINE_TUNING_CONFIG.head_learning_rate_factor > 1.0 == FINE_TUNING.head_learning_rate_factor

@@ -8,7 +8,15 @@ from torch.nn import functional as F
 
 from ml_common.datasets import load_sms_spam
 from model_training.backbones import SCRATCH_BACKBONE, load_backbone
-from model_training.trainer import LabelledTexts, TrainingConfig, _validate, cross_entropy, train_classifier
+from model_training.trainer import (
+    HEAD_PREFIXES,
+    LabelledTexts,
+    TrainingConfig,
+    _validate,
+    cross_entropy,
+    parameter_groups,
+    train_classifier,
+)
 
 CONFIG = TrainingConfig(epochs=4, batch_size=32, max_train_length=48, learning_rate=2e-3, vocab_size=500, patience=1)
 
@@ -90,3 +98,20 @@ def test_cross_entropy_weights_the_rarer_class_up_only_when_asked():
     weighted = cross_entropy(labels, 2, torch.device("cpu"), balance_classes=True)(logits, targets)
     expected = (10 / 18 * rows[0] + 4.0 * rows[1]) / (10 / 18 + 4.0)
     assert float(weighted) == pytest.approx(float(expected)) and float(weighted) > float(plain)
+
+
+def test_the_head_learns_at_its_own_rate_and_only_weight_matrices_decay():
+    bb = load_backbone(
+        SCRATCH_BACKBONE, train_texts=["a b", "c d"], labels=["ham", "spam"], max_length=16, vocab_size=100
+    )
+    config = TrainingConfig(learning_rate=1e-4, head_learning_rate_factor=10.0, weight_decay=0.01)
+    groups = parameter_groups(bb.model, config)
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    named = dict(bb.model.named_parameters())
+    assert len(rate) == len(named) == sum(len(g["params"]) for g in groups)  # each parameter in one group
+    heads = [n for n in named if n.startswith(HEAD_PREFIXES)]
+    assert {"classifier.weight", "pooler.dense.weight"} <= set(heads)
+    assert all(rate[id(named[n])] == pytest.approx(1e-3 if n in heads else 1e-4) for n in named)
+    assert decay[id(named["classifier.weight"])] == 0.01 and decay[id(named["classifier.bias"])] == 0.0
+    assert all(decay[id(p)] == 0.0 for n, p in named.items() if "LayerNorm" in n)

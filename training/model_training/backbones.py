@@ -56,9 +56,9 @@ def scratch_config(vocab_size: int, num_labels: int, pad_token_id: int, max_leng
     )
 
 
-def config_for(spec: str, scratch: TrainingConfig) -> TrainingConfig:
-    """How a backbone trains by default: a task's own settings from scratch, the fine-tuning ones when pretrained."""
-    return scratch if spec == SCRATCH_BACKBONE else FINE_TUNING
+def config_for(spec: str, scratch: TrainingConfig, fine_tuning: TrainingConfig = FINE_TUNING) -> TrainingConfig:
+    """How a backbone trains by default: a task's own settings from scratch, its fine-tuning ones when pretrained."""
+    return scratch if spec == SCRATCH_BACKBONE else fine_tuning
 
 
 def load_backbone(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from model_training.backbones import DEFAULT_BACKBONE, config_for, load_backbone
 from model_training.evaluation import binary_metrics, choose_threshold, reliability, tfidf_baselines
 from model_training.export import export_model_dir
 from model_training.trainer import (
+    FINE_TUNING,
     LabelledTexts,
     TrainingConfig,
     cross_entropy,
@@ -32,6 +33,9 @@ SERVING_MAX_LENGTH = 512
 # vocabulary is seen a handful of times, while smaller pieces are shared across messages. Over four
 # seeds it lifted held-out ROC-AUC from 0.993 to 0.996 and F1 from 0.940 to 0.954 (README, "Models").
 SCRATCH_CONFIG = TrainingConfig(vocab_size=2000)
+# Fine-tuned (the default): the encoder at 5e-5 and the head at ten times that, where 1.5e-4 for both
+# (``FINE_TUNING``, the intent model's) left a mean F1 of 0.958 over four splits against 0.963 (README, "Models").
+FINE_TUNING_CONFIG = replace(FINE_TUNING, learning_rate=5e-5, head_learning_rate_factor=10.0)
 
 
 def spam_ranking(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -57,7 +61,7 @@ def train_spam_model(
     version: str = "auto",
 ) -> ModelMetadata:
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    config = config or config_for(backbone, SCRATCH_CONFIG)
+    config = config or config_for(backbone, SCRATCH_CONFIG, FINE_TUNING_CONFIG)
     unknown = {ex.label for ex in examples} - set(LABELS)
     if unknown:
         raise ValueError(f"unexpected labels {sorted(unknown)}; a spam dataset uses {LABELS}")
