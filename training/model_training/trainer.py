@@ -47,10 +47,10 @@ class TrainingConfig:
     head_learning_rate_factor: float = 1.0
 
 
-# Fine-tuning a pretrained encoder (both defaults; spam changes the rates, ``spam.FINE_TUNING_CONFIG``): 3
-# epochs at 1.5e-4 with linear warm-up and decay, 64
-# training tokens. At 5e-5 the pooler and heads, which start from random weights, stayed under-trained
-# (intent confidence too low, spam F1 0.923); at 5e-4 pretraining was overwritten (README, "Models").
+# Fine-tuning a pretrained encoder (both defaults; spam changes the rates, ``spam.FINE_TUNING_CONFIG``):
+# 3 epochs at 1.5e-4 with linear warm-up and decay, 64 training tokens. At 5e-5 the classifier, which
+# starts from random weights, stayed under-trained (intent confidence too low, spam F1 0.923); at 5e-4
+# pretraining was overwritten (README, "Models").
 FINE_TUNING = TrainingConfig(epochs=3, learning_rate=1.5e-4, max_train_length=64, balance_classes=False)
 
 
