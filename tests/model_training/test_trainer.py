@@ -89,6 +89,40 @@ def test_a_task_score_decides_which_epoch_is_kept(data):
     assert kept == max(history.validation_score)
 
 
+@pytest.mark.parametrize(("tolerance", "kept", "epochs_run"), [(0.0, 1, 2), (0.02, 3, 4)])
+def test_an_epoch_within_the_tolerance_of_the_best_replaces_it(data, tolerance, kept, epochs_run):
+    """Scripted validation scores 0.90, 0.89, 0.95, 0.50: without a tolerance the dip at epoch 2 stops
+    training (patience 1) and epoch 1 is kept; with 0.02 the dip is noise, training goes on, epoch 3 is kept."""
+    scripted = iter([0.90, 0.89, 0.95, 0.50])
+    torch.manual_seed(CONFIG.seed)
+    bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
+    loss_fn = cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"), balance_classes=True)
+    history = train_classifier(
+        bb.model,
+        bb.tokenizer,
+        data,
+        data,
+        loss_fn,
+        CONFIG,
+        torch.device("cpu"),
+        score=lambda logits, labels: next(scripted),
+        tolerance=tolerance,
+    )
+    assert history.best_epoch == kept and len(history.validation_score) == epochs_run
+    final, _ = _validate(bb.model, bb.tokenizer, data, loss_fn, CONFIG)
+    assert final == pytest.approx(history.validation_loss[kept - 1], rel=1e-5), "the kept epoch's weights"
+
+
+def test_cross_entropy_takes_class_probabilities_as_targets():
+    logits = torch.tensor([[2.0, 0.0], [0.5, 1.0]])
+    loss = cross_entropy(np.array([0, 1]), 2, torch.device("cpu"), balance_classes=False)
+    one_hot = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert float(loss(logits, one_hot)) == pytest.approx(float(loss(logits, torch.tensor([0, 1]))))
+    soft = torch.tensor([[0.8, 0.2], [0.3, 0.7]])
+    expected = -(soft * F.log_softmax(logits, dim=-1)).sum(dim=1).mean()
+    assert float(loss(logits, soft)) == pytest.approx(float(expected))
+
+
 def test_cross_entropy_weights_the_rarer_class_up_only_when_asked():
     labels = np.array([0] * 9 + [1])  # class 1 is rare: weight 5, capped at 4; class 0: 10 / 18
     logits, targets = torch.tensor([[2.0, 0.0], [2.0, 0.0]]), torch.tensor([0, 1])

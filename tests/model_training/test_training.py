@@ -70,9 +70,10 @@ def test_train_command_passes_its_options_to_the_training_run(tmp_path):
 
     out = tmp_path / "cli-model"
     args = ["train", "--backbone", "deberta-v2-small", "--limit", "300", "--epochs", "1", "--vocab-size", "500"]
-    args += ["--learning-rate", "3e-4"]
+    args += ["--learning-rate", "3e-4", "--ngram-teacher-weight", "0.3"]
     assert main([*args, "--seed", "5", "--out", str(out)]) == 0
     training = json.loads((out / "metrics.json").read_text())["training"]
-    chosen = {k: training[k] for k in ("epochs", "vocab_size", "learning_rate", "seed")}
-    assert chosen == {"epochs": 1, "vocab_size": 500, "learning_rate": 3e-4, "seed": 5}
+    chosen = {k: training[k] for k in ("epochs", "vocab_size", "learning_rate", "seed", "ngram_teacher_weight")}
+    assert chosen == {"epochs": 1, "vocab_size": 500, "learning_rate": 3e-4, "seed": 5, "ngram_teacher_weight": 0.3}
+    assert "0.3 the probability of a character n-gram logistic regression" in (out / "README.md").read_text()
     assert len(json.loads((out / "tokenizer.json").read_text())["model"]["vocab"]) <= 500

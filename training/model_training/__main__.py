@@ -28,7 +28,8 @@ LEARNING_RATE_HELP = (
 
 def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: TrainingConfig) -> TrainingConfig:
     """The backbone's default settings for the task (``config_for``), with the flags that were given."""
-    given = {f: getattr(args, f) for f in ("epochs", "batch_size", "seed", "vocab_size", "learning_rate")}
+    flags = ("epochs", "batch_size", "seed", "vocab_size", "learning_rate", "ngram_teacher_weight")
+    given = {f: getattr(args, f, None) for f in flags}
     defaults = config_for(args.backbone, scratch, fine_tuning)
     return replace(defaults, **{f: v for f, v in given.items() if v is not None})
 
@@ -93,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", required=True, help="model directory to write")
     train.add_argument("--name", default="spam-detector")
     _add_training_flags(train)
+    train.add_argument(
+        "--ngram-teacher-weight",
+        type=float,
+        default=None,
+        help="share of a cross-fitted character n-gram model's probability in the training targets "
+        "(default: 0.5 fine-tuning a pretrained backbone, 0 from scratch)",
+    )
     train.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke tests)")
     intent = sub.add_parser("train-intent", help="train the intent classifier from the project's prompt dataset")
     intent.add_argument("--data", type=Path, default=None, help="JSONL with text, intent, complexity")

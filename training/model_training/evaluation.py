@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -16,6 +14,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from sklearn.svm import LinearSVC
+
+from model_training.ngram import logistic_regression, ngram_features
 
 BINS = 10  # confidence bins of the reliability tables
 
@@ -103,10 +103,10 @@ def tfidf_baselines(
     """The cheap baselines on one character 2-5-gram TF-IDF: logistic regression, thresholded on
     validation like the served model; and a linear SVM at its own margin, the baseline the issue tracker
     measured the served model against (no threshold to choose; ROC-AUC from the margin)."""
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+    vectorizer = ngram_features()
     x_train = vectorizer.fit_transform(train_texts)
     x_val, x_test = vectorizer.transform(val_texts), vectorizer.transform(test_texts)
-    logistic = LogisticRegression(C=20.0, max_iter=2000, random_state=seed).fit(x_train, y_train)
+    logistic = logistic_regression(seed).fit(x_train, y_train)
     threshold = choose_threshold(y_val, logistic.predict_proba(x_val)[:, 1])
     lr = binary_metrics(y_test, logistic.predict_proba(x_test)[:, 1], threshold)
     lr["model"] = "char_wb 2-5 gram TF-IDF + LogisticRegression(C=20)"

@@ -3,7 +3,9 @@
 Fine-tuning the way it is done well: AdamW with linear warm-up and decay, gradient clipping, a maximum
 training length, and early stopping on validation: after each epoch the validation texts are scored
 (by the task's ``ValidationScore``, else the negative loss), the weights of the best epoch are kept,
-and training stops once ``patience`` epochs in a row have not improved on it.
+and training stops once ``patience`` epochs in a row have fallen short of it. A task whose validation
+score is noisy passes a ``tolerance``: an epoch within it of the best counts as good as the best, and
+the later of two such epochs is kept (it has seen more data at a lower learning rate).
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class TrainingConfig:
     # The classification head (``HEAD_PREFIXES``) learns at this multiple of ``learning_rate``: a pretrained
     # encoder wants a small rate, a head that starts from random weights a larger one.
     head_learning_rate_factor: float = 1.0
+    # Spam only: the training targets mix the label with this weight of a character n-gram model's
+    # probability, cross-fitted so that the n-gram model never saw the text (``ngram.soft_targets``).
+    ngram_teacher_weight: float = 0.0
 
 
 # Fine-tuning a pretrained encoder (both defaults; spam changes the rates, ``spam.FINE_TUNING_CONFIG``):
@@ -98,14 +103,17 @@ def _batches(lengths: np.ndarray, config: TrainingConfig, generator: torch.Gener
 
 
 def cross_entropy(labels: np.ndarray, num_labels: int, device: torch.device, balance_classes: bool) -> LossFn:
-    """Cross-entropy; with ``balance_classes`` rarer classes are weighted up (at most 4x), so that a
-    13 % spam rate does not teach a from-scratch model "always ham"."""
+    """Cross-entropy against class indices, or against rows of class probabilities (soft targets); with
+    ``balance_classes`` rarer classes are weighted up (at most 4x), so that a 13 % spam rate does not
+    teach a from-scratch model "always ham"."""
     weights = None
     if balance_classes:
         counts = np.bincount(labels, minlength=num_labels).astype(np.float64)
         balanced = torch.tensor(counts.sum() / (num_labels * np.maximum(counts, 1)), dtype=torch.float32)
         weights = balanced.clamp(max=4.0).to(device)
-    return lambda logits, targets: F.cross_entropy(logits, targets.long(), weight=weights)
+    return lambda logits, targets: F.cross_entropy(
+        logits, targets.float() if targets.ndim == 2 else targets.long(), weight=weights
+    )
 
 
 @dataclass(frozen=True)
@@ -171,8 +179,13 @@ def train_classifier(
     device: torch.device,
     desc: str = "training",
     score: ValidationScore | None = None,
+    tolerance: float = 0.0,
 ) -> TrainingHistory:
-    """Train in place on ``train``, stopping early on ``validation``; the best epoch's weights are left in ``model``."""
+    """Train in place on ``train``, stopping early on ``validation``; the best epoch's weights are left in ``model``.
+
+    An epoch whose validation score is no more than ``tolerance`` below the best so far replaces it (ties
+    and differences validation cannot resolve go to the later epoch); ``patience`` epochs in a row further
+    below stop training."""
     texts, targets = train.texts, train.targets
     seed_everything(config.seed)
     model.to(device).train()
@@ -201,7 +214,7 @@ def train_classifier(
             loss, logits = _validate(model, tokenizer, validation, loss_fn, config)
             history.validation_loss.append(loss)
             history.validation_score.append(score(logits, validation.targets.numpy()) if score else -loss)
-            if history.validation_score[-1] > max(history.validation_score[:-1], default=-math.inf):
+            if history.validation_score[-1] >= max(history.validation_score[:-1], default=-math.inf) - tolerance:
                 history.best_epoch = epoch + 1
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif epoch + 1 - history.best_epoch >= config.patience:
