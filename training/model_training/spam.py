@@ -171,8 +171,9 @@ def _training_summary(t: dict) -> str:
     )
     return (
         f"Learning rate {t['learning_rate']:g} (head {head:g}), {t['epochs']} epochs at most, "
-        f"{t['max_train_length']} training tokens; {teacher}. Epoch kept: {t['best_epoch']} (validation "
-        f"average precision {t['validation_score']}, the later of two epochs within one spam text's share of it)."
+        f"{t['max_train_length']} training tokens; {teacher}. Validation average precision by epoch: "
+        f"{t['validation_score']}; epoch kept: {t['best_epoch']} (an epoch within one validation spam text's share "
+        "of the best counts as good as the best, and the later such epoch is kept)."
     )
 
 
@@ -199,7 +200,7 @@ F1 difference vs. the TF-IDF + logistic regression baseline: {m["f1_gain_over_ba
 LinearSVC one: {m["f1_gain_over_svc"]:+.4f}; ROC-AUC difference (logistic regression):
 {m["roc_auc_gain_over_baseline"]:+.4f}. The model's and the logistic regression's thresholds are chosen on
 the validation split by the same rule: the best F1 there, up to what one validation text can change,
-closest to 0.5. One split moves F1 by about 0.005 per test error: the README has four.
+closest to 0.5. One split moves F1 by about 0.005 per test error: the README has eight.
 
 ## Training
 {_training_summary(m["training"])}
