@@ -21,7 +21,7 @@ from model_training.evaluation import (
     tfidf_baselines,
 )
 from model_training.export import export_model_dir
-from model_training.ngram import cross_fitted_probabilities, soft_targets
+from model_training.ngram import FOLDS, cross_fitted_probabilities, soft_targets
 from model_training.trainer import (
     FINE_TUNING,
     LabelledTexts,
@@ -164,8 +164,8 @@ def _training_summary(t: dict) -> str:
     head = t["learning_rate"] * t["head_learning_rate_factor"]
     teacher = (
         f"targets {1 - t['ngram_teacher_weight']:g} the label, {t['ngram_teacher_weight']:g} the probability of a "
-        "character n-gram logistic regression cross-fitted on the training texts (5 folds: no text scored by a "
-        "model that saw it)"
+        f"character n-gram logistic regression cross-fitted on the training texts ({FOLDS} folds: no text scored "
+        "by a model that saw it)"
         if t["ngram_teacher_weight"] > 0
         else "targets the labels"
     )
