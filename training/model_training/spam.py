@@ -200,7 +200,7 @@ F1 difference vs. the TF-IDF + logistic regression baseline: {m["f1_gain_over_ba
 LinearSVC one: {m["f1_gain_over_svc"]:+.4f}; ROC-AUC difference (logistic regression):
 {m["roc_auc_gain_over_baseline"]:+.4f}. The model's and the logistic regression's thresholds are chosen on
 the validation split by the same rule: the best F1 there, up to what one validation text can change,
-closest to 0.5. One split moves F1 by about 0.005 per test error: the README has eight.
+closest to 0.5. One split moves F1 by about 0.005 per test error: the README has twelve.
 
 ## Training
 {_training_summary(m["training"])}
