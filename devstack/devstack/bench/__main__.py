@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ceiling_rate, ceiling_batch, by_batch = ceiling(
         model_dir, email, batch_sizes, min(args.seconds, 5.0), compile_model=args.compile
     )
+    print("  " + ", ".join(f"batch {bs}: {rate:.1f}" for bs, rate in by_batch.items()) + " emails/s", flush=True)
     # The ONNX Runtime path is the CPU option: measured only where there is no GPU.
     onnx_dir = args.out / "onnx"
     cpu_only = not torch.cuda.is_available()

@@ -77,6 +77,12 @@ def measure(
     cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / wall
     batches_after = batch_counters(stack.predictor_url(predictor_env))
     rows, passes, forward_s = (after - before for after, before in zip(batches_after, batches_before, strict=True))
+    # Each row as it is measured, so that a run cut short still reports what it measured.
+    print(
+        f"  {name}, concurrency {concurrency}: {result['rps']:.1f} req/s, p50 {_r(result['p50'])} ms, "
+        f"p95 {_r(result['p95'])} ms, {rows / passes if passes else 0:.1f} rows per pass, {result['errors']} errors",
+        flush=True,
+    )
     return Row(
         configuration=name,
         concurrency=concurrency,
