@@ -79,6 +79,6 @@ async def infer(
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
     )
     after = None
-    if environment is Environment.PRODUCTION:
+    if environment is Environment.PRODUCTION and ctx.shadow.mirrors(model):
         after = BackgroundTask(ctx.shadow.offer, model, instances, result, request_id)
     return result, served, after

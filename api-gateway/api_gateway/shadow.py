@@ -74,14 +74,22 @@ class Shadow:
             for i in range(settings.shadow_concurrency if self._clients else 0)
         ]
 
-    def offer(
+    def mirrors(self, model: ModelKind) -> bool:
+        """Whether any of ``model``'s production requests are mirrored."""
+        return self.shares[model] > 0
+
+    async def offer(
         self,
         model: ModelKind,
         instances: list[TransformerInstance],
         production: TaskResponse,
         request_id: str,
     ) -> None:
-        """Mirror a production request that has been answered, if its model's share draws it."""
+        """Mirror a production request that has been answered, if its model's share draws it.
+
+        A coroutine, though it never waits: Starlette runs a response's plain-function background task
+        on a worker thread, and the request stays in flight (against ``max_in_flight``) until that
+        thread is free; under load that queue kept answered requests counted and refused new ones."""
         share = self.shares[model]
         if share <= 0 or self._rng.random() >= share:
             return
