@@ -69,18 +69,22 @@ def measure(
     emails_per_request: int = 1,
 ) -> Row:
     pids = [stack.processes[p].proc.pid for p in processes]
-    cpu_before = sum(cpu_seconds(p) for p in pids)
+    cpu_before = [cpu_seconds(p) for p in pids]
     batches_before = batch_counters(stack.predictor_url(predictor_env))
     started = time.perf_counter()
     result = run_hey(url, body, concurrency, seconds, headers or {})
     wall = time.perf_counter() - started
-    cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / wall
+    cores = {
+        proc: (cpu_seconds(pid) - before) / wall for proc, pid, before in zip(processes, pids, cpu_before, strict=True)
+    }
+    cpu = sum(cores.values())
     batches_after = batch_counters(stack.predictor_url(predictor_env))
     rows, passes, forward_s = (after - before for after, before in zip(batches_after, batches_before, strict=True))
     # Each row as it is measured, so that a run cut short still reports what it measured.
     print(
         f"  {name}, concurrency {concurrency}: {result['rps']:.1f} req/s, p50 {_r(result['p50'])} ms, "
-        f"p95 {_r(result['p95'])} ms, {rows / passes if passes else 0:.1f} rows per pass, {result['errors']} errors",
+        f"p95 {_r(result['p95'])} ms, {rows / passes if passes else 0:.1f} rows per pass, {result['errors']} errors, "
+        "cores used: " + ", ".join(f"{proc} {used:.2f}" for proc, used in cores.items()),
         flush=True,
     )
     return Row(
@@ -97,6 +101,7 @@ def measure(
         errors=result["errors"],
         extra={
             "status_codes": result["codes"],
+            "cores_by_process": {proc: round(used, 2) for proc, used in cores.items()},
             # Share of the run the predictor spent in forward passes: near 1, the model is the limit.
             "forward_busy": round(forward_s / wall, 3),
             "mean_forward_ms": round(1000 * forward_s / passes, 2) if passes else None,
