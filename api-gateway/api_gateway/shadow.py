@@ -67,7 +67,7 @@ class Shadow:
                 Environment.STAGING, settings.upstream_url(Environment.STAGING, kind), settings.model_name(kind), own
             )
             for kind in ModelKind
-            if self.shares[kind] > 0
+            if self.mirrors(kind)
         }
         self._workers = [
             asyncio.get_running_loop().create_task(self._work(), name=f"shadow-{i}")
@@ -90,8 +90,7 @@ class Shadow:
         A coroutine, though it never waits: Starlette runs a response's plain-function background task
         on a worker thread, and the request stays in flight (against ``max_in_flight``) until that
         thread is free; under load that queue kept answered requests counted and refused new ones."""
-        share = self.shares[model]
-        if share <= 0 or self._rng.random() >= share:
+        if self._rng.random() >= self.shares[model]:  # a share of 0 never draws
             return
         name = production.model_name
         try:
