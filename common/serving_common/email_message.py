@@ -1,0 +1,171 @@
+"""The one reader of raw e-mail (RFC 822 / RFC 5322 with MIME): what the spam model reads of a message.
+
+Serving (the gateway's ``message/rfc822`` and ``raw_email`` input) and training (the SpamAssassin
+corpus) both call :func:`parse_email`, so the model is trained on exactly the text it is later shown.
+It keeps the subject, the sender and the body: the first ``text/plain`` part that is not an attachment,
+else the first ``text/html`` one turned into text. Transfer encodings (base64, quoted-printable) and
+charsets are decoded; attachments are counted and skipped; the input is bounded in bytes and the body
+text in characters (the model reads a few hundred tokens of it).
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from dataclasses import dataclass
+from email import policy
+from email.errors import MessageDefect, MissingHeaderBodySeparatorDefect
+from email.message import Message
+from email.parser import BytesParser
+from html.parser import HTMLParser
+
+from serving_common.errors import InvalidInput, PayloadTooLarge
+from serving_common.features import compose_email_text
+
+# A raw message larger than this is refused (413): a mail server hands over whole messages, attachments
+# included, but the model reads only the first few thousand characters of the body.
+MAX_EMAIL_BYTES = 2 * 1024 * 1024
+# The body text kept (characters, after decoding): far more than the model's 512 tokens, and what the
+# features (lengths, counts) are computed on, in training and serving alike.
+MAX_BODY_CHARS = 20_000
+_PARSER = BytesParser(policy=policy.default)
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+class MalformedEmail(InvalidInput):
+    """The input is not a readable RFC 822 message (no header fields, or no text to read)."""
+
+    code = "malformed_email"
+
+
+@dataclass(frozen=True)
+class ParsedEmail:
+    subject: str | None
+    sender: str | None
+    body: str
+    # The MIME type the body was read from (text/plain or text/html); attachments skipped.
+    body_type: str
+    attachments: int
+
+    def model_text(self) -> str:
+        """The text the spam model reads: subject, then body, normalised (``compose_email_text``)."""
+        return compose_email_text(self.body, self.subject)
+
+
+def parse_email(raw: bytes | str, *, max_bytes: int = MAX_EMAIL_BYTES) -> ParsedEmail:
+    """Read one raw message. Raises :class:`PayloadTooLarge` over ``max_bytes`` and :class:`MalformedEmail`
+    when there are no header fields or no text part; never anything else for any input."""
+    data = raw.encode("utf-8", "replace") if isinstance(raw, str) else raw
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(
+            f"the message has {len(data)} bytes; the limit is {max_bytes}", details={"max_email_bytes": max_bytes}
+        )
+    message = _PARSER.parsebytes(data)
+    if not message.keys() or any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in _defects(message)):
+        raise MalformedEmail(
+            "not an RFC 822 message: it must start with header fields (From:, Subject:, ...) and a blank line "
+            "before the body"
+        )
+    parts, attachments = _text_parts(message)
+    body, body_type = "", ""
+    for kind in ("plain", "html"):
+        for part in parts:
+            if part.get_content_subtype() == kind:
+                text = _decode(part)
+                if kind == "html":
+                    text = html_to_text(text)
+                if text.strip():
+                    body, body_type = text, f"text/{kind}"
+                    break
+        if body:
+            break
+    subject, sender = _header(message, "subject"), _header(message, "from")
+    if not body.strip() and not (subject and subject.strip()):
+        raise MalformedEmail("the message has no text to classify: no subject and no text/plain or text/html body")
+    return ParsedEmail(subject, sender, body[:MAX_BODY_CHARS], body_type or "text/plain", attachments)
+
+
+def _defects(message: Message) -> list[MessageDefect]:
+    return list(getattr(message, "defects", []))
+
+
+def _header(message: Message, name: str) -> str | None:
+    """A header's decoded value (RFC 2047 encoded words included); the raw value when it cannot be parsed."""
+    try:
+        value = message.get(name)
+        return None if value is None else str(value)
+    except Exception:  # the email package can raise on pathological header values
+        raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
+        return None if raw is None else str(raw)
+
+
+def _text_parts(message: Message) -> tuple[list[Message], int]:
+    """The message's text parts in order, and how many parts were attachments (skipped)."""
+    texts: list[Message] = []
+    attachments = 0
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_disposition() == "attachment" or part.get_content_maintype() != "text":
+            attachments += 1
+            continue
+        texts.append(part)
+    return texts, attachments
+
+
+def _decode(part: Message) -> str:
+    """The part's text: transfer encoding undone, then its charset (undeclared: UTF-8, else Windows-1252)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset()
+    if charset:
+        try:
+            return payload.decode(codecs.lookup(charset).name, errors="replace")
+        except (LookupError, ValueError):
+            pass  # an unknown or misspelt charset: guessed like an undeclared one
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("cp1252", errors="replace")
+
+
+class _TextOfHtml(HTMLParser):
+    """Visible text of an HTML document: script and style dropped, block elements on their own lines."""
+
+    BLOCKS = frozenset(
+        {"p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "title", "hr"}
+    )
+    HIDDEN = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.HIDDEN:
+            self._hidden += 1
+        elif tag in self.BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self.BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.chunks.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _TextOfHtml()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # html.parser is lenient; anything it still cannot take is read as text
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    return _BLANK_LINES.sub("\n\n", "".join(parser.chunks)).strip()

@@ -1,0 +1,174 @@
+"""The one e-mail parser, on messages built the way mail clients build them (the standard library's
+``email`` package writes real MIME: transfer encodings, charsets, multipart bodies, attachments)."""
+
+from __future__ import annotations
+
+import contextlib
+from email.message import EmailMessage
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from serving_common.email_message import MAX_BODY_CHARS, MalformedEmail, html_to_text, parse_email
+from serving_common.errors import PayloadTooLarge
+
+BODY = "Your invoice for March is attached. Café opens at 9; déjà vu — €12 due."
+
+
+def _headers(message, subject="Invoice 42"):
+    message["From"] = "Accounts <billing@example.com>"
+    message["To"] = "you@example.org"
+    message["Subject"] = subject
+    return message
+
+
+def test_plain_text_with_subject_and_sender():
+    message = _headers(EmailMessage())
+    message.set_content(BODY)
+    parsed = parse_email(message.as_bytes())
+    assert parsed.subject == "Invoice 42"
+    assert parsed.sender == "Accounts <billing@example.com>"
+    assert parsed.body.strip() == BODY
+    assert parsed.body_type == "text/plain" and parsed.attachments == 0
+    assert parsed.model_text() == f"Invoice 42 {BODY}"
+
+
+@pytest.mark.parametrize("encoding", ["base64", "quoted-printable"])
+def test_transfer_encodings_are_decoded(encoding):
+    message = _headers(MIMEText(BODY, "plain", "utf-8"))
+    del message["Content-Transfer-Encoding"]
+    message["Content-Transfer-Encoding"] = encoding
+    payload = BODY.encode()
+    if encoding == "base64":
+        import base64
+
+        message.set_payload(base64.encodebytes(payload).decode())
+    else:
+        import quopri
+
+        message.set_payload(quopri.encodestring(payload).decode())
+    raw = message.as_bytes()
+    assert BODY.encode() not in raw  # really encoded on the wire
+    assert parse_email(raw).body.strip() == BODY
+
+
+def test_latin1_charset_is_decoded():
+    message = _headers(MIMEText(BODY.replace("€", "EUR").replace("—", "-"), "plain", "latin-1"))
+    raw = message.as_bytes()
+    assert "Café".encode("latin-1") in raw or b"Caf=E9" in raw or b"base64" in raw.lower()
+    parsed = parse_email(raw)
+    assert "Café opens at 9; déjà vu" in parsed.body
+
+
+def test_undeclared_8bit_latin1_falls_back_without_error():
+    raw = b"From: a@example.com\r\nSubject: caf\xe9\r\n\r\nPrix sp\xe9cial aujourd'hui\r\n"
+    parsed = parse_email(raw)
+    assert "Prix spécial" in parsed.body
+
+
+def test_encoded_word_subject_is_decoded():
+    message = _headers(EmailMessage(), subject="Réunion à 10 h")
+    message.set_content("Agenda attached.")
+    raw = message.as_bytes()
+    assert b"=?utf-8?" in raw.lower()
+    assert parse_email(raw).subject == "Réunion à 10 h"
+
+
+def test_html_only_message_is_turned_into_text():
+    message = _headers(EmailMessage())
+    message.set_content(
+        "<html><head><style>p {color: red}</style><script>var x = 1;</script></head>"
+        "<body><p>Claim your <b>free</b> prize&nbsp;now!</p><p>Call 0900 123 456</p></body></html>",
+        subtype="html",
+    )
+    parsed = parse_email(message.as_bytes())
+    assert parsed.body_type == "text/html"
+    assert "Claim your free prize\xa0now!" in parsed.body
+    assert "Call 0900 123 456" in parsed.body
+    assert "color" not in parsed.body and "var x" not in parsed.body
+
+
+def test_alternative_prefers_plain_text_and_attachments_are_skipped():
+    alternative = MIMEMultipart("alternative")
+    alternative.attach(MIMEText("The plain version.", "plain"))
+    alternative.attach(MIMEText("<p>The HTML version.</p>", "html"))
+    mixed = _headers(MIMEMultipart("mixed"))
+    mixed.attach(alternative)
+    attachment = MIMEApplication(b"%PDF-1.4 binary \x00\x01 secret words", Name="report.pdf")
+    attachment["Content-Disposition"] = 'attachment; filename="report.pdf"'
+    mixed.attach(attachment)
+    text_attachment = MIMEText("attached text file, not the body", "plain")
+    text_attachment["Content-Disposition"] = 'attachment; filename="notes.txt"'
+    mixed.attach(text_attachment)
+    parsed = parse_email(mixed.as_bytes())
+    assert parsed.body.strip() == "The plain version."
+    assert parsed.attachments == 2
+
+
+def test_a_blank_plain_part_falls_back_to_html():
+    alternative = _headers(MIMEMultipart("alternative"))
+    alternative.attach(MIMEText("  \n ", "plain"))
+    alternative.attach(MIMEText("<div>Only the HTML says it</div>", "html"))
+    assert parse_email(alternative.as_bytes()).body.strip() == "Only the HTML says it"
+
+
+def test_unknown_charset_is_read_rather_than_refused():
+    raw = (
+        b"From: a@example.com\r\nSubject: hi\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
+        b"hello there\r\n"
+    )
+    assert parse_email(raw).body.strip() == "hello there"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"just some words, no header at all\nand a second line",
+        b"From: a@example.com\r\nSubject: \r\n\r\n   \r\n",  # nothing to classify
+        b"From: a@example.com\r\nContent-Type: image/png\r\n\r\n\x89PNG",  # no text part, no subject
+    ],
+)
+def test_malformed_messages_are_422(raw):
+    with pytest.raises(MalformedEmail) as caught:
+        parse_email(raw)
+    assert caught.value.status_code == 422 and caught.value.code == "malformed_email"
+
+
+def test_size_is_bounded_in_bytes_and_body_characters():
+    with pytest.raises(PayloadTooLarge):
+        parse_email(b"Subject: x\r\n\r\n" + b"a" * 2048, max_bytes=1024)
+    long = parse_email(b"Subject: x\r\n\r\n" + b"word " * (MAX_BODY_CHARS // 2))
+    assert len(long.body) == MAX_BODY_CHARS
+
+
+def test_str_input_is_read_like_bytes():
+    message = _headers(EmailMessage())
+    message.set_content(BODY)
+    assert parse_email(message.as_string()).body == parse_email(message.as_bytes()).body
+
+
+def test_html_to_text_keeps_block_boundaries():
+    assert html_to_text("<p>one</p><p>two</p>").split() == ["one", "two"]
+    assert html_to_text("a &amp; b &lt;c&gt;") == "a & b <c>"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_give_a_parse_or_a_client_error(raw):
+    try:
+        parsed = parse_email(b"Subject: fuzz\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + raw)
+    except (MalformedEmail, PayloadTooLarge):
+        return
+    assert isinstance(parsed.body, str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600))
+def test_any_text_gives_a_parse_or_a_client_error(raw):
+    with contextlib.suppress(MalformedEmail, PayloadTooLarge):
+        parse_email(raw)
