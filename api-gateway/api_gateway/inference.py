@@ -28,18 +28,37 @@ def json_response(model: BaseModel, after: BackgroundTask | None = None) -> Resp
     return Response(model.model_dump_json(), media_type="application/json", background=after)
 
 
-def check_sizes(texts: list[str], settings: GatewaySettings) -> None:
-    if len(texts) > settings.max_batch_size:
+# What a text may cost before the gateway has read the model's own max length from its metadata.
+DEFAULT_MAX_LENGTH = 512
+
+
+def token_bound(instance: TransformerInstance, max_length: int) -> int:
+    """The most tokens a text can cost the model: a token covers at least one character, [CLS] and [SEP]
+    are two more, and the model truncates at its max length."""
+    chars = len(instance.text) + (len(instance.subject) + 1 if instance.subject else 0)
+    return min(chars + 2, max_length)
+
+
+def check_sizes(instances: list[TransformerInstance], settings: GatewaySettings, max_length: int | None) -> None:
+    if len(instances) > settings.max_batch_size:
         raise PayloadTooLarge(
-            f"batch of {len(texts)} texts exceeds the limit of {settings.max_batch_size}",
+            f"batch of {len(instances)} texts exceeds the limit of {settings.max_batch_size}",
             details={"max_batch_size": settings.max_batch_size},
         )
-    for i, text in enumerate(texts):
-        if len(text) > settings.max_text_chars:
+    for i, instance in enumerate(instances):
+        if len(instance.text) > settings.max_text_chars:
             raise PayloadTooLarge(
-                f"text {i} has {len(text)} characters; the limit is {settings.max_text_chars}",
+                f"text {i} has {len(instance.text)} characters; the limit is {settings.max_text_chars}",
                 details={"max_text_chars": settings.max_text_chars, "index": i},
             )
+    length = max_length or DEFAULT_MAX_LENGTH
+    tokens = sum(token_bound(instance, length) for instance in instances)
+    if tokens > settings.max_batch_tokens:
+        raise PayloadTooLarge(
+            f"the {len(instances)} texts may cost up to {tokens} tokens (each counts min(its characters + 2, the "
+            f"model's max length {length})); the limit is {settings.max_batch_tokens}: send fewer or shorter texts",
+            details={"max_batch_tokens": settings.max_batch_tokens, "batch_tokens": tokens, "max_length": length},
+        )
 
 
 async def infer(
@@ -60,7 +79,7 @@ async def infer(
     request_id = request_id_var.get() or ""
     metrics.IN_FLIGHT.labels(environment).inc()
     try:
-        check_sizes([i.text for i in instances], ctx.settings)
+        check_sizes(instances, ctx.settings, client.max_length)
         result = await coalescer.predict(instances, request_id, response_model)
         version = result.model_version
     except PlatformError as exc:

@@ -16,6 +16,9 @@ async def check_environments(upstreams: Upstreams) -> dict[str, EnvironmentReadi
     """Probe every (environment, model) at once; an environment is ready when all its models are."""
     clients = upstreams.all()
     states = await asyncio.gather(*(client.ready() for client in clients.values()))
+    # A ready service's max length, once: what the batch token limit counts a text at (inference.check_sizes).
+    unread = [client for client, ready in zip(clients.values(), states, strict=True) if ready and not client.max_length]
+    await asyncio.gather(*(client.info() for client in unread))
     services: dict[str, dict[str, ServiceReadiness]] = {}
     for ((env, _), client), is_ready in zip(clients.items(), states, strict=True):
         services.setdefault(env.value, {})[client.model_name] = ServiceReadiness(ready=is_ready, url=client.base_url)

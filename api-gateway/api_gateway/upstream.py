@@ -42,6 +42,8 @@ class InferenceServiceClient:
         self.environment = environment
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
+        # The served model's max length in tokens (from its metadata, once read): what a text can cost it.
+        self.max_length: int | None = None
         self._readiness_timeout = settings.readiness_timeout_seconds
         self._retries = settings.upstream_retries
         self.breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_seconds)
@@ -174,9 +176,11 @@ class InferenceServiceClient:
         if answer is None or answer.status_code != 200:
             return None
         try:
-            return ModelInfo.model_validate_json(answer.content)
+            info = ModelInfo.model_validate_json(answer.content)
         except ValidationError:
             return None
+        self.max_length = info.max_length
+        return info
 
     def error(self, cls: type[PlatformError], what: str, **details: object) -> PlatformError:
         """A typed error about this service, counted in the upstream error metric."""

@@ -145,3 +145,41 @@ def test_models_endpoint_reports_unreachable_services(client):
     for env in ("staging", "production"):
         assert {m["name"] for m in body["environments"][env]} == {"spam-detector", "intent-classifier"}
         assert all(m["version"] is None and m["ready"] is False for m in body["environments"][env])
+
+
+def _settings(**overrides):
+    return GatewaySettings(
+        staging_url=f"http://127.0.0.1:{free_port()}",
+        production_url=f"http://127.0.0.1:{free_port()}",
+        upstream_connect_timeout_seconds=0.5,
+        **overrides,
+    )
+
+
+def test_a_batch_over_the_token_limit_is_413_naming_the_limit():
+    # Until the gateway has read the model's max length (no upstream here) a text counts min(chars + 2, 512).
+    with TestClient(create_app(_settings(max_batch_tokens=1000))) as client:
+        fits = client.post("/api/v1/batch-predict", json={"emails": ["x" * 498, "y" * 498]})
+        assert fits.status_code == 503  # within the limit: sent upstream, which is down
+        over = client.post("/api/v1/batch-predict", json={"emails": ["x" * 498, "y" * 498, "z"]})
+        body = _assert_error_shape(over, 413, "payload_too_large")
+        assert body["error"]["details"] == {"max_batch_tokens": 1000, "batch_tokens": 1003, "max_length": 512}
+        assert "1000" in body["error"]["message"]
+        # A long text costs no more than the model's max length.
+        long = client.post("/api/v1/predict", json={"email_content": "w " * 5000})
+        assert long.status_code == 503
+
+
+def test_a_raw_message_is_parsed_before_anything_goes_upstream(client):
+    raw = b"From: a@example.com\r\nSubject: hello\r\nContent-Type: text/html\r\n\r\n<p>See you at lunch</p>\r\n"
+    parsed = client.post("/api/v1/predict", content=raw, headers={"content-type": "message/rfc822"})
+    _assert_error_shape(parsed, 503, "upstream_unavailable")  # read, then the (absent) upstream was called
+    malformed = client.post("/api/v1/predict", content=b"hello", headers={"content-type": "message/rfc822"})
+    _assert_error_shape(malformed, 422, "malformed_email")
+
+
+def test_json_errors_on_predict_keep_their_shape_and_location(client):
+    body = _assert_error_shape(client.post("/api/v1/predict", json={"email_content": 5}), 422, "invalid_input")
+    assert body["error"]["details"]["errors"][0]["loc"] == ["body", "email_content"]
+    _assert_error_shape(client.post("/api/v1/predict", content=b"{not json"), 422, "invalid_input")
+    _assert_error_shape(client.post("/api/v1/predict", json={"email_content": "hi", "extra": 1}), 422, "invalid_input")

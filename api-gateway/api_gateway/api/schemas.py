@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from serving_common.features import normalize_text
 from serving_common.schemas import ConfidenceLevel, IntentScore
 
 SPAM_EXAMPLE = "WINNER!! Claim your free prize now, call 09061701461"
+RAW_EMAIL_EXAMPLE = (
+    "From: Prize Desk <promo@example.com>\r\nTo: you@example.org\r\nSubject: You won\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "WINNER!! Claim your free prize now, call 09061701461\r\n"
+)
 INTENT_EXAMPLE = "Write a Python function that merges two sorted lists, with unit tests"
 
 
@@ -62,20 +67,36 @@ class EmailIn(BaseModel):
                     "email_id": "msg-001",
                     "subject": "You won",
                     "sender": "promo@example.com",
-                }
+                },
+                {"raw_email": RAW_EMAIL_EXAMPLE, "email_id": "msg-002"},
             ]
         },
     )
 
-    email_content: str = Field(description="The email body (plain text).")
+    email_content: str | None = Field(
+        default=None, description="The email body (plain text). Give this or `raw_email`, not both."
+    )
+    raw_email: str | None = Field(
+        default=None,
+        description="The whole raw message (RFC 822 headers, MIME parts, any transfer encoding), as a mail server "
+        "hands it over; subject, sender and body are read from it. Give this or `email_content`, not both.",
+    )
     email_id: str | None = Field(default=None, max_length=256, description="Your id for the email, echoed back.")
     subject: str | None = Field(default=None, max_length=10_000, description="Subject line; read with the body.")
     sender: str | None = Field(default=None, max_length=512, description="Sender address (recorded, not scored).")
 
     @field_validator("email_content")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        return _not_blank(value, "email_content")
+    def _not_blank(cls, value: str | None) -> str | None:
+        return None if value is None else _not_blank(value, "email_content")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EmailIn:
+        if (self.email_content is None) == (self.raw_email is None):
+            raise ValueError("give exactly one of email_content (the body) and raw_email (the whole message)")
+        if self.raw_email is not None and (self.subject is not None or self.sender is not None):
+            raise ValueError("subject and sender are read from raw_email; do not send them beside it")
+        return self
 
 
 class BatchPredictIn(BaseModel):
@@ -86,7 +107,9 @@ class BatchPredictIn(BaseModel):
         },
     )
 
-    emails: list[EmailIn | str] = Field(min_length=1, description="Email texts, or objects like /predict's body.")
+    emails: list[EmailIn | str] = Field(
+        min_length=1, description="Email texts, or objects like /predict's JSON body (`email_content` or `raw_email`)."
+    )
 
     def as_emails(self) -> list[EmailIn]:
         return [EmailIn(email_content=e) if isinstance(e, str) else e for e in self.emails]

@@ -60,6 +60,14 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed per readiness probe.")
     max_batch_size: int = Field(default=256, ge=1, description="Most emails accepted in one batch-predict call.")
     max_text_chars: int = Field(default=100_000, ge=1, description="Longest email text accepted, in characters.")
+    max_batch_tokens: int = Field(
+        default=32_768,
+        ge=1,
+        description="Most tokens one request may cost the model. A text counts min(its characters + 2, the model's "
+        "max length), a bound no tokenizer exceeds (a token covers at least one character), so a request under it "
+        "answers within the upstream deadline on the smallest deployment (README, 'Limits'); over it, 413 naming "
+        "the limit. The model's max length is read from its metadata (512 until then).",
+    )
     auth_enabled: bool = Field(
         default=False, description="Require API keys on /api/*. Off in `make run` (logged loudly); on in the cluster."
     )

@@ -1,15 +1,21 @@
-"""Spam prediction endpoints."""
+"""Spam prediction endpoints: JSON (a body, or a raw message in ``raw_email``) or a raw ``message/rfc822``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from api_gateway import metrics
 from api_gateway.api.deps import Serving, ServingDep
+from api_gateway.api.emails import EmailText, from_batch, from_json, from_raw
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
+    RAW_EMAIL_EXAMPLE,
     BatchPredictIn,
     BatchPredictOut,
     EmailIn,
@@ -19,13 +25,48 @@ from api_gateway.api.schemas import (
 )
 from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.inference import infer, json_response
-from serving_common.schemas import SpamResponse, TransformerInstance
+from serving_common.errors import InvalidInput
+from serving_common.schemas import SpamResponse
 from serving_common.tasks import SPAM
 
 router = APIRouter(prefix="/api/v1", tags=["spam"])
+RFC822 = "message/rfc822"
+
+# /predict reads its body itself (JSON or a raw message), so OpenAPI is told of both media types here.
+PREDICT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/EmailIn"}},
+            RFC822: {
+                "schema": {"type": "string", "format": "binary"},
+                "example": RAW_EMAIL_EXAMPLE,
+            },
+        },
+    }
+}
 
 
-def _verdicts(emails: list[EmailIn], result: SpamResponse, environment: Environment) -> list[SpamVerdict]:
+async def email_body(request: Request) -> EmailText:
+    """The email of a /predict request: a raw message (``Content-Type: message/rfc822``) or EmailIn JSON.
+    JSON is validated exactly as a declared body would be (the same 422)."""
+    body = await request.body()
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == RFC822:
+        return from_raw(body)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the request body is not valid UTF-8 JSON") from None  # FastAPI's declared bodies' answer
+    try:
+        email = EmailIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+    return from_json(email)
+
+
+def _verdicts(emails: list[EmailText], result: SpamResponse, environment: Environment) -> list[SpamVerdict]:
     verdicts = []
     for email, out in zip(emails, result.predictions, strict=True):
         metrics.PREDICTIONS.labels(environment, result.model_name, SPAM.answer_label(out)).inc()
@@ -42,18 +83,27 @@ def _verdicts(emails: list[EmailIn], result: SpamResponse, environment: Environm
 
 
 async def _classify(
-    emails: list[EmailIn], ctx: Serving, endpoint: str
+    emails: list[EmailText], ctx: Serving, endpoint: str
 ) -> tuple[list[SpamVerdict], ServedBy, BackgroundTask | None]:
-    instances = [TransformerInstance(text=e.email_content, subject=e.subject) for e in emails]
     result, served, after = await infer(
-        instances, ctx=ctx, model=ModelKind.SPAM, endpoint=endpoint, response_model=SPAM.response_model
+        [e.instance() for e in emails],
+        ctx=ctx,
+        model=ModelKind.SPAM,
+        endpoint=endpoint,
+        response_model=SPAM.response_model,
     )
     return _verdicts(emails, result, ctx.environment), served, after
 
 
-@router.post("/predict", response_model=PredictOut, summary="Classify one email", responses=ERROR_RESPONSES)
-async def predict(body: EmailIn, ctx: ServingDep) -> Response:
-    verdicts, served, after = await _classify([body], ctx, "predict")
+@router.post(
+    "/predict",
+    response_model=PredictOut,
+    summary="Classify one email (JSON, or the raw message as message/rfc822)",
+    responses=ERROR_RESPONSES,
+    openapi_extra=PREDICT_BODY,
+)
+async def predict(ctx: ServingDep, email: Annotated[EmailText, Depends(email_body)]) -> Response:
+    verdicts, served, after = await _classify([email], ctx, "predict")
     return json_response(PredictOut.model_construct(**dict(verdicts[0]), **dict(served)), after)
 
 
@@ -64,6 +114,6 @@ async def predict(body: EmailIn, ctx: ServingDep) -> Response:
     responses=ERROR_RESPONSES,
 )
 async def batch_predict(body: BatchPredictIn, ctx: ServingDep) -> Response:
-    verdicts, served, after = await _classify(body.as_emails(), ctx, "batch_predict")
+    verdicts, served, after = await _classify(from_batch(body.as_emails()), ctx, "batch_predict")
     out = BatchPredictOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served))
     return json_response(out, after)
