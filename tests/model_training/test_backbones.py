@@ -1,5 +1,6 @@
 """The pretrained path: all-MiniLM-L6-v2's BERT weights mapped onto DeBERTa-v2 must compute the same thing."""
 
+import pytest
 import torch
 from transformers import BertModel, DebertaV2ForSequenceClassification
 
@@ -33,3 +34,18 @@ def test_pretrained_backbones_fine_tune_and_the_scratch_one_keeps_its_task_setti
     assert FINE_TUNING.learning_rate < SCRATCH_CONFIG.learning_rate
     assert config_for(MINILM_BACKBONE, SCRATCH_CONFIG, FINE_TUNING_CONFIG) is FINE_TUNING_CONFIG
     assert FINE_TUNING_CONFIG.head_learning_rate_factor > 1.0 == FINE_TUNING.head_learning_rate_factor
+
+
+def test_a_layer_count_keeps_the_bottom_layers_of_the_pretrained_encoder():
+    from model_training.backbones import SPAM_BACKBONE, minilm_layers
+
+    full = load_backbone(MINILM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=128, vocab_size=0).model.eval()
+    kept = load_backbone(SPAM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=128, vocab_size=0).model.eval()
+    assert minilm_layers(SPAM_BACKBONE) == 3 and kept.config.num_hidden_layers == 3
+    ids = torch.tensor([[101, 7592, 2088, 102]])
+    with torch.no_grad():
+        hidden = full.deberta(input_ids=ids, output_hidden_states=True).hidden_states
+        top = kept.deberta(input_ids=ids).last_hidden_state
+    assert torch.allclose(hidden[3], top, atol=1e-5)  # embeddings + layers 0-2 of six, unchanged
+    with pytest.raises(ValueError, match="minilm"):
+        minilm_layers(f"{MINILM_BACKBONE}-l9")

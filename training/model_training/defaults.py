@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from ml_common.datasets import load_sms_spam
+from ml_common.datasets import SPAM_CORPORA_CITATION, load_spam_corpora
 from serving_common.errors import ModelDirectoryError
 from serving_common.model_dir import METRICS_FILE, validate_model_dir
 
@@ -23,7 +23,9 @@ def ensure_default_models(models_dir: Path) -> list[Path]:
 
     # Both on their defaults: the pretrained MiniLM encoder, fine-tuned (model_training.backbones).
     builders = {
-        DEFAULT_SPAM_DIR: lambda target: train_spam_model(load_sms_spam(), target),
+        DEFAULT_SPAM_DIR: lambda target: train_spam_model(
+            load_spam_corpora(), target, dataset_source=SPAM_CORPORA_CITATION
+        ),
         DEFAULT_INTENT_DIR: lambda target: train_intent_model(read_intent_prompts(), target),
     }
     targets = []
@@ -49,12 +51,31 @@ def report(model_dir: Path) -> str:
         svc_line = f"; TF-IDF + LinearSVC F1 {svc['f1']:.3f}, ROC-AUC {svc['roc_auc']:.4f}" if svc else ""
         calibration = metrics.get("confidence_reliability")
         ece = f"; confidence ECE {calibration['ece']:.3f} (test split)" if calibration else ""
-        return (
+        lines = [
             f"{name}\n  test split: F1 {held['f1']:.3f}, ROC-AUC {held['roc_auc']:.4f} at threshold "
             f"{held['threshold']:.3f}; TF-IDF + LR baseline F1 {base['f1']:.3f}, ROC-AUC {base['roc_auc']:.4f}"
-            f"{svc_line}{ece}\n"
-            "  independent set: none (no second spam corpus ships in a PyPI package; see README)"
-        )
+            f"{svc_line}{ece}"
+        ]
+        svc_by = metrics.get("baseline_tfidf_svc_by_source", {})
+        for source, m in metrics.get("by_source", {}).items():
+            if source == "hard_ham":
+                other = svc_by.get(source, {})
+                lines.append(
+                    f"  hard ham called spam: {m['false_positives']}/{m['support']} ({m['false_positive_rate']:.1%}); "
+                    f"TF-IDF + LinearSVC {other.get('false_positives', '-')}/{other.get('support', '-')}"
+                )
+                continue
+            other = svc_by.get(source, {})
+            lines.append(
+                f"  {source} test: F1 {m['f1']:.3f}, ROC-AUC {m['roc_auc']:.4f} ({m['support']} texts); TF-IDF + "
+                f"LinearSVC F1 {other.get('f1', float('nan')):.3f}, ROC-AUC {other.get('roc_auc', float('nan')):.4f}"
+            )
+        for r in metrics.get("cross_source", []):
+            figures = [f"TF-IDF + LinearSVC F1 {r['tfidf_svc']['f1']:.3f}, ROC-AUC {r['tfidf_svc']['roc_auc']:.4f}"]
+            if "encoder" in r:
+                figures.insert(0, f"encoder F1 {r['encoder']['f1']:.3f}, ROC-AUC {r['encoder']['roc_auc']:.4f}")
+            lines.append(f"  trained on {r['trained_on']} only, tested on {r['tested_on']}: " + "; ".join(figures))
+        return "\n".join(lines)
     lines = [
         name,
         f"  test split (generator's prompts): intent accuracy {held['intent_accuracy']:.3f}, "

@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,6 +51,15 @@ class TrainingConfig:
     # Spam only: the training targets mix the label with this weight of a character n-gram model's
     # probability, cross-fitted so that the n-gram model never saw the text (``ngram.soft_targets``).
     ngram_teacher_weight: float = 0.0
+    # Spam only: each SpamAssassin hard-ham message counts this many times in the loss (legitimate mail that
+    # reads like marketing: the false positives a mail platform cannot afford; README, "Models").
+    hard_ham_weight: float = 1.0
+    # Forward and backward passes in bfloat16 (weights and optimizer stay float32) where the processor has
+    # native bfloat16 arithmetic (AVX512-BF16 or AMX on CPU, Ampere and later on GPU): 1.6-1.8x faster
+    # training steps on the 2-core VM. Elsewhere, and when off, float32 throughout. The spam default uses it;
+    # the intent default does not: trained in bfloat16 its accuracy on one independent set fell by 0.033
+    # (and rose by as much on the other; README, "Models").
+    mixed_precision: bool = False
 
 
 # Fine-tuning a pretrained encoder (both defaults; spam changes the rates, ``spam.FINE_TUNING_CONFIG``):
@@ -57,6 +67,16 @@ class TrainingConfig:
 # starts from random weights, stayed under-trained (intent confidence too low, spam F1 0.923); at 5e-4
 # pretraining was overwritten (README, "Models").
 FINE_TUNING = TrainingConfig(epochs=3, learning_rate=1.5e-4, max_train_length=64, balance_classes=False)
+
+
+def has_native_bf16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def seed_everything(seed: int) -> None:
@@ -130,9 +150,11 @@ class TrainingHistory:
     validation_score: list[float] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
+    mixed_precision: bool = False
 
     def as_dict(self) -> dict:
         return {
+            "mixed_precision_used": self.mixed_precision,
             "validation_loss": [round(v, 5) for v in self.validation_loss],
             "validation_score": [round(v, 5) for v in self.validation_score],
             "best_epoch": self.best_epoch,
@@ -197,13 +219,16 @@ def train_classifier(
     encoder = TextEncoder(tokenizer, config.max_train_length)
     lengths = _lengths(encoder, texts)
     history = TrainingHistory()
+    bf16 = config.mixed_precision and has_native_bf16(device)
+    history.mixed_precision = bf16
     best_state: dict[str, torch.Tensor] = {}
     with tqdm(total=total, desc=desc, unit="step") as bar:
         for epoch in range(config.epochs):
             for idx in _batches(lengths, config, generator):
                 ids, mask = _tensors(encoder, [texts[i] for i in idx], device)
-                logits = model(input_ids=ids, attention_mask=mask).logits
-                loss = loss_fn(logits, targets[idx].to(device))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    logits = model(input_ids=ids, attention_mask=mask).logits
+                loss = loss_fn(logits.float(), targets[idx].to(device))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
