@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 
 import torch
 
@@ -18,6 +19,8 @@ from serving_common.kserve_server import build_parser as kserve_parser
 from serving_common.model_dir import read_metadata
 from serving_common.settings import load_settings
 
+log = logging.getLogger("model_server")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = kserve_parser("KServe predictor for text classifiers")
@@ -30,9 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_queue_rows", default=None, type=int)
     parser.add_argument("--batch_when_idle", default=None, type=on_off, metavar="{on,off}")
     parser.add_argument("--max_batch_tokens", default=None, type=int)
-    parser.add_argument("--runtime", default=None, choices=["torch", "onnx"])
+    parser.add_argument("--runtime", default=None, choices=["auto", "torch", "onnx", "onnx-int8"])
     parser.add_argument("--compile", default=None, type=on_off, metavar="{on,off}")
     return parser
+
+
+def effective_runtime(settings: ModelServerSettings) -> str:
+    """``auto`` made concrete: int8 ONNX Runtime on CPU, PyTorch on a GPU or when compiling."""
+    if settings.runtime != "auto":
+        return settings.runtime
+    return "torch" if settings.compile or resolve_device(settings.device).type == "cuda" else "onnx-int8"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,15 +50,19 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(ModelServerSettings, args)
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    device = resolve_device("cpu" if settings.runtime == "onnx" else settings.device)
-    dtype = torch.float32 if settings.runtime == "onnx" else resolve_dtype(settings.dtype, device)
+    runtime = effective_runtime(settings)
+    device = resolve_device("cpu" if runtime != "torch" else settings.device)
+    dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
+    log.info("runtime %s on %s", runtime, device)
 
     def load(model_dir: str) -> Classifier:
         classifier = SequenceClassifier.load(model_dir, device, dtype)
         if settings.compile:
             classifier.compile()
-        if settings.runtime == "onnx":
-            return OnnxClassifier.export(classifier, settings.onnx_cache_dir, settings.torch_threads)
+        if runtime != "torch":
+            return OnnxClassifier.export(
+                classifier, settings.onnx_cache_dir, settings.torch_threads, int8=runtime == "onnx-int8"
+            )
         return classifier
 
     metadatas = [read_metadata(d) for d in settings.model_dirs]

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import torch
 
+from devstack.bench.defaults import markdown as defaults_markdown
+from devstack.bench.defaults import quality_rows as defaults_quality
+from devstack.bench.defaults import speed_rows as defaults_speed
 from devstack.bench.load import GATEWAY, MODEL_SERVER, TRANSFORMER, Bodies, measure_hop
 from devstack.bench.model import build_random_model, ceiling, make_email, quality
 from devstack.bench.overhead import overhead_targets, serving_overhead
@@ -58,11 +61,13 @@ def stack_config(
     *,
     production_batching: bool = True,
     staging_extra: Sequence[str] = (),
+    production_extra: Sequence[str] = (),
     transformer_args: dict[str, list[str]] | None = None,
 ) -> StackConfig:
     """Both environments serving ``model_dir``; staging batches (with ``staging_extra``), production
     batches too unless ``production_batching`` is off (one forward pass per request)."""
     production = ["--batching", "on", *batching] if production_batching else ["--batching", "off"]
+    production += production_extra
     return StackConfig.on_free_ports(
         {"staging": [model_dir], "production": [model_dir]},
         log_dir=args.out / ("logs-" + run if run else "logs"),
@@ -105,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--only-overhead", action="store_true", help="run the serving-overhead rows alone (about a minute)"
     )
     parser.add_argument(
+        "--defaults",
+        nargs="*",
+        type=Path,
+        default=[Path("models/spam-detector"), Path("models/intent-classifier")],
+        help="the default models whose runtimes are compared with the previous default's shape",
+    )
+    parser.add_argument(
+        "--only-defaults",
+        action="store_true",
+        help="run the default models' ceiling and quality rows alone (a few minutes on 2 cores)",
+    )
+    parser.add_argument(
         "--compile", action="store_true", help="torch.compile the ceiling and the batching predictors (GPU runs)"
     )
     return parser
@@ -127,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     batch = encoder.encode([compose_email_text(email)])
     tokens = int(batch.input_ids.shape[1])
 
+    defaults_table = ""
+    if not torch.cuda.is_available() and args.defaults:
+        print(f"defaults: in-process ceilings and held-out quality by runtime, {tokens}-token emails...", flush=True)
+        speed = defaults_speed(args.defaults, email, args.out, min(args.seconds, 5.0), [8, 32, 64])
+        quality_by_runtime = defaults_quality(args.defaults, args.out)
+        defaults_table = defaults_markdown(speed, quality_by_runtime, tokens)
+        (args.out / "defaults.json").write_text(json.dumps({"speed": speed, "quality": quality_by_runtime}, indent=2))
+        (args.out / "defaults.md").write_text(defaults_table)
+        print(defaults_table, flush=True)
+        if args.only_defaults:
+            return 0
+
     # What the platform itself costs: a near-zero model (same tokenizer) through the full path, against
     # a bare FastAPI echo with the gateway's own models, both under wrk with a new body per request.
     print(f"serving overhead: near-zero model, {args.overhead_connections} connections (wrk)...", flush=True)
@@ -146,17 +175,23 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         return 0
 
-    print(f"ceiling: raw model in-process, {tokens}-token emails...", flush=True)
+    # The servers run what --runtime auto picks: int8 ONNX Runtime on CPU, PyTorch on a GPU; the ceiling too.
+    served = "torch" if torch.cuda.is_available() else "onnx-int8"
+    onnx_dir = args.out / "onnx"
+    print(f"ceiling: raw model in-process ({served}), {tokens}-token emails...", flush=True)
     batch_sizes = [1, 8, 16, 32, 64, 128] if torch.cuda.is_available() else [1, 8, 16, 32, 64]
     ceiling_rate, ceiling_batch, by_batch = ceiling(
-        model_dir, email, batch_sizes, min(args.seconds, 5.0), compile_model=args.compile
+        model_dir, email, batch_sizes, min(args.seconds, 5.0), served, onnx_dir, compile_model=args.compile
     )
     print("  " + ", ".join(f"batch {bs}: {rate:.1f}" for bs, rate in by_batch.items()) + " emails/s", flush=True)
-    # The ONNX Runtime path is the CPU option: measured only where there is no GPU.
-    onnx_dir = args.out / "onnx"
+    # fp32 ONNX Runtime against eager PyTorch, in-process: measured only where there is no GPU (on a GPU the
+    # ceiling above is PyTorch's).
     cpu_only = not torch.cuda.is_available()
+    seconds = min(args.seconds, 5.0)
+    _, _, torch_by_batch = ceiling(model_dir, email, batch_sizes, seconds, "torch") if cpu_only else (0, 0, by_batch)
+    torch_rate = max(torch_by_batch.values())
     onnx_rate, onnx_batch, onnx_by_batch = (
-        ceiling(model_dir, email, batch_sizes, min(args.seconds, 5.0), "onnx", onnx_dir) if cpu_only else (0.0, 0, {})
+        ceiling(model_dir, email, batch_sizes, seconds, "onnx", onnx_dir) if cpu_only else (0.0, 0, {})
     )
     onnx_quality = quality(model_dir, onnx_dir) if cpu_only else None
 
@@ -185,11 +220,18 @@ def main(argv: list[str] | None = None) -> int:
         for concurrency in (c, 1):
             for env, label in (("staging", "inference log on"), ("production", "inference log off")):
                 rows.append(measure_hop(stack, GATEWAY, env, label, bodies, name, concurrency, seconds))
-    # The ONNX Runtime CPU path (staging) against PyTorch (production), both batching.
+    # The served CPU runtime (int8 ONNX Runtime, staging) against eager PyTorch (production), both batching.
     if cpu_only:
-        onnx = stack_config(args, model_dir, "onnx", batching, staging_extra=["--runtime", "onnx"])
+        onnx = stack_config(
+            args,
+            model_dir,
+            "onnx",
+            batching,
+            staging_extra=["--runtime", "onnx-int8"],
+            production_extra=["--runtime", "torch"],
+        )
         with LocalStack(onnx) as stack:
-            for env, label in (("staging", "onnx runtime"), ("production", "pytorch")):
+            for env, label in (("staging", "int8 onnx runtime"), ("production", "pytorch")):
                 for hop in (MODEL_SERVER, GATEWAY):
                     rows.append(measure_hop(stack, hop, env, f"batching on, {label}", bodies, name, c, seconds))
     for r in rows:
@@ -225,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         "onnx_ceiling_seq_per_s": onnx_rate,
         "onnx_ceiling_batch": onnx_batch,
         "onnx_ceiling_by_batch": onnx_by_batch,
-        "onnx_speedup_in_process": round(onnx_rate / ceiling_rate, 2) if cpu_only else None,
-        "onnx_speedup_batch_1": round(onnx_by_batch[1] / by_batch[1], 2) if cpu_only else None,
+        "torch_ceiling_by_batch": torch_by_batch,
+        "onnx_speedup_in_process": round(onnx_rate / torch_rate, 2) if cpu_only else None,
+        "onnx_speedup_batch_1": round(onnx_by_batch[1] / torch_by_batch[1], 2) if cpu_only else None,
         "onnx_quality": onnx_quality,
         "inference_log_throughput_ratio": round(
             logged("inference log on", c).requests_per_s / logged("inference log off", c).requests_per_s, 3
@@ -237,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     table = markdown(rows, context) + "\n" + targets(rows, context, c) + overhead_targets(overhead, header=False)
     summary = summary_lines(context, c)
-    (args.out / "results.md").write_text(table + summary)
+    (args.out / "results.md").write_text(defaults_table + "\n" + table + summary)
     print(table + summary)
     print(f"saved {args.out / 'results.json'} and {args.out / 'results.md'}")
     return 0

@@ -40,10 +40,10 @@ def load_for_bench(model_dir: Path, runtime: str, onnx_dir: Path, compile_model:
     from ml_common.device import resolve_device, resolve_dtype
     from ml_common.onnx_runtime import OnnxClassifier
 
-    device = resolve_device("cpu" if runtime == "onnx" else "auto")
+    device = resolve_device("cpu" if runtime.startswith("onnx") else "auto")
     classifier = SequenceClassifier.load(model_dir, device, resolve_dtype("auto", device))
-    if runtime == "onnx":
-        return OnnxClassifier.export(classifier, onnx_dir)
+    if runtime.startswith("onnx"):
+        return OnnxClassifier.export(classifier, onnx_dir, int8=runtime == "onnx-int8")
     if compile_model:
         classifier.compile()
         classifier.warm_up(64)

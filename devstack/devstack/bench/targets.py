@@ -12,6 +12,7 @@ def targets(rows: list[Row], context: dict, concurrency: int) -> str:
         return next(r for r in rows if r.configuration == name and r.concurrency == c)
 
     by_batch = context["ceiling_by_batch"]
+    torch_by_batch = context.get("torch_ceiling_by_batch", by_batch)
     batch1_share = by_batch[1] / context["ceiling_seq_per_s"]
     gain = context["batching_gain_model_server"] or 0.0
     share = context["full_path_share_of_ceiling"]
@@ -22,7 +23,7 @@ def targets(rows: list[Row], context: dict, concurrency: int) -> str:
     f1_loss = (quality["torch"]["f1"] - quality["onnx"]["f1"]) * 100 if quality else None
     onnx_ok = has_onnx and context["onnx_speedup_batch_1"] >= 1.5 and (f1_loss is None or f1_loss <= 0.5)
     onnx_ratios = ", ".join(
-        f"{b}: {context['onnx_ceiling_by_batch'][b] / by_batch[b]:.2f}x"
+        f"{b}: {context['onnx_ceiling_by_batch'][b] / torch_by_batch[b]:.2f}x"
         for b in sorted(by_batch)
         if b != 1 and b in context["onnx_ceiling_by_batch"]
     )

@@ -1,0 +1,132 @@
+"""The default models at CPU speed: their served runtime against the previous default, in one run.
+
+The previous defaults were all six layers of MiniLM, served in float32 by eager PyTorch. The ceiling of a
+model of that shape (random weights: throughput depends on the shape, not the values) is measured beside
+the current defaults in float32 PyTorch, ONNX Runtime and int8 ONNX Runtime (what ``--runtime auto``
+serves on CPU), all at the same email length; and the held-out quality of each runtime of the current
+defaults, so a faster path is only kept when its verdicts are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from devstack.bench.model import build_random_model, ceiling, load_for_bench
+from serving_common.model_dir import TOKENIZER_FILE, Task, read_metadata
+from serving_common.tokenization import TextEncoder
+
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+PREVIOUS_SHAPE = "minilm-l6"  # all six layers of all-MiniLM-L6-v2, the defaults before the e-mail corpus
+
+
+def speed_rows(model_dirs: list[Path], email: str, out: Path, seconds: float, batch_sizes: list[int]) -> list[dict]:
+    rows = []
+    for model_dir in model_dirs:
+        previous = build_random_model(out / f"previous-{model_dir.name}", model_dir, PREVIOUS_SHAPE)
+        before, before_batch, _ = ceiling(previous, email, batch_sizes, seconds, "torch")
+        rows.append(_row(model_dir.name, "previous default (6 layers), float32 PyTorch", before, before_batch, before))
+        for runtime in RUNTIMES:
+            rate, batch, _ = ceiling(model_dir, email, batch_sizes, seconds, runtime, out / "onnx")
+            rows.append(_row(model_dir.name, f"this default, {runtime}", rate, batch, before))
+            row = rows[-1]
+            print(f"  {row['model']}: {row['configuration']}: {rate:.1f}/s ({row['speedup']}x)", flush=True)
+    return rows
+
+
+def _row(model: str, configuration: str, rate: float, batch: int, before: float) -> dict:
+    return {
+        "model": model,
+        "configuration": configuration,
+        "sequences_per_s": round(rate, 1),
+        "batch": batch,
+        "speedup": round(rate / before, 2),
+    }
+
+
+def quality_rows(model_dirs: list[Path], out: Path) -> list[dict]:
+    """Held-out quality of each runtime: spam on its test split (overall and per source), intent on the
+    independent sets."""
+    rows = []
+    for model_dir in model_dirs:
+        metadata = read_metadata(model_dir)
+        for runtime in RUNTIMES:
+            classifier = load_for_bench(model_dir, runtime, out / "onnx")
+            figures = (
+                _spam_quality(model_dir, classifier)
+                if metadata.task is Task.SPAM
+                else _intent_quality(model_dir, classifier)
+            )
+            rows.append({"model": model_dir.name, "runtime": runtime, **figures})
+            print(f"  {model_dir.name} {runtime}: {figures}", flush=True)
+    return rows
+
+
+def _scores(model_dir: Path, classifier, texts: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    metadata = read_metadata(model_dir)
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
+    logits = []
+    for start in range(0, len(texts), 64):
+        batch = encoder.encode(texts[start : start + 64])
+        logits.append(classifier.forward(batch.input_ids, batch.attention_mask))
+    return np.concatenate(logits)
+
+
+def _spam_quality(model_dir: Path, classifier) -> dict:  # type: ignore[no-untyped-def]
+    from ml_common.splits import training_splits
+    from model_training.evaluation import binary_metrics
+    from model_training.spam import per_source
+    from serving_common.postprocess import softmax
+
+    metadata = read_metadata(model_dir)
+    test = training_splits(model_dir, metadata).test
+    positive = metadata.labels.index(metadata.positive_label or "spam")
+    scores = softmax(_scores(model_dir, classifier, [e.text for e in test]))[:, positive]
+    y = np.array([int(e.label == metadata.positive_label) for e in test])
+    overall = binary_metrics(y, scores, metadata.threshold)
+    figures = {"f1": round(overall["f1"], 4), "roc_auc": round(overall["roc_auc"], 4)}
+    for source, m in per_source(test, scores, metadata.threshold).items():
+        if "f1" in m:
+            figures[f"{source}_f1"], figures[f"{source}_roc_auc"] = round(m["f1"], 4), round(m["roc_auc"], 4)
+        else:
+            figures[f"{source}_false_positives"] = f"{m['false_positives']}/{m['support']}"
+    return figures
+
+
+def _intent_quality(model_dir: Path, classifier) -> dict:  # type: ignore[no-untyped-def]
+    from model_training.independent import INTENT_SETS, read_independent_intents, score_intent, set_name
+    from serving_common.tasks import INTENT
+
+    metadata = read_metadata(model_dir)
+    figures = {}
+    for path in INTENT_SETS:
+        rows = read_independent_intents(path)
+        verdicts = INTENT.verdicts(_scores(model_dir, classifier, [r["text"] for r in rows]), metadata)
+        scored = score_intent(verdicts, rows)
+        name = set_name(path)
+        figures[f"{name}_intent_accuracy"] = round(scored["intent_accuracy"], 4)
+        figures[f"{name}_complexity_level_accuracy"] = round(scored["complexity_level_accuracy"], 4)
+    return figures
+
+
+def markdown(speed: list[dict], quality: list[dict], tokens: int) -> str:
+    lines = [
+        f"In-process ceiling at {tokens} tokens (best batch), against the previous default's shape in float32 PyTorch:",
+        "",
+        "| model | configuration | sequences/s | batch | x previous |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['model']} | {r['configuration']} | {r['sequences_per_s']} | {r['batch']} | {r['speedup']} |"
+            for r in speed
+        ),
+        "",
+        "Held-out quality by runtime:",
+        "",
+    ]
+    for model in dict.fromkeys(r["model"] for r in quality):
+        rows = [r for r in quality if r["model"] == model]
+        keys = [k for k in rows[0] if k not in ("model", "runtime")]
+        lines += [f"| {model} | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        lines += [f"| {r['runtime']} | " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+        lines.append("")
+    return "\n".join(lines)

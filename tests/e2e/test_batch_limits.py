@@ -1,0 +1,90 @@
+"""The largest batch the gateway accepts, of real e-mails, through a 2-core stack of the default model's
+shape with production mirrored to staging: it answers within the upstream deadline, every time.
+
+The model has the spam default's exact shape and serving settings (three MiniLM layers, its max length,
+int8 ONNX Runtime as ``--runtime auto`` serves on CPU) with untrained weights: speed depends on the shape,
+not the values. The e-mails are the longest of the SpamAssassin corpus, as raw messages."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from api_gateway.core.config import GatewaySettings
+from ml_common.mail_corpus import raw_messages, tarball
+from model_training.backbones import SPAM_BACKBONE, load_backbone
+from model_training.export import export_model_dir
+from model_training.spam import LABELS, SERVING_MAX_LENGTH
+from serving_common.model_dir import ModelMetadata, Task
+from tests.e2e.conftest import extra_gateway, extra_pair
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def default_shaped_model(tmp_path_factory):
+    backbone = load_backbone(
+        SPAM_BACKBONE, train_texts=[], labels=LABELS, max_length=SERVING_MAX_LENGTH, vocab_size=0
+    )
+    metadata = ModelMetadata(
+        name="spam-detector",
+        version="auto",
+        task=Task.SPAM,
+        architecture="DebertaV2ForSequenceClassification",
+        labels=LABELS,
+        max_length=SERVING_MAX_LENGTH,
+        decision_threshold=0.5,
+        positive_label="spam",
+        created_at=datetime.now(UTC).isoformat(),
+    )
+    out = tmp_path_factory.mktemp("default-shaped") / "spam-detector"
+    export_model_dir(out, backbone.model.eval(), backbone.tokenizer, metadata, {}, "untrained, default shape {version}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def mirrored_gateway(default_shaped_model, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("batch-limits")
+    with (
+        extra_pair("limits-staging", logs / "staging", default_shaped_model) as (_, staging),
+        extra_pair("limits-production", logs / "production", default_shaped_model) as (_, production),
+        extra_gateway(
+            "limits-gateway",
+            logs,
+            staging.url,
+            production.url,
+            shadow_shares=json.dumps({"spam-detector": 1.0}),
+            readiness_refresh_seconds="0.5",
+        ) as (_, url),
+    ):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def longest_emails():
+    messages = sorted((raw for _, _, raw in raw_messages(tarball())), key=len, reverse=True)
+    # The longest that fit the gateway's body limit as one JSON batch: real mail, attachments and all.
+    return [raw.decode("utf-8", "replace") for raw in messages[: GatewaySettings().max_batch_size]]
+
+
+def test_the_largest_accepted_batch_of_real_emails_answers_in_time(mirrored_gateway, longest_emails):
+    settings = GatewaySettings()
+    rows = min(settings.max_batch_size, settings.max_batch_tokens // SERVING_MAX_LENGTH)
+    assert rows == len(longest_emails)  # the token limit admits a full batch of the longest e-mails
+    body = {"emails": [{"raw_email": raw} for raw in longest_emails[:rows]]}
+    with httpx.Client(base_url=mirrored_gateway, timeout=60) as client:
+        # Ready, and past one readiness round: the gateway has read the model's max length from its metadata.
+        started = time.monotonic()
+        while client.get("/ready").status_code != 200 and time.monotonic() - started < 30:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        # Twice in a row: the second meets the first's mirrored copy still running on the same two cores.
+        for _ in range(2):
+            response = client.post("/api/v1/batch-predict", json=body, headers={"X-Environment": "production"})
+            assert response.status_code == 200, response.text[:500]
+            assert response.json()["count"] == rows
+            assert response.json()["latency_ms"] < settings.upstream_timeout_seconds * 1000
