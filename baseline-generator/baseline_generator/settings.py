@@ -27,4 +27,11 @@ class BaselineSettings(ServiceSettings):
     max_samples: int = Field(default=5000, ge=10, description="Reference rows kept at most (a seeded sample).")
     batch_size: int = Field(default=64, ge=1, description="Texts per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Where the model runs.")
+    runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="How the model runs, as the model server's --runtime (auto: int8 ONNX Runtime on CPU, "
+        "PyTorch on GPU): the reference embeddings must come from the runtime that serves, or the drift job "
+        "compares two runtimes instead of two streams.",
+    )
+    onnx_cache_dir: str = Field(default="/tmp/textserve-onnx", description="Where the exported ONNX model is kept.")
     seed: int = Field(default=0, description="Seed of the sample taken when the reference is larger.")

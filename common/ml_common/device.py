@@ -20,3 +20,14 @@ def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
     if requested == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return _DTYPES[requested]
+
+
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
+
+
+def resolve_runtime(requested: str, device: str, compile_model: bool = False) -> str:
+    """``auto`` made concrete: int8 ONNX Runtime on CPU, PyTorch on a GPU or when compiling. The model
+    server and the baseline generator resolve it alike, so baselines are computed as the model is served."""
+    if requested != "auto":
+        return requested
+    return "torch" if compile_model or resolve_device(device).type == "cuda" else "onnx-int8"

@@ -9,7 +9,7 @@ import logging
 import torch
 
 from ml_common.classifier import Classifier, SequenceClassifier
-from ml_common.device import resolve_device, resolve_dtype
+from ml_common.device import RUNTIMES, resolve_device, resolve_dtype, resolve_runtime
 from ml_common.onnx_runtime import OnnxClassifier
 from model_server.binary_v2 import BinaryInferMiddleware
 from model_server.predictor import ClassifierPredictor
@@ -33,16 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_queue_rows", default=None, type=int)
     parser.add_argument("--batch_when_idle", default=None, type=on_off, metavar="{on,off}")
     parser.add_argument("--max_batch_tokens", default=None, type=int)
-    parser.add_argument("--runtime", default=None, choices=["auto", "torch", "onnx", "onnx-int8"])
+    parser.add_argument("--runtime", default=None, choices=RUNTIMES)
     parser.add_argument("--compile", default=None, type=on_off, metavar="{on,off}")
     return parser
-
-
-def effective_runtime(settings: ModelServerSettings) -> str:
-    """``auto`` made concrete: int8 ONNX Runtime on CPU, PyTorch on a GPU or when compiling."""
-    if settings.runtime != "auto":
-        return settings.runtime
-    return "torch" if settings.compile or resolve_device(settings.device).type == "cuda" else "onnx-int8"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(ModelServerSettings, args)
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    runtime = effective_runtime(settings)
+    runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
     device = resolve_device("cpu" if runtime != "torch" else settings.device)
     dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
     log.info("runtime %s on %s", runtime, device)

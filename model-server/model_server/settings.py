@@ -56,10 +56,11 @@ class ModelServerSettings(KServeComponentSettings):
     )
     runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         default="auto",
-        description="'onnx': export the model at load and run it with ONNX Runtime (CPU; 1.5-2x eager PyTorch, same "
-        "verdicts); 'onnx-int8': the same with its matrix weights quantized to int8 (CPU; about 2x 'onnx' on the "
-        "defaults, held-out quality in their model cards); 'torch': eager PyTorch (GPU, or compile). 'auto': "
-        "'onnx-int8' on CPU, 'torch' on a GPU or with compile.",
+        description="'onnx': export the model at load and run it with ONNX Runtime (CPU; 1.1-1.5x eager PyTorch, "
+        "same verdicts); 'onnx-int8': the same with its matrix weights quantized to int8, each row run alone so that "
+        "no text's verdict depends on its batch (CPU; 1.6-1.8x 'onnx' on the defaults, held-out quality in make "
+        "bench); 'torch': eager PyTorch (GPU, or compile). 'auto': 'onnx-int8' on CPU, 'torch' on a GPU or with "
+        "compile.",
     )
     onnx_cache_dir: str = Field(
         default="/tmp/textserve-onnx",

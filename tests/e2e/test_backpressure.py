@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import pytest
 
+from serving_common.model_dir import read_metadata
 from tests.e2e.conftest import extra_pair
 
 pytestmark = pytest.mark.e2e
@@ -25,13 +26,14 @@ async def _burst(url: str, body: dict, n: int) -> list[httpx.Response]:
         return await asyncio.gather(*(client.post(url, json=body) for _ in range(n)))
 
 
-def test_overloaded_predictor_answers_503_with_retry_after(tight_pair):
+def test_overloaded_predictor_answers_503_with_retry_after(tight_pair, model_dir):
     predictor, _ = tight_pair
-    ids = [1] + [7] * 510 + [2]
+    longest = read_metadata(model_dir).max_length  # the costliest row the model accepts
+    ids = [1] + [7] * (longest - 2) + [2]
     body = {
         "inputs": [
-            {"name": "input_ids", "shape": [1, 512], "datatype": "INT64", "data": ids},
-            {"name": "attention_mask", "shape": [1, 512], "datatype": "INT64", "data": [1] * 512},
+            {"name": "input_ids", "shape": [1, longest], "datatype": "INT64", "data": ids},
+            {"name": "attention_mask", "shape": [1, longest], "datatype": "INT64", "data": [1] * longest},
         ]
     }
     responses = asyncio.run(_burst(f"{predictor}/v2/models/spam-detector/infer", body, 40))

@@ -27,9 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def default_shaped_model(tmp_path_factory):
-    backbone = load_backbone(
-        SPAM_BACKBONE, train_texts=[], labels=LABELS, max_length=SERVING_MAX_LENGTH, vocab_size=0
-    )
+    backbone = load_backbone(SPAM_BACKBONE, train_texts=[], labels=LABELS, max_length=SERVING_MAX_LENGTH, vocab_size=0)
     metadata = ModelMetadata(
         name="spam-detector",
         version="auto",

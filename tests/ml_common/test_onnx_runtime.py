@@ -51,9 +51,41 @@ async def test_the_predictor_serves_the_onnx_path(pair):
     await predictor.batcher.close()
 
 
-def test_onnx_is_refused_on_a_gpu():
+def test_int8_stays_close_to_float32_and_keeps_the_verdicts(pair, tmp_path):
+    """The int8 twin (dynamic quantization of the MatMul weights): close logits, the same argmax on
+    texts the model is sure of, the same embedding projection."""
+    torch_model, _ = pair
+    int8 = OnnxClassifier.export(torch_model, tmp_path, int8=True)
+    assert (tmp_path / f"{torch_model.metadata.name}-{torch_model.metadata.version}.int8.onnx").is_file()
+    ids = np.random.default_rng(11).integers(5, torch_model.vocab_size, size=(16, 48))
+    mask = np.ones_like(ids)
+    expected, _ = torch_model.infer(ids, mask)
+    logits, embedding = int8.infer(ids, mask)
+    assert np.abs(logits - expected).max() < 0.25
+    sure = np.abs(expected[:, 1] - expected[:, 0]) > 0.5
+    assert (logits.argmax(1)[sure] == expected.argmax(1)[sure]).all()
+    assert embedding.shape == torch_model.infer(ids, mask)[1].shape and int8.projection.id == torch_model.projection.id
+    # Row by row: a text's numbers do not depend on what it is batched with, padding included.
+    mask[3, 20:] = 0
+    batched, batched_embedding = int8.infer(ids, mask)
+    alone, alone_embedding = int8.infer(ids[3:4, :20], mask[3:4, :20])
+    np.testing.assert_array_equal(batched[3:4], alone)
+    np.testing.assert_allclose(batched_embedding[3:4], alone_embedding, atol=1e-6)  # the projection: one matmul
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "onnx-int8"])
+def test_onnx_is_refused_on_a_gpu(runtime):
     with pytest.raises(ValueError, match="CPU path"):
-        ModelServerSettings(runtime="onnx", device="cuda")
+        ModelServerSettings(runtime=runtime, device="cuda")
+
+
+def test_auto_is_int8_onnx_on_cpu_and_torch_when_compiling():
+    from ml_common.device import resolve_runtime
+
+    assert ModelServerSettings().runtime == "auto"
+    assert resolve_runtime("auto", "cpu") == "onnx-int8"
+    assert resolve_runtime("auto", "cpu", compile_model=True) == "torch"
+    assert resolve_runtime("onnx", "cpu") == "onnx"
 
 
 @pytest.mark.slow

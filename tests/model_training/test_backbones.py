@@ -39,8 +39,12 @@ def test_pretrained_backbones_fine_tune_and_the_scratch_one_keeps_its_task_setti
 def test_a_layer_count_keeps_the_bottom_layers_of_the_pretrained_encoder():
     from model_training.backbones import SPAM_BACKBONE, minilm_layers
 
-    full = load_backbone(MINILM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=128, vocab_size=0).model.eval()
-    kept = load_backbone(SPAM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=128, vocab_size=0).model.eval()
+    full = load_backbone(
+        MINILM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=128, vocab_size=0
+    ).model.eval()
+    kept = load_backbone(
+        SPAM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=128, vocab_size=0
+    ).model.eval()
     assert minilm_layers(SPAM_BACKBONE) == 3 and kept.config.num_hidden_layers == 3
     ids = torch.tensor([[101, 7592, 2088, 102]])
     with torch.no_grad():

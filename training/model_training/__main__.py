@@ -90,7 +90,8 @@ def _add_training_flags(parser: argparse.ArgumentParser, backbone: str) -> None:
         "--backbone",
         default=backbone,
         help=f"{MINILM_BACKBONE} (pretrained; {MINILM_BACKBONE}-l<N> keeps its bottom N layers), {SCRATCH_BACKBONE} "
-        f"(from scratch), a hub id (e.g. microsoft/deberta-v3-base) or a local checkpoint directory; default {backbone}",
+        "(from scratch), a hub id (e.g. microsoft/deberta-v3-base) or a local checkpoint directory; "
+        f"default {backbone}",
     )
     parser.add_argument("--epochs", type=int, default=None, help="at most this many (early stopping on validation)")
     parser.add_argument("--batch-size", type=int, default=None)

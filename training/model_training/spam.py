@@ -104,10 +104,6 @@ def _fit(
     loss_fn = cross_entropy(y_train, len(LABELS), device, config.balance_classes)
     teacher = cross_fitted_probabilities(texts, y_train, config.seed) if config.ngram_teacher_weight > 0 else y_train
     targets = soft_targets(y_train, teacher, config.ngram_teacher_weight)
-    if config.hard_ham_weight != 1.0:
-        # Scaling a row of soft targets scales that text's cross-entropy: hard ham weighs more in the loss.
-        hard = torch.tensor([ex.group == HARD_HAM for ex in splits.train])
-        targets[hard] *= config.hard_ham_weight
     validation = LabelledTexts([ex.text for ex in splits.validation], torch.tensor(y_val))
     history = train_classifier(
         bb.model,

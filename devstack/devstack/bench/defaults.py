@@ -103,7 +103,7 @@ def _intent_quality(model_dir: Path, classifier) -> dict:  # type: ignore[no-unt
         rows = read_independent_intents(path)
         verdicts = INTENT.verdicts(_scores(model_dir, classifier, [r["text"] for r in rows]), metadata)
         scored = score_intent(verdicts, rows)
-        name = set_name(path)
+        name = Path(set_name(path)).stem
         figures[f"{name}_intent_accuracy"] = round(scored["intent_accuracy"], 4)
         figures[f"{name}_complexity_level_accuracy"] = round(scored["complexity_level_accuracy"], 4)
     return figures
