@@ -57,28 +57,44 @@ class CircuitBreaker:
 
 @dataclass
 class RetryBudget:
-    """Retries may add at most ``ratio`` of the requests seen in the last ``window`` seconds (plus a floor)."""
+    """Retries may add at most ``ratio`` of the requests seen in the last ``window`` seconds (plus a floor).
+
+    Counted in ``slots`` time slots of ``window / slots`` seconds each, a ring that a slot's first event
+    resets: memory is fixed whatever the traffic (a list of timestamps per request grew without bound on
+    a healthy gateway, which never retries and so never trimmed it), and every call is O(slots)."""
 
     ratio: float = 0.1
     window: float = 10.0
     minimum: int = 3
-    _requests: list[float] = field(default_factory=list)
-    _retries: list[float] = field(default_factory=list)
+    slots: int = 10
+    _ticks: list[int] = field(default_factory=list)
+    _requests: list[int] = field(default_factory=list)
+    _retries: list[int] = field(default_factory=list)
 
-    def _trim(self, now: float) -> None:
-        cutoff = now - self.window
-        self._requests = [t for t in self._requests if t > cutoff]
-        self._retries = [t for t in self._retries if t > cutoff]
+    def __post_init__(self) -> None:
+        self._ticks, self._requests, self._retries = [-1] * self.slots, [0] * self.slots, [0] * self.slots
+
+    def _tick(self, now: float) -> int:
+        return int(now * self.slots / self.window)
+
+    def _slot(self, tick: int) -> int:
+        slot = tick % self.slots
+        if self._ticks[slot] != tick:  # the slot last counted a window ago or more: start it afresh
+            self._ticks[slot], self._requests[slot], self._retries[slot] = tick, 0, 0
+        return slot
+
+    def _recent(self, counts: list[int], tick: int) -> int:
+        return sum(n for n, t in zip(counts, self._ticks, strict=True) if tick - self.slots < t <= tick)
 
     def record_request(self) -> None:
-        self._requests.append(time.monotonic())
+        self._requests[self._slot(self._tick(time.monotonic()))] += 1
 
     def try_spend(self) -> bool:
-        now = time.monotonic()
-        self._trim(now)
-        if len(self._retries) >= self.minimum + self.ratio * len(self._requests):
+        tick = self._tick(time.monotonic())
+        slot = self._slot(tick)
+        if self._recent(self._retries, tick) >= self.minimum + self.ratio * self._recent(self._requests, tick):
             return False
-        self._retries.append(now)
+        self._retries[slot] += 1
         return True
 
 

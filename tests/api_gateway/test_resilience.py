@@ -85,3 +85,27 @@ def test_gateway_fails_fast_once_the_circuit_is_open():
         other = client.post("/api/v1/predict", json={"email_content": "hi"}, headers={"X-Environment": "production"})
         assert "unreachable" in other.json()["error"]["message"]
         assert "gateway_upstream_retries_total" in client.get("/metrics").text
+
+
+def test_retry_budget_memory_is_fixed_however_many_requests_pass(clock):
+    budget = RetryBudget(ratio=0.1, window=10, minimum=2)
+    for _ in range(100_000):  # a healthy gateway: requests, never a retry
+        budget.record_request()
+        clock.now += 0.001
+    assert len(budget._requests) == len(budget._retries) == budget.slots == 10
+    # The counts still describe the last window only: 10 s of the 100 s just seen, 10,000 requests.
+    assert sum(budget.try_spend() for _ in range(2000)) == 2 + 1000
+
+
+def test_retry_budget_forgets_slots_older_than_the_window(clock):
+    budget = RetryBudget(ratio=0.5, window=10, minimum=0)
+    for _ in range(10):
+        budget.record_request()
+    clock.now += 5
+    assert sum(budget.try_spend() for _ in range(10)) == 5  # half of the 10 requests, 5 s ago
+    clock.now += 5.5  # the requests' slot has left the window; the retries' slot has not
+    assert not budget.try_spend()
+    clock.now += 10
+    budget.record_request()
+    budget.record_request()
+    assert budget.try_spend() and not budget.try_spend()  # half of the 2 requests now in the window
