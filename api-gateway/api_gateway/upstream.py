@@ -218,9 +218,6 @@ class Upstreams:
             for key, client in self._clients.items()
         }
 
-    def get(self, environment: Environment, model: ModelKind) -> InferenceServiceClient:
-        return self._clients[(environment, model)]
-
     def coalescer(self, environment: Environment, model: ModelKind) -> Coalescer:
         return self._coalescers[(environment, model)]
 

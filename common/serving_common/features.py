@@ -1,16 +1,15 @@
 """Hand-made features of an email, computed the same way online and offline.
 
-The feature transformer calls :func:`extract_features` on every request and the baseline generator
-and drift detector call it on reference data. There is deliberately one implementation: any
-difference between the two would be training/serving skew that drift detection would then report
-as "drift".
+The feature transformer calls :func:`extract_features` on every request (the inference log keeps the
+result) and the baseline generator calls it on reference data; the drift detector compares the two
+as stored. There is deliberately one implementation: any difference between the two would be
+training/serving skew that drift detection would then report as "drift".
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 
 # Order is part of the contract: it is the column order of the inference log and the baselines.
 FEATURE_NAMES: tuple[str, ...] = (
@@ -130,12 +129,3 @@ def _char_classes(text: str) -> tuple[int, int, int]:
         )
     letters = [c for c in text if c.isalpha()]
     return len(letters), sum(1 for c in letters if c.isupper()), sum(1 for c in text if c.isdigit())
-
-
-def extract_feature_matrix(texts: Iterable[str]) -> list[list[float]]:
-    """Rows of features in :data:`FEATURE_NAMES` order, for batch (offline) use."""
-    rows = []
-    for text in texts:
-        features = extract_features(text)
-        rows.append([features[name] for name in FEATURE_NAMES])
-    return rows

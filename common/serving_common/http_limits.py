@@ -13,8 +13,9 @@ Two pieces, used by the gateway and by both KServe components alike:
   ``client_body_timeout``). It reads the body *before* the application runs, so the work bounds
   inside (the gateway's in-flight limit) count requests that have arrived, never stalled uploads.
 
-Refusals keep the platform's one error shape and close the connection, so no unread remainder of a
-200 MB upload is drained.
+Refusals keep the platform's one error shape and close the connection with a lingering close: what the
+client is still sending is read and dropped for at most ``LINGER_SECONDS`` (never buffered), so the client
+reads the answer instead of a connection reset, and the rest of a 200 MB upload is never read.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """One object per task (spam, intent): its typed verdicts, how logits become them, how a verdict is
-logged, sent on the wire and read back. The feature transformer, the baseline generator, the bench
-and the gateway routes ask the task instead of branching on it; a third task is one class here.
+logged, sent on the wire and read back. The feature transformer, the baseline generator and the bench
+ask the task instead of branching on it. A third task is not yet one class here alone: the gateway's
+routes, its model kinds and URLs, shadow comparison and the log's columns still name spam and intent.
 
 The numbers (softmax, thresholds, confidence levels) are :mod:`serving_common.postprocess`.
 """

@@ -3,7 +3,6 @@ import re
 from serving_common.features import (
     FEATURE_NAMES,
     compose_email_text,
-    extract_feature_matrix,
     extract_features,
     normalize_text,
 )
@@ -37,13 +36,6 @@ def test_features_of_a_typical_spam_message():
 def test_features_of_empty_text_are_zero_not_errors():
     f = extract_features("")
     assert f["char_count"] == 0 and f["uppercase_ratio"] == 0 and f["digit_ratio"] == 0
-
-
-def test_matrix_rows_follow_feature_name_order():
-    rows = extract_feature_matrix(["Hi!", "hello there"])
-    assert len(rows) == 2 and len(rows[0]) == len(FEATURE_NAMES)
-    assert rows[0][FEATURE_NAMES.index("exclamation_count")] == 1
-    assert rows[1][FEATURE_NAMES.index("word_count")] == 2
 
 
 def _reference_normalize(text: str) -> str:

@@ -62,8 +62,8 @@ CLOSING_SENTENCES: list[str] = _VOCABULARY["closing_sentences"]
 # moderate below 2, complex from 2. The score places the prompt in the middle of its level's band of the served
 # boundaries (simple < 0.33 <= moderate < 0.67 <= complex), so a level never depends on the jitter.
 DIFFICULTY_WORK = {0: 0.0, 1: 1.0, 2: 1.5}
+# Each constraint on the answer, and an expert audience, add this much work.
 CONSTRAINT_WORK = 0.35
-EXPERT_WORK = 0.35
 # (lowest work, work that fills the band, band of the score) per level.
 LEVEL_BANDS = ((0.0, 1.0, (0.0, 0.33)), (1.0, 1.0, (0.33, 0.67)), (2.0, 1.5, (0.67, 1.0)))
 

@@ -19,7 +19,7 @@ from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES
 from serving_common.tasks import Prediction
 
-__all__ = ["COLUMNS", "SCHEMA", "Prediction", "build_rows", "salted_hash", "to_table"]
+__all__ = ["SCHEMA", "Prediction", "build_rows", "salted_hash", "to_table"]
 
 # Columns a reader can rely on. The partition keys (environment, model, date, hour) live in the path.
 SCHEMA = pa.schema(
@@ -39,7 +39,6 @@ SCHEMA = pa.schema(
         pa.field("text_hash", pa.string()),
     ]
 )
-COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 
 
 def salted_hash(text: str, salt: bytes) -> str:
