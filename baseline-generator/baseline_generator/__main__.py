@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from baseline_generator.generate import build_baseline
 from baseline_generator.reference import from_file, validation_split
 from baseline_generator.settings import BaselineSettings
-from ml_common.classifier import Classifier, SequenceClassifier
-from ml_common.device import resolve_device, resolve_runtime
-from ml_common.onnx_runtime import OnnxClassifier
+from ml_common.classifier import SequenceClassifier
+from ml_common.device import resolve_runtime, runtime_device
+from ml_common.onnx_runtime import for_runtime
 from serving_common.baseline import BaselineStore
 from serving_common.errors import PlatformError, describe_validation_error
 from serving_common.logging import configure_logging
@@ -37,10 +37,8 @@ def generate(settings: BaselineSettings, skip_existing: bool = False) -> str:
         if store.exists(metadata.name, metadata.version):
             return store.location(metadata.name, metadata.version) + " (already there)"
     runtime = resolve_runtime(settings.runtime, settings.device)
-    device = resolve_device("cpu" if runtime != "torch" else settings.device)
-    classifier: Classifier = SequenceClassifier.load(model_dir, device, torch.float32)
-    if runtime != "torch":
-        classifier = OnnxClassifier.export(classifier, settings.onnx_cache_dir, int8=runtime == "onnx-int8")
+    loaded = SequenceClassifier.load(model_dir, runtime_device(runtime, settings.device), torch.float32)
+    classifier = for_runtime(loaded, runtime, settings.onnx_cache_dir)
     if settings.reference:
         reference = from_file(Path(settings.reference), settings.text_column)
     else:

@@ -25,6 +25,11 @@ def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 
 
+def runtime_device(runtime: str, requested: str) -> torch.device:
+    """Where a concrete runtime runs: the ONNX paths on the CPU, PyTorch on the requested device."""
+    return resolve_device("cpu" if runtime != "torch" else requested)
+
+
 def resolve_runtime(requested: str, device: str, compile_model: bool = False) -> str:
     """``auto`` made concrete: int8 ONNX Runtime on CPU, PyTorch on a GPU or when compiling. The model
     server and the baseline generator resolve it alike, so baselines are computed as the model is served."""

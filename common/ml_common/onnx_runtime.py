@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.jit._trace import TracerWarning
 
-from ml_common.classifier import LogitsAndPooled, SequenceClassifier
+from ml_common.classifier import Classifier, LogitsAndPooled, SequenceClassifier
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -89,6 +89,15 @@ class OnnxClassifier:
     def warm_up(self, batch_size: int, length: int = 16) -> None:
         ids = np.ones((batch_size, length), dtype=np.int64)
         self.forward(ids, np.ones_like(ids))
+
+
+def for_runtime(
+    classifier: SequenceClassifier, runtime: str, cache_dir: str | Path, threads: int | None = None
+) -> Classifier:
+    """The loaded model as a concrete runtime runs it: itself for ``torch``, else its ONNX (or int8) export."""
+    if runtime == "torch":
+        return classifier
+    return OnnxClassifier.export(classifier, cache_dir, threads, int8=runtime == "onnx-int8")
 
 
 def _export(source: SequenceClassifier, path: Path) -> Path:

@@ -9,8 +9,8 @@ import logging
 import torch
 
 from ml_common.classifier import Classifier, SequenceClassifier
-from ml_common.device import RUNTIMES, resolve_device, resolve_dtype, resolve_runtime
-from ml_common.onnx_runtime import OnnxClassifier
+from ml_common.device import RUNTIMES, resolve_dtype, resolve_runtime, runtime_device
+from ml_common.onnx_runtime import for_runtime
 from model_server.binary_v2 import BinaryInferMiddleware
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
-    device = resolve_device("cpu" if runtime != "torch" else settings.device)
+    device = runtime_device(runtime, settings.device)
     dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
     log.info("runtime %s on %s", runtime, device)
 
@@ -52,11 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         classifier = SequenceClassifier.load(model_dir, device, dtype)
         if settings.compile:
             classifier.compile()
-        if runtime != "torch":
-            return OnnxClassifier.export(
-                classifier, settings.onnx_cache_dir, settings.torch_threads, int8=runtime == "onnx-int8"
-            )
-        return classifier
+        return for_runtime(classifier, runtime, settings.onnx_cache_dir, settings.torch_threads)
 
     metadatas = [read_metadata(d) for d in settings.model_dirs]
     models = []

@@ -37,13 +37,13 @@ def make_email(target_tokens: int, encoder: TextEncoder) -> str:
 
 def load_for_bench(model_dir: Path, runtime: str, onnx_dir: Path, compile_model: bool = False):
     from ml_common.classifier import SequenceClassifier
-    from ml_common.device import resolve_device, resolve_dtype
-    from ml_common.onnx_runtime import OnnxClassifier
+    from ml_common.device import resolve_dtype, runtime_device
+    from ml_common.onnx_runtime import for_runtime
 
-    device = resolve_device("cpu" if runtime.startswith("onnx") else "auto")
+    device = runtime_device(runtime, "auto")
     classifier = SequenceClassifier.load(model_dir, device, resolve_dtype("auto", device))
-    if runtime.startswith("onnx"):
-        return OnnxClassifier.export(classifier, onnx_dir, int8=runtime == "onnx-int8")
+    if runtime != "torch":
+        return for_runtime(classifier, runtime, onnx_dir)
     if compile_model:
         classifier.compile()
         classifier.warm_up(64)
