@@ -43,10 +43,11 @@ $(DRIFT_STAMP): pyproject.toml
 install: $(STAMP) $(DRIFT_STAMP)
 
 # From Debian: Prometheus and promtool for the monitoring checks (tests run a real Prometheus), hey and wrk for
-# the soak test and the benchmark.
+# the soak test and the benchmark, Chromium for the offline /docs test (tests/e2e/test_api_docs.py).
 tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v hey >/dev/null && command -v wrk >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk >/dev/null; }
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v hey >/dev/null && command -v wrk >/dev/null \
+	  && command -v chromium >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk chromium >/dev/null; }
 	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifest checks"; exit 1; }
 
 models: $(STAMP)

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api_gateway.api.routes import health, intent, models, predict
+from api_gateway.api_docs import install_api_docs
 from api_gateway.auth import Authenticator
 from api_gateway.core.config import GatewaySettings
 from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
@@ -54,7 +55,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await app.state.shadow.aclose()
             await app.state.upstreams.aclose()
 
-    app = FastAPI(title="textserve API gateway", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="textserve API gateway",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served with local assets by install_api_docs
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.authenticator = (
         Authenticator.from_file(settings.api_keys_file) if settings.auth_enabled and settings.api_keys_file else None
@@ -67,6 +75,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, refusals included, carries the id
     install_error_handlers(app)
+    install_api_docs(app)
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(intent.router)
