@@ -10,7 +10,7 @@
 #                  upload a model directory to the store under its version
 #   make promote   MODEL=spam-detector [VERSION=...] [METRICS=http://gateway/metrics] [FORCE=1]
 #                  point production's overlay at the version staging serves, refusing without evidence
-#   make lint      ruff over every package, mypy (strict) over the serving packages; make test runs it first
+#   make lint      ruff over every package, mypy (strict) over the serving packages, mkdocs --strict; make test runs it first
 #   make images    build every container image (needs a Docker engine)
 #   make lock      refresh constraints.txt, the pinned versions the images install
 

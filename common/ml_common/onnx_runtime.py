@@ -42,7 +42,7 @@ class OnnxClassifier:
         self.device = torch.device("cpu")
         self.compiled = False
         # int8: dynamic quantization scales activations per call, so a batched row's numbers would depend on
-        # the rows beside it (a spam probability moved by up to 0.157, one verdict in 600 flipped; README,
+        # the rows beside it (a spam probability moved by up to 0.157, one verdict in 600 flipped; docs/models.md,
         # "Serving the defaults at CPU speed"). Rows run one at a time instead.
         self.row_by_row = row_by_row
 

@@ -40,8 +40,8 @@ def test_storage_initializer_meets_the_restricted_pod_security_level():
     jsonschema.validators.validator_for(schema)(schema).validate(storage)
     namespace = next(o for o in render("platform") if o["kind"] == "Namespace")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    readme = (ROOT / "README.md").read_text()
-    assert "kubectl apply -k kubernetes/cluster" in readme and "5373" in readme
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    assert "kubectl apply -k kubernetes/cluster" in guide and "5373" in guide
 
 
 @pytest.mark.parametrize("overlay", ENVIRONMENT_OVERLAYS)
@@ -200,8 +200,8 @@ def test_baselines_run_as_a_rerunnable_template_not_a_one_shot_job():
     container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"].startswith("ghcr.io/textserve/baseline-generator")
     assert (
-        "create job" in (ROOT / "README.md").read_text()
-        and "--from=cronjob/baseline-generator" in (ROOT / "README.md").read_text()
+        "create job" in (ROOT / "docs" / "deployment.md").read_text()
+        and "--from=cronjob/baseline-generator" in (ROOT / "docs" / "deployment.md").read_text()
     )
 
 

@@ -107,7 +107,7 @@ def test_complexity_follows_the_rubric_and_never_the_jitter():
         for seed in range(50):
             score = _complexity(difficulty, constraints, multi_part, expert, random.Random(seed))
             assert complexity_level(score) == expected and 0.0 <= score <= 1.0
-    # The README's rubric in examples: a worked answer alone is moderate, a short one with two constraints
+    # The rubric (docs/api.md) in examples: a worked answer alone is moderate, a short one with two constraints
     # simple, a worked one with three constraints or a second part complex.
     assert work(1, 0, False, False) == 1.0 and work(0, 2, False, False) < 1.0
     assert work(1, 3, False, False) >= 2.0 and work(1, 0, True, False) >= 2.0

@@ -30,7 +30,7 @@ MINILM_BACKBONE = "deberta-v2-minilm"
 # ``deberta-v2-minilm-l<N>``: the pretrained MiniLM's bottom N layers of six (the top ones dropped before
 # fine-tuning, which costs least of the layer choices; Sajjad et al., "On the Effect of Dropping Layers of
 # Pre-trained Transformer Models", 2023). The spam default keeps three: half the arithmetic of six, in
-# training and in serving; the intent default needs all six (README, "Models").
+# training and in serving; the intent default needs all six (docs/models.md).
 DEFAULT_BACKBONE = MINILM_BACKBONE
 SPAM_BACKBONE = f"{MINILM_BACKBONE}-l3"
 

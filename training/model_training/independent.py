@@ -1,10 +1,10 @@
 """Evaluation on text written apart from the training data: ``training/data/independent/``.
 
-Two intent sets, each prompt labelled with its intent and complexity level (the README's rubric), written
+Two intent sets, each prompt labelled with its intent and complexity level (the rubric in docs/api.md), written
 by hand without the generator's templates or word lists and never used for training, threshold choice or
 model selection:
 - ``intent_prompts.jsonl`` (200 prompts, 20 per intent). Every change to the generator since it was
-  written has been measured on it, so it is no longer blind (README, "Models").
+  written has been measured on it, so it is no longer blind (docs/models.md).
 - ``intent_prompts_b.jsonl`` (150 prompts, 15 per intent), written once the generator and the rubric were
   final and before any model was measured on it.
 Reported by ``make models`` next to the split figures.

@@ -4,12 +4,12 @@
 (``python -m model_training intent-data``) so its provenance is reviewable. Each intent has its
 own pool of task cores written by hand; prompts combine a core with a topic, an opener, and zero
 or more constraints. Complexity is not a label picked at random: it is computed from what the
-prompt asks, by the rubric the README states (``work`` below), so a model can learn it from the text.
+prompt asks, by the rubric docs/api.md states (``work`` below), so a model can learn it from the text.
 
 What a prompt asks is then said in many ways, none of which changes its intent or complexity: a
 sentence of context before it (some mention code, data or spreadsheets without asking for any), a
 closing thanks, lower case without punctuation, and typos. A model that learns the templates alone
-does badly on prompts people write (README, "Models").
+does badly on prompts people write (docs/models.md).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ AUDIENCES: list[str] = _VOCABULARY["audiences"]
 CONTEXT_SENTENCES: list[str] = _VOCABULARY["context_sentences"]
 CLOSING_SENTENCES: list[str] = _VOCABULARY["closing_sentences"]
 
-# The complexity rubric (README, "Complexity"). ``work`` is what a complete answer takes: the core's kind
+# The complexity rubric (docs/api.md, "Complexity"). ``work`` is what a complete answer takes: the core's kind
 # (difficulty 0 a short direct answer, 1 a worked answer, 2 a demanding one), one more for a second part to
 # do after the first, and 0.35 for each constraint on the answer and for an expert audience. Simple below 1,
 # moderate below 2, complex from 2. The score places the prompt in the middle of its level's band of the served

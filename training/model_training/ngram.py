@@ -16,7 +16,7 @@ from sklearn.model_selection import StratifiedKFold
 FOLDS = 5
 # The n-gram model reads the first 4,000 characters of a text (an SMS is all of it; an e-mail's subject and
 # the start of its body, some 1,000 tokens, twice what the encoder reads): the whole of a long e-mail
-# multiplies the fitting time for no gain measured (README, "Models").
+# multiplies the fitting time for no gain measured (docs/models.md).
 MAX_CHARS = 4000
 
 

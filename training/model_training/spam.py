@@ -41,17 +41,17 @@ from serving_common.postprocess import softmax
 LABELS = ["ham", "spam"]
 # What the spam model reads, in training and in serving alike: the subject and the first ~100 words of the
 # body. Served at 256 tokens, the same model (trained at 128) scored worse on the validation e-mails
-# (F1 0.940 against 0.967), and every token costs CPU time (README, "Models").
+# (F1 0.940 against 0.967), and every token costs CPU time (docs/models.md).
 SERVING_MAX_LENGTH = 128
 # From scratch: a 2,000-token vocabulary, not 8,000: on 3,174 training texts most of an 8,000-token BPE
 # vocabulary is seen a handful of times, while smaller pieces are shared across messages. Over four
-# seeds it lifted held-out ROC-AUC from 0.993 to 0.996 and F1 from 0.940 to 0.954 (README, "Models").
+# seeds it lifted held-out ROC-AUC from 0.993 to 0.996 and F1 from 0.940 to 0.954 (docs/models.md).
 SCRATCH_CONFIG = TrainingConfig(vocab_size=2000)
 # Fine-tuned (the default): the encoder at 5e-5 and the head at ten times that (one rate of 1.5e-4 for both,
 # ``FINE_TUNING``, left a mean SMS F1 of 0.958 over four splits against 0.963), at 128 training tokens: an
 # SMS fits whole, an e-mail's subject and the start of its body do. The character n-gram teacher of the
 # SMS-only default (``ngram_teacher_weight``) is off: on both sources it cost 90 s of a 15-minute budget
-# and did not help (README, "Models"). Trained in bfloat16 where the processor has it (1.7x faster steps).
+# and did not help (docs/models.md). Trained in bfloat16 where the processor has it (1.7x faster steps).
 FINE_TUNING_CONFIG = replace(
     FINE_TUNING, learning_rate=5e-5, head_learning_rate_factor=10.0, max_train_length=128, mixed_precision=True
 )
@@ -62,7 +62,7 @@ def spam_ranking(logits: np.ndarray, labels: np.ndarray) -> float:
 
     The validation loss is the wrong guide here: with few validation spam texts (56 for the SMS-only default,
     237 on both sources) a few confident mistakes outweigh a better ranking. It kept the first epoch on two of four splits (mean test F1 0.948, against
-    0.952 by this score; README, "Models"). Average precision scores the ranking of the rare class the F1
+    0.952 by this score; docs/models.md). Average precision scores the ranking of the rare class the F1
     target is about, and needs no threshold.
     """
     return float(average_precision_score(labels, softmax(logits)[:, LABELS.index("spam")]))

@@ -43,7 +43,7 @@ class TrainingConfig:
     vocab_size: int = 8000
     # Weight rarer classes up in a classification loss (``cross_entropy``). Training from scratch needs it;
     # fine-tuning does without: weighted, the pretrained encoder learnt that messages about phones and
-    # texting are spam (README, "Models"). The decision threshold is chosen on validation either way.
+    # texting are spam (docs/models.md). The decision threshold is chosen on validation either way.
     balance_classes: bool = True
     # The classification head (``HEAD_PREFIXES``) learns at this multiple of ``learning_rate``: a pretrained
     # encoder wants a small rate, a head that starts from random weights a larger one.
@@ -55,14 +55,14 @@ class TrainingConfig:
     # native bfloat16 arithmetic (AVX512-BF16 or AMX on CPU, Ampere and later on GPU): 1.6-1.8x faster
     # training steps on the 2-core VM. Elsewhere, and when off, float32 throughout. The spam default uses it;
     # the intent default does not: trained in bfloat16 its accuracy on one independent set fell by 0.033
-    # (and rose by as much on the other; README, "Models").
+    # (and rose by as much on the other; docs/models.md).
     mixed_precision: bool = False
 
 
 # Fine-tuning a pretrained encoder (both defaults; spam changes the rates, ``spam.FINE_TUNING_CONFIG``):
 # 3 epochs at 1.5e-4 with linear warm-up and decay, 64 training tokens. At 5e-5 the classifier, which
 # starts from random weights, stayed under-trained (intent confidence too low, spam F1 0.923); at 5e-4
-# pretraining was overwritten (README, "Models").
+# pretraining was overwritten (docs/models.md).
 FINE_TUNING = TrainingConfig(epochs=3, learning_rate=1.5e-4, max_train_length=64, balance_classes=False)
 
 

@@ -65,8 +65,8 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
         ge=1,
         description="Most tokens one request may cost the model. A text counts min(its characters + 2, the model's "
         "max length), a bound no tokenizer exceeds (a token covers at least one character), so a request under it "
-        "answers within the upstream deadline on the smallest deployment (README, 'Limits'); over it, 413 naming "
-        "the limit. The model's max length is read from its metadata (512 until then).",
+        "answers within the upstream deadline on the smallest deployment (docs/api.md, 'Limits for real mail'); "
+        "over it, 413 naming the limit. The model's max length is read from its metadata (512 until then).",
     )
     auth_enabled: bool = Field(
         default=False, description="Require API keys on /api/*. Off in `make run` (logged loudly); on in the cluster."
