@@ -20,7 +20,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch is pinned here so pip takes the CPU wheel on disk instead of a multi-GB CUDA build.
 TORCH  := torch==2.13.0
-EXTRAS := gateway,transformer,model-server,training,baseline,dev
+EXTRAS := gateway,transformer,model-server,training,baseline,release,dev
 # The drift detector's own environment: alibi-detect's pins conflict with kserve's (see pyproject.toml).
 DRIFT_VENV  := .venv-drift
 DRIFT_BIN   := $(DRIFT_VENV)/bin
@@ -79,16 +79,16 @@ bench: models tools
 
 STORE ?= s3://textserve-models
 sync-model: $(STAMP)
-	$(BIN)/python -m devstack.release sync --model-dir $(MODEL_DIR) --store $(STORE)
+	$(BIN)/python -m model_release sync --model-dir $(MODEL_DIR) --store $(STORE)
 
 # Edits kubernetes/overlays/production/model-versions.yaml: review, commit, apply (see docs/runbooks.md).
 promote: $(STAMP)
-	$(BIN)/python -m devstack.release promote --model $(MODEL) $(if $(VERSION),--version $(VERSION)) \
+	$(BIN)/python -m model_release promote --model $(MODEL) $(if $(VERSION),--version $(VERSION)) \
 	  $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
 
 # ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]).
 lint: $(STAMP)
-	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack tests
+	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release tests
 	$(BIN)/mypy
 
 REGISTRY ?= ghcr.io/textserve

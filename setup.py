@@ -19,6 +19,7 @@ PACKAGE_DIRS = {
     "baseline_generator": "baseline-generator/baseline_generator",
     "drift_detector": "drift-detector/drift_detector",
     "devstack": "devstack/devstack",
+    "model_release": "release/model_release",
 }
 
 here = Path(__file__).resolve().parent

@@ -16,7 +16,10 @@ from prometheus_client import generate_latest
 
 from api_gateway.shadow import compare
 from baseline_generator.__main__ import main as generate_baseline
-from devstack.release import Served, main, shadow_agreement, sync
+from model_release.__main__ import main
+from model_release.evidence import shadow_agreement
+from model_release.overlays import Served
+from model_release.store import sync
 from serving_common.model_dir import read_metadata
 from serving_common.schemas import SpamOutput, SpamResponse
 

@@ -1,0 +1,60 @@
+"""``python -m model_release``: ``sync`` a model directory to the store, ``promote`` a version to production.
+
+Exit status: 0 done, 2 refused (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from model_release import Refused
+from model_release.overlays import OVERLAYS
+from model_release.promote import PromotionRequest, promote
+from model_release.store import sync
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="model_release", description="Carry a model from staging to production.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("sync", help="upload a model directory to the store under its version")
+    up.add_argument("--model-dir", type=Path, required=True)
+    up.add_argument("--store", default="s3://textserve-models", help="model store URL (fsspec)")
+    pro = commands.add_parser("promote", help="point production at a version, with evidence")
+    pro.add_argument("--model", required=True)
+    pro.add_argument("--version", default=None, help="default: the version staging serves; an earlier one rolls back")
+    pro.add_argument("--metrics", default=None, help="a gateway's /metrics URL (or a saved copy) with shadow counts")
+    pro.add_argument("--baselines-url", default="s3://textserve-models/baselines")
+    pro.add_argument("--min-shadow-rows", type=int, default=100)
+    pro.add_argument("--min-agreement", type=float, default=0.9)
+    pro.add_argument("--force", action="store_true", help="promote even when evidence is missing (recorded)")
+    pro.add_argument("--overlays", type=Path, default=OVERLAYS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "sync":
+            print(sync(args.model_dir, args.store))
+            return 0
+        return promote(
+            PromotionRequest(
+                model=args.model,
+                overlays=args.overlays,
+                version=args.version,
+                metrics=args.metrics,
+                baselines_url=args.baselines_url,
+                min_shadow_rows=args.min_shadow_rows,
+                min_agreement=args.min_agreement,
+                force=args.force,
+            )
+        )
+    except Refused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
