@@ -4,8 +4,9 @@ KServe's own client is an ``httpx.AsyncClient``. httpx's connection pool costs t
 grows with the number of connections: in a loopback test (`docs/benchmarks.md`) it managed 715
 requests/s with 8 concurrent calls and 174 with 256, where aiohttp managed 6,014 and 3,984. Behind a
 batching predictor the transformer holds hundreds of calls open, so the hop goes through aiohttp.
-The wire format is KServe's own (``InferRequest.to_rest`` / ``InferResponse.from_bytes``), binary
-tensor extension included.
+Requests go as binary v2 and answers are read, binary or JSON, by the platform's one codec
+(:mod:`serving_common.v2_binary`, the format KServe's SDK writes and reads), which keeps the answer's
+``model_version``: KServe's ``InferResponse.from_bytes`` drops it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import os
 import ssl
 
 import aiohttp
-import orjson
-from kserve.constants.constants import INFERENCE_CONTENT_LENGTH_HEADER
 from kserve.model import append_forwardable_headers
-from kserve.protocol.infer_type import InferRequest, InferResponse
+from kserve.protocol.infer_type import InferRequest
 
 from feature_transformer.errors import PredictorFailed, PredictorUnavailable
+from serving_common import v2_binary
+from serving_common.errors import InvalidInput
 
 
 class PredictorClient:
@@ -40,19 +41,18 @@ class PredictorClient:
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self._session
 
-    async def infer(self, model_name: str, request: InferRequest, headers: dict[str, str] | None) -> InferResponse:
-        data, json_length = request.to_rest()
-        send_headers = append_forwardable_headers(headers, {"content-type": "application/json"})
-        if json_length:  # binary tensor data after a JSON header of this length
-            send_headers[INFERENCE_CONTENT_LENGTH_HEADER] = str(json_length)
-            send_headers["content-type"] = "application/octet-stream"
-        body = data if isinstance(data, bytes) else orjson.dumps(data)
+    async def infer(self, model_name: str, request: InferRequest, headers: dict[str, str] | None) -> v2_binary.Message:
+        """The predictor's answer to ``request`` (KServe's v2 request type, as preprocess builds it)."""
+        tensors = [v2_binary.Tensor(t.name, t.as_numpy(), t.parameters or {}) for t in request.inputs]
+        body, json_length = v2_binary.encode(tensors, "inputs", id=request.id, parameters=request.parameters)
+        send_headers = append_forwardable_headers(headers, {"content-type": v2_binary.CONTENT_TYPE})
+        send_headers[v2_binary.HEADER_LENGTH] = str(json_length)
         url = f"{self.base_url}/v2/models/{model_name}/infer"
         try:
             async with self._get_session().post(url, data=body, headers=send_headers) as response:
                 content = await response.read()
                 status = response.status
-                header_length = response.headers.get(INFERENCE_CONTENT_LENGTH_HEADER)
+                header_length = response.headers.get(v2_binary.HEADER_LENGTH)
         except TimeoutError:
             raise PredictorUnavailable("the predictor did not answer in time") from None
         except aiohttp.ClientError as exc:
@@ -63,7 +63,11 @@ class PredictorClient:
             raise PredictorFailed(
                 f"the predictor answered HTTP {status}", details={"body": content[:300].decode(errors="replace")}
             )
-        return InferResponse.from_bytes(content, int(header_length or len(content)))
+        try:  # a JSON answer (no header length) is a header with the values inline
+            length = v2_binary.header_length(header_length, len(content)) if header_length else len(content)
+            return v2_binary.decode(content, length, "outputs")
+        except InvalidInput as exc:  # the predictor's fault, not the caller's
+            raise PredictorFailed(f"the predictor's answer could not be read: {exc.message}") from None
 
     async def close(self) -> None:
         if self._session is not None:

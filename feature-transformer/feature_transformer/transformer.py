@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kserve import Model
-from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferInput, InferRequest
 from pydantic import ValidationError
 
 from feature_transformer import metrics
@@ -25,8 +25,9 @@ from serving_common.request_context import SHADOW_HEADER
 from serving_common.schemas import TaskResponse, TransformerRequest
 from serving_common.tasks import task_of
 from serving_common.tokenization import TextEncoder
+from serving_common.v2_binary import Message
 
-EMBEDDING = "embedding"
+LOGITS, EMBEDDING = "logits", "embedding"  # the predictor's v2 outputs
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class TextTransformer(Model):
         payload: InferRequest,
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
-    ) -> InferResponse:
+    ) -> Message:
         """The v2 call to the predictor; its failures arrive as typed errors (503 stays 503)."""
         return await self._predictor_client().infer(self.name, payload, headers)
 
@@ -122,14 +123,15 @@ class TextTransformer(Model):
 
     def postprocess(
         self,
-        result: InferResponse | dict[str, Any],
+        result: Message | dict[str, Any],
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        if not isinstance(result, InferResponse) or not result.outputs:
-            raise InferenceFailed("predictor returned no v2 'logits' output")
+        logits_tensor = result.get(LOGITS) if isinstance(result, Message) else None
+        if not isinstance(result, Message) or logits_tensor is None:
+            raise InferenceFailed(f"predictor returned no v2 '{LOGITS}' output")
         prepared = _prepared.get()
-        logits = next((o for o in result.outputs if o.name == "logits"), result.outputs[0]).as_numpy()
+        logits = logits_tensor.data
         if logits.shape[0] != len(prepared.features):
             raise InferenceFailed(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
         try:
@@ -147,12 +149,12 @@ class TextTransformer(Model):
         )
         return response.model_dump()
 
-    def _log(self, result: InferResponse, prepared: _Prepared, verdicts: Sequence[Any], model_version: str) -> None:
+    def _log(self, result: Message, prepared: _Prepared, verdicts: Sequence[Any], model_version: str) -> None:
         """Hand the rows to the inference log's buffer, when there is one (no I/O here; never fails the request)."""
         if self.inference_log is None:
             return
-        embedding = next((o for o in result.outputs if o.name == EMBEDDING), None)
-        embeddings = embedding.as_numpy() if embedding is not None else None
+        embedding = result.get(EMBEDDING)
+        embeddings = embedding.data if embedding is not None else None
         if embeddings is not None and embeddings.shape[0] != len(verdicts):
             embeddings = None
         rows = build_rows(

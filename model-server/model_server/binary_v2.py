@@ -4,9 +4,10 @@
 header, a small JSON header, then the raw tensors) is answered here, below FastAPI. KServe's own
 handler validates the JSON header with pydantic per request and turns the binary tensors into Python
 lists and back (``InferRequest.from_bytes``): per call that costs more than a forward pass of a small
-model. This path reads the tensors with ``np.frombuffer``, runs the same :meth:`infer_arrays` (checks,
-batcher, metrics) and answers in the same binary format, which KServe's ``InferResponse.from_bytes``
-reads. Everything else (JSON v2, v1, metadata, health, unknown models) goes on to KServe unchanged.
+model. This path decodes the request with :mod:`serving_common.v2_binary` (``np.frombuffer``, no lists),
+meets the same checks as KServe's path (:func:`inputs.token_tensors`, then :meth:`infer_arrays`: checks,
+batcher, metrics) and answers with the same output tensors, encoded by the same codec.
+Everything else (JSON v2, v1, metadata, health, unknown models) goes on to KServe unchanged.
 """
 
 from __future__ import annotations
@@ -14,77 +15,19 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
 
-import numpy as np
-import orjson
 from kserve.logging import trace_logger
 from kserve.metrics import PREDICT_HIST_TIME, get_labels
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model_server.inputs import ATTENTION_MASK, INPUT_IDS, INTEGER_DATATYPES
-from model_server.predictor import EMBEDDING, LOGITS, ClassifierPredictor
-from serving_common.errors import InvalidInput
+from model_server import inputs
+from model_server.predictor import ClassifierPredictor
+from serving_common import v2_binary
 from serving_common.http_errors import send_error
 from serving_common.kserve_server import KSERVE_ERRORS
 
-HEADER_LENGTH = b"inference-header-content-length"
+HEADER_LENGTH = v2_binary.HEADER_LENGTH.encode()
 _PATH = re.compile(r"^/v2/models/([^/]+)/infer$")
-
-
-def read_request(body: bytes, header_length: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """(the JSON header, input_ids, attention_mask) of a binary v2 request; InvalidInput when malformed."""
-    if not 0 < header_length <= len(body):
-        raise InvalidInput(f"inference-header-content-length {header_length} does not fit a {len(body)}-byte body")
-    try:
-        header = orjson.loads(body[:header_length])
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the JSON header is not valid JSON: {exc}") from None
-    tensors: dict[str, np.ndarray] = {}
-    offset = header_length
-    for spec in header.get("inputs") or []:
-        name, datatype, shape = spec.get("name"), spec.get("datatype"), spec.get("shape")
-        size = (spec.get("parameters") or {}).get("binary_data_size")
-        if datatype not in INTEGER_DATATYPES:
-            raise InvalidInput(f"input tensor '{name}' must be INT64, got {datatype}")
-        if not isinstance(size, int) or not isinstance(shape, list) or offset + size > len(body):
-            raise InvalidInput(f"input tensor '{name}' needs binary_data_size and a shape within the body")
-        dtype = np.dtype(INTEGER_DATATYPES[datatype])
-        raw = np.frombuffer(body, dtype=dtype, count=size // dtype.itemsize, offset=offset)
-        offset += size
-        try:
-            tensors[name] = raw.reshape(shape).astype(np.int64, copy=False)
-        except ValueError as exc:
-            raise InvalidInput(f"input tensor '{name}' could not be read: {exc}") from None
-    for name in (INPUT_IDS, ATTENTION_MASK):
-        if name not in tensors:
-            raise InvalidInput(f"input tensor '{name}' is missing; expected '{INPUT_IDS}' and '{ATTENTION_MASK}'")
-    return header, tensors[INPUT_IDS], tensors[ATTENTION_MASK]
-
-
-def write_response(
-    predictor: ClassifierPredictor, request_id: str, logits: np.ndarray, embedding: np.ndarray
-) -> tuple[bytes, int]:
-    """(body, JSON header length) of the binary v2 answer: logits, then the embedding."""
-    parts = [np.ascontiguousarray(logits, dtype=np.float32), np.ascontiguousarray(embedding, dtype=np.float32)]
-    outputs = [
-        {
-            "name": LOGITS,
-            "shape": list(parts[0].shape),
-            "datatype": "FP32",
-            "parameters": {"binary_data_size": parts[0].nbytes},
-        },
-        {
-            "name": EMBEDDING,
-            "shape": list(parts[1].shape),
-            "datatype": "FP32",
-            "parameters": {"projection": predictor.projection_id, "binary_data_size": parts[1].nbytes},
-        },
-    ]
-    header = orjson.dumps(
-        {"model_name": predictor.name, "model_version": predictor.version, "id": request_id, "outputs": outputs}
-    )
-    return header + b"".join(p.tobytes() for p in parts), len(header)
 
 
 class BinaryInferMiddleware:
@@ -106,9 +49,18 @@ class BinaryInferMiddleware:
         started = time.perf_counter()
         try:
             body = await _read_body(receive)
-            header, input_ids, attention_mask = read_request(body, int(headers[HEADER_LENGTH]))
+            with predictor.counting_invalid():
+                length = v2_binary.header_length(headers[HEADER_LENGTH], len(body))
+                message = v2_binary.decode(body, length, "inputs")
+                input_ids, attention_mask = inputs.token_tensors(message)
             logits, embedding = await predictor.infer_arrays(input_ids, attention_mask)
-            content, header_length = write_response(predictor, header.get("id") or request_id, logits, embedding)
+            content, header_length = v2_binary.encode(
+                predictor.output_tensors(logits, embedding),
+                "outputs",
+                id=message.id or request_id,
+                model_name=predictor.name,
+                model_version=predictor.version,
+            )
         except Exception as exc:  # the same answer the FastAPI handlers give
             await send_error(scope, send, exc, KSERVE_ERRORS)
             return
@@ -121,10 +73,9 @@ class BinaryInferMiddleware:
             200,
             content,
             [
-                (b"content-type", b"application/octet-stream"),
+                (b"content-type", v2_binary.CONTENT_TYPE.encode()),
                 (HEADER_LENGTH, str(header_length).encode()),
-                (b"x-model-version", predictor.version.encode()),
-                (b"x-request-id", request_id.encode()),
+                *((k.encode(), v.encode()) for k, v in predictor.response_headers(request_id).items()),
             ],
         )
 

@@ -1,4 +1,9 @@
-"""Reading and checking the token tensors of an inference request (v2 tensors or v1 instances)."""
+"""Reading and checking the token tensors of an inference request (v2 tensors or v1 instances).
+
+Binary v2 requests are decoded by :mod:`serving_common.v2_binary` on the lean path; KServe's parsed
+``InferRequest`` is turned into the same :class:`~serving_common.v2_binary.Message`, so both meet one set
+of checks here (:func:`token_tensors`, then :func:`check`).
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,37 @@ import numpy as np
 from kserve.protocol.infer_type import InferRequest
 
 from serving_common.errors import InvalidInput
+from serving_common.v2_binary import Message, Tensor
 
 INPUT_IDS = "input_ids"
 ATTENTION_MASK = "attention_mask"
-# The v2 datatypes token tensors may come in, and their numpy types (read as int64).
-INTEGER_DATATYPES: dict[str, type[np.integer]] = {
-    "INT64": np.int64,
-    "INT32": np.int32,
-    "INT16": np.int16,
-    "INT8": np.int8,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-}
+# The v2 datatypes token tensors may come in (read as int64).
+INTEGER_DATATYPES = frozenset({"INT64", "INT32", "INT16", "INT8", "UINT8", "UINT16", "UINT32"})
 
 
-def from_v2(request: InferRequest) -> tuple[np.ndarray, np.ndarray]:
-    tensors = {}
+def from_kserve(request: InferRequest) -> Message:
+    """KServe's parsed v2 request as the codec's message (its JSON or binary tensors as arrays)."""
+    tensors = []
+    for tensor in request.inputs:
+        try:
+            data = tensor.as_numpy()
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"input tensor '{tensor.name}' could not be read: {exc}") from None
+        tensors.append(Tensor(tensor.name, data, dict(tensor.parameters or {})))
+    return Message(tensors, id=request.id)
+
+
+def token_tensors(message: Message) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) as int64, from a decoded v2 request."""
+    found = []
     for name in (INPUT_IDS, ATTENTION_MASK):
-        tensor = request.get_input_by_name(name)
+        tensor = message.get(name)
         if tensor is None:
             raise InvalidInput(f"input tensor '{name}' is missing; expected '{INPUT_IDS}' and '{ATTENTION_MASK}'")
         if tensor.datatype not in INTEGER_DATATYPES:
             raise InvalidInput(f"input tensor '{name}' must be INT64, got {tensor.datatype}")
-        try:
-            tensors[name] = np.asarray(tensor.as_numpy(), dtype=np.int64)
-        except (ValueError, TypeError) as exc:
-            raise InvalidInput(f"input tensor '{name}' could not be read: {exc}") from None
-    return tensors[INPUT_IDS], tensors[ATTENTION_MASK]
+        found.append(tensor.data.astype(np.int64, copy=False))
+    return found[0], found[1]
 
 
 def from_v1(payload: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from model_server import inputs, metrics
 from model_server.batching import AdaptiveBatcher
 from model_server.settings import ModelServerSettings
 from serving_common.errors import InvalidInput
+from serving_common.v2_binary import Tensor
 
 log = logging.getLogger(__name__)
 LOGITS = "logits"
@@ -80,11 +82,8 @@ class ClassifierPredictor(Model):
         """(logits, embedding) for checked token tensors: through the batcher, or one pass of their own.
         Both the KServe data plane (:meth:`predict`) and the binary fast path (:mod:`binary_v2`) call it."""
         assert self.classifier is not None, "predict called before load"
-        try:
+        with self.counting_invalid():
             inputs.check(input_ids, attention_mask, self.classifier.vocab_size, self.classifier.metadata.max_length)
-        except InvalidInput:
-            metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
-            raise
         if self.batcher is not None:
             logits, embedding = await self.batcher.submit(input_ids, attention_mask)
         else:  # batching off: one forward pass per request, as a plain KServe custom predictor runs
@@ -94,10 +93,33 @@ class ClassifierPredictor(Model):
         metrics.REQUESTS.labels(self.name, self.version, "ok").inc()
         return logits, embedding
 
+    @contextmanager
+    def counting_invalid(self) -> Iterator[None]:
+        """Counts a request refused as invalid input (model_server_requests_total{status="invalid_input"})."""
+        try:
+            yield
+        except InvalidInput:
+            metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
+            raise
+
     @property
     def projection_id(self) -> str:
         assert self.classifier is not None
         return self.classifier.projection.id
+
+    def output_tensors(self, logits: np.ndarray, embedding: np.ndarray) -> list[Tensor]:
+        """The v2 outputs of one call: the logits, then the embedding that feeds the inference log (drift),
+        with its projection's id. The lean binary path and KServe's path both answer with these."""
+        return [
+            Tensor(LOGITS, logits.astype(np.float32, copy=False)),
+            Tensor(EMBEDDING, embedding.astype(np.float32, copy=False), {"projection": self.projection_id}),
+        ]
+
+    def response_headers(self, request_id: str | None) -> dict[str, str]:
+        headers = {"x-model-version": self.version}
+        if request_id:
+            headers["x-request-id"] = request_id
+        return headers
 
     async def predict(
         self,
@@ -105,38 +127,33 @@ class ClassifierPredictor(Model):
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> InferResponse | dict[str, Any]:
-        try:
+        with self.counting_invalid():
             if isinstance(payload, InferRequest):
-                input_ids, attention_mask = inputs.from_v2(payload)
+                input_ids, attention_mask = inputs.token_tensors(inputs.from_kserve(payload))
             else:
                 input_ids, attention_mask = inputs.from_v1(payload)
-        except InvalidInput:
-            metrics.REQUESTS.labels(self.name, self.version, "invalid_input").inc()
-            raise
         logits, embedding = await self.infer_arrays(input_ids, attention_mask)
         request_id = (headers or {}).get("x-request-id")
         if response_headers is not None:
-            response_headers["x-model-version"] = self.version
-            if request_id:
-                response_headers["x-request-id"] = request_id
+            response_headers.update(self.response_headers(request_id))
         if not isinstance(payload, InferRequest):
             return {"predictions": logits.tolist(), "model_name": self.name, "model_version": self.version}
         binary = payload.use_binary_outputs  # binary callers get binary outputs; plain JSON callers get JSON
-        logits_out = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
-        logits_out.set_data_from_numpy(logits.astype(np.float32), binary_data=binary)
-        # The embedding feeds the inference log (drift); its projection id travels with it.
-        embedding_out = InferOutput(
-            name=EMBEDDING,
-            shape=list(embedding.shape),
-            datatype="FP32",
-            parameters={"projection": self.projection_id},
-        )
-        embedding_out.set_data_from_numpy(embedding.astype(np.float32), binary_data=binary)
+        outputs = []
+        for tensor in self.output_tensors(logits, embedding):
+            output = InferOutput(
+                name=tensor.name,
+                shape=list(tensor.data.shape),
+                datatype=tensor.datatype,
+                parameters=dict(tensor.parameters) or None,
+            )
+            output.set_data_from_numpy(tensor.data, binary_data=binary)
+            outputs.append(output)
         return InferResponse(
             response_id=payload.id or request_id or uuid.uuid4().hex,
             model_name=self.name,
             model_version=self.version,
-            infer_outputs=[logits_out, embedding_out],
+            infer_outputs=outputs,
         )
 
     def _timed_forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,10 +8,12 @@ import signal
 import uuid
 
 import httpx
+import numpy as np
 import pytest
 
 from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
 from model_training.intent_data import INTENTS
+from serving_common import v2_binary
 
 pytestmark = pytest.mark.e2e
 
@@ -162,6 +164,43 @@ def test_predictor_speaks_open_inference_protocol_v2(stack):
     assert "attention_mask" in bad.json()["error"]["message"]
     missing = httpx.post(f"{base}/v2/models/nope/infer", json=body)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+
+
+def test_the_lean_binary_path_and_kserves_path_answer_alike(stack, model_dirs):
+    """Binary v2 (the transformer's calls, answered by the model server's lean path) and JSON v2 (KServe's
+    handlers) give the same logits and embedding; both bodies are written and read by the one codec."""
+    base = f"{stack.predictor_url('staging')}/v2/models/spam-detector/infer"
+    ids = np.array([[1, 7, 2, 0], [1, 9, 11, 2]], dtype=np.int64)
+    mask = (ids > 0).astype(np.int64)
+    tensors = [v2_binary.Tensor("input_ids", ids), v2_binary.Tensor("attention_mask", mask)]
+    body, length = v2_binary.encode(tensors, "inputs", id="lean-1")
+    lean = httpx.post(base, content=body, headers={v2_binary.HEADER_LENGTH: str(length)})
+    assert lean.status_code == 200, lean.text
+    answer = v2_binary.decode(lean.content, int(lean.headers[v2_binary.HEADER_LENGTH]), "outputs")
+    assert (answer.id, answer.model_version) == ("lean-1", _version(model_dirs["staging"]))
+    assert lean.headers["x-model-version"] == answer.model_version
+    inline = [
+        {"name": t.name, "shape": list(t.data.shape), "datatype": "INT64", "data": t.data.ravel().tolist()}
+        for t in tensors
+    ]
+    kserve = httpx.post(base, json={"inputs": inline})
+    assert kserve.status_code == 200, kserve.text
+    via_kserve = v2_binary.decode(kserve.content, len(kserve.content), "outputs")
+    for name in ("logits", "embedding"):
+        np.testing.assert_allclose(answer.get(name).data, via_kserve.get(name).data, atol=1e-6)
+    assert answer.get("embedding").parameters == via_kserve.get("embedding").parameters
+
+
+@pytest.mark.parametrize(
+    ("header_length", "body"),
+    [("abc", b'{"inputs": []}'), ("15", b"[1, 2, 3, 4, 5]"), ("7", b'{"inputs": []}')],
+    ids=["not-an-integer", "not-an-object", "cut-json"],
+)
+def test_a_malformed_binary_request_is_a_422(stack, header_length, body):
+    url = f"{stack.predictor_url('staging')}/v2/models/spam-detector/infer"
+    bad = httpx.post(url, content=body, headers={v2_binary.HEADER_LENGTH: header_length, "X-Request-ID": "mal-1"})
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["error"]["code"] == "invalid_input" and bad.json()["request_id"] == "mal-1"
 
 
 def test_transformer_errors_share_the_platform_shape(stack):

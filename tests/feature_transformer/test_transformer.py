@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from kserve.protocol.infer_type import InferOutput, InferResponse
 
 from feature_transformer.settings import TransformerSettings
 from feature_transformer.transformer import TextTransformer
@@ -10,6 +9,7 @@ from serving_common.postprocess import confidence_level, softmax
 from serving_common.settings import load_settings
 from serving_common.tasks import SPAM
 from serving_common.tokenization import TextEncoder
+from serving_common.v2_binary import Message, Tensor
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,8 @@ def test_long_texts_are_truncated_at_max_length_and_flagged(transformer):
     request = transformer.preprocess({"instances": [{"text": "word " * 2000}]}, {})
     assert request.get_input_by_name("input_ids").as_numpy().shape[1] == 512
     logits = np.zeros((1, 2), dtype=np.float32)
-    out = InferOutput("logits", [1, 2], "FP32")
-    out.set_data_from_numpy(logits, binary_data=False)
-    result = transformer.postprocess(InferResponse("x", "spam-detector", [out], model_version="v"), {})
+    answer = Message([Tensor("logits", logits)], model_name="spam-detector", model_version="v")
+    result = transformer.postprocess(answer, {})
     assert result["predictions"][0]["truncated"] is True
     assert result["predictions"][0]["features"]["word_count"] == 2000
 

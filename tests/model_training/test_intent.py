@@ -74,7 +74,7 @@ def test_intent_verdicts_refuse_logits_that_do_not_fit_the_heads(intent_model_di
 
 
 def test_transformer_answers_intent_shape(intent_model_dir):
-    from kserve.protocol.infer_type import InferOutput, InferResponse
+    from serving_common.v2_binary import Message, Tensor
 
     metadata = validate_model_dir(intent_model_dir)
     encoder = TextEncoder.from_file(intent_model_dir / TOKENIZER_FILE, 512)
@@ -82,9 +82,8 @@ def test_transformer_answers_intent_shape(intent_model_dir):
     transformer.preprocess({"instances": [{"text": "Plan a three-day trip to Lisbon"}]}, {})
     logits = np.zeros((1, 11), dtype=np.float32)
     logits[0, INTENTS.index("task_planning")] = 5.0
-    out = InferOutput("logits", [1, 11], "FP32")
-    out.set_data_from_numpy(logits, binary_data=False)
-    result = transformer.postprocess(InferResponse("x", "intent-classifier", [out], model_version="v"), {})
+    answer = Message([Tensor("logits", logits)], model_name="intent-classifier", model_version="v")
+    result = transformer.postprocess(answer, {})
     prediction = result["predictions"][0]
     assert prediction["intent"] == "task_planning"
     assert (
