@@ -1,16 +1,22 @@
-"""What the two KServe components (feature transformer, model server) share about being served.
+"""How the two KServe components (feature transformer, model server) are served: KServe by composition.
 
-- Their settings: :class:`KServeComponentSettings` holds KServe's own flags (the ones the KServe
-  controller passes) with ours; flags land in it through :func:`serving_common.settings.load_settings`.
-- KServe's ``RESTServer`` always binds 0.0.0.0; locally and in tests everything binds loopback, so
-  the host is a setting here. ``--model_dir`` may repeat: one process can host several models (the
-  local stack does; in a cluster each InferenceService gets one).
-- :class:`PlatformRESTServer` is KServe's REST server with the platform's error handlers (KServe's one
-  method for them, ``_add_exception_handlers``), the request limits and the metadata route, added
-  in ``create_application``: KServe runs that in every worker process it spawns (``--workers > 1``),
-  so each worker answers the same way.
-- ``GET /v1/models/{name}/metadata`` returns the model directory's metadata (name, version, task,
-  labels): KServe's v2 metadata has no version, and the gateway's model list needs it.
+The platform owns the FastAPI application and the ``uvicorn.Server``, as MLServer's REST server does,
+and uses KServe through its public surface only: a ``ModelRepository`` of the component's models, a
+``DataPlane`` over it, KServe's v1 and v2 routes added with ``register_v1_endpoints`` /
+``register_v2_endpoints``, KServe's ``GRPCServer`` for the gRPC data plane, and the predictor settings
+through ``kserve.context``. On top the platform adds its own error handlers (one shape, one status per
+code), the request limits, ``GET /v1/models/{name}/metadata`` (the model directory's metadata: KServe's
+v2 metadata has no version, and the gateway's model list needs it) and each component's middleware.
+
+- :class:`KServeComponentSettings` holds KServe's flags (the ones the KServe controller passes) with
+  ours; :func:`build_parser` declares them, so nothing depends on the argument parsing KServe does
+  when it is imported. ``--model_dir`` may repeat: one process can host several models (the local
+  stack does; in a cluster each InferenceService gets one). The host is a setting (KServe's own server
+  always binds 0.0.0.0; locally and in tests everything binds loopback).
+- :func:`serve` runs a component: one process, or ``--workers`` processes sharing the port, each
+  building its own application through the component's factory (uvicorn's own multi-process mode).
+  On SIGTERM the server stops accepting, answers what it accepted, then runs the component's
+  ``on_stopped`` callbacks (the inference log writes what it holds) and unloads the models.
 """
 
 from __future__ import annotations
@@ -19,23 +25,29 @@ import argparse
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import kserve
+import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, ORJSONResponse
+from kserve import context as kserve_context
 from kserve import errors as kserve_errors
-from kserve.model_server import FASTAPI_APP_IMPORT_STRING
-from kserve.model_server import args as kserve_args
-from kserve.model_server import parser as kserve_parser
+from kserve.model import BaseKServeModel
+from kserve.model_repository import ModelRepository
 from kserve.predictor_config import PredictorConfig
+from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.grpc.server import GRPCServer
-from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess
-from kserve.protocol.rest.server import RESTServer
+from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+from kserve.protocol.rest.server import PrintTimings, metrics_handler
+from kserve.protocol.rest.v1_endpoints import register_v1_endpoints
+from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
 from pydantic import Field
-from uvicorn.importer import import_from_string
+from timing_asgi import TimingMiddleware
+from timing_asgi.integrations import StarletteScopeToName
 
 from serving_common import errors
 from serving_common.http_errors import Translations, install_error_handlers
@@ -58,6 +70,9 @@ KSERVE_ERRORS: Translations = {
     kserve_errors.InferenceError: errors.InferenceFailed,
     NotImplementedError: errors.NotImplementedByServer,
 }
+# gRPC message bounds (KServe's defaults; the REST bounds are HttpLimitSettings).
+GRPC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+GRPC_THREADS = 4
 
 
 class KServeComponentSettings(ServiceSettings, HttpLimitSettings):
@@ -82,23 +97,6 @@ class KServeComponentSettings(ServiceSettings, HttpLimitSettings):
     )
 
 
-# KServe's flags whose values land in the components' settings (their KServe defaults are replaced by
-# None, so an unset flag leaves the environment's value alone). The predictor's are the transformer's.
-_KSERVE_FLAGS = (
-    "http_port",
-    "grpc_port",
-    "enable_grpc",
-    "workers",
-    "enable_latency_logging",
-    "model_name",
-    "predictor_protocol",
-    "predictor_use_ssl",
-    "predictor_request_timeout_seconds",
-    "predictor_request_retries",
-    "enable_predictor_health_check",
-)
-
-
 def on_off(value: str) -> bool:
     """An argparse ``type`` for switches spelled ``on``/``off`` (the manifests' and Makefile's spelling)."""
     if value not in ("on", "off"):
@@ -107,9 +105,24 @@ def on_off(value: str) -> bool:
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
-    """KServe's own flag set (so the controller's arguments keep working) plus ours."""
-    parser = argparse.ArgumentParser(parents=[kserve_parser], description=description)
-    parser.set_defaults(**dict.fromkeys(_KSERVE_FLAGS))
+    """KServe's serving flags that the platform honours (so the controller's arguments keep working), and
+    ours. Switches take KServe's spellings (true/false); the settings parse them. Every flag defaults to
+    None, so an unset flag leaves the environment's value alone; flags KServe knows and the platform does
+    not use are left to ``parse_known_args``."""
+    parser = argparse.ArgumentParser(description=description)
+    kserve = parser.add_argument_group("KServe's flags")
+    kserve.add_argument("--http_port", type=int, default=None)
+    kserve.add_argument("--grpc_port", type=int, default=None)
+    kserve.add_argument("--workers", type=int, default=None, help="REST server processes sharing the port")
+    kserve.add_argument("--enable_grpc", default=None, metavar="{true,false}")
+    kserve.add_argument("--enable_latency_logging", default=None, metavar="{true,false}")
+    kserve.add_argument("--model_name", default=None)
+    kserve.add_argument("--predictor_host", default=None)
+    kserve.add_argument("--predictor_protocol", "--protocol", dest="predictor_protocol", default=None)
+    kserve.add_argument("--predictor_use_ssl", default=None, metavar="{true,false}")
+    kserve.add_argument("--predictor_request_timeout_seconds", type=int, default=None)
+    kserve.add_argument("--predictor_request_retries", type=int, default=None)
+    kserve.add_argument("--enable_predictor_health_check", action="store_true", default=None)
     parser.add_argument("--http_host", default=None, help="address the REST server binds")
     parser.add_argument(
         "--model_dir", dest="model_dirs", action="append", default=None, help="model directory; may repeat"
@@ -125,25 +138,71 @@ def served_names(metadatas: Sequence[ModelMetadata], model_name: str | None) -> 
     return [model_name] if model_name else [m.name for m in metadatas]
 
 
+Callback = Callable[[], Awaitable[None] | None]
+
+
 @dataclass
-class AppSetup:
-    """What the platform adds to KServe's FastAPI app, in every worker process (so it pickles)."""
+class Component:
+    """What one KServe component serves: its loaded models with their metadata, its own ASGI middleware
+    (class, keyword arguments; the last one added runs first) and what to run once the server has
+    answered everything it accepted."""
 
-    limits: HttpLimitSettings
-    metadata: dict[str, ModelMetadata] = field(default_factory=dict)
-    # (ASGI middleware class, its keyword arguments); the last one added runs first.
+    settings: KServeComponentSettings
+    models: list[tuple[BaseKServeModel, ModelMetadata]]
     middleware: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    on_stopped: list[Callback] = field(default_factory=list)
+    predictor_config: PredictorConfig | None = None
 
-    def apply(self, app: FastAPI) -> None:
+
+class KServeApp:
+    """A component's FastAPI application over KServe's data plane."""
+
+    def __init__(self, component: Component) -> None:
+        self.component = component
+        settings = component.settings
+        if component.predictor_config is not None:
+            kserve_context.set_predictor_config(component.predictor_config)
+        self.repository = ModelRepository()
+        for model, _ in component.models:
+            if model.ready:
+                self.repository.update(model)
+            model.enable_latency_logging = settings.enable_latency_logging
+            model.start()
+        if not self.repository.get_models():
+            raise SystemExit(f"no model is ready: {[m.name for m, _ in component.models]}")
+        self.dataplane = DataPlane(model_registry=self.repository)
+        self.extension = ModelRepositoryExtension(model_registry=self.repository)
+        self.metadata = {model.name: metadata for model, metadata in component.models}
+        self.app = self._create_app()
+
+    def _create_app(self) -> FastAPI:
+        app = FastAPI(
+            title="textserve KServe component",
+            default_response_class=ORJSONResponse,
+            docs_url=None,
+            redoc_url=None,
+            lifespan=self._lifespan,
+        )
+        app.add_api_route("/", self.dataplane.live, methods=["GET"])
+        app.add_api_route("/metrics", metrics_handler, methods=["GET"])
         app.add_api_route("/v1/models/{model_name}/metadata", self.model_metadata, methods=["GET"])
-        for middleware, options in self.middleware:
+        register_v1_endpoints(app, self.dataplane, self.extension)
+        register_v2_endpoints(app, self.dataplane, self.extension)
+        install_error_handlers(app, KSERVE_ERRORS)
+        if self.component.settings.enable_latency_logging:  # KServe's per-route timing lines
+            app.add_middleware(
+                TimingMiddleware,
+                client=PrintTimings(),
+                metric_namer=StarletteScopeToName(prefix="kserve.io", starlette_app=app),
+            )
+        for middleware, options in self.component.middleware:
             app.add_middleware(middleware, **options)
         # Direct callers inside the cluster meet the same body bounds as the gateway's callers.
+        limits = self.component.settings
         app.add_middleware(
-            BodyLimitMiddleware,
-            max_body_bytes=self.limits.max_body_bytes,
-            body_timeout_seconds=self.limits.body_timeout_seconds,
+            BodyLimitMiddleware, max_body_bytes=limits.max_body_bytes, body_timeout_seconds=limits.body_timeout_seconds
         )
+        return app
 
     async def model_metadata(self, model_name: str) -> JSONResponse:
         metadata = self.metadata.get(model_name)
@@ -152,101 +211,77 @@ class AppSetup:
         info = ModelInfo(**metadata.model_dump(include=set(ModelInfo.model_fields)))
         return JSONResponse({**info.model_dump(), "name": model_name})
 
-
-class PlatformRESTServer(RESTServer):
-    """KServe's REST server, answering in the platform's error shape and with its limits."""
-
-    def __init__(self, *args: Any, settings: KServeComponentSettings, setup: AppSetup, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.setup = setup
-        self.config.host = settings.http_host
-        for option, value in settings.uvicorn_options().items():
-            setattr(self.config, option, value)
-
-    def _add_exception_handlers(self, app: FastAPI) -> None:
-        install_error_handlers(app, KSERVE_ERRORS)
-
-    def create_application(self) -> None:
-        super().create_application()
-        self.setup.apply(import_from_string(FASTAPI_APP_IMPORT_STRING))
+    @asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # uvicorn runs this once it has answered every request it accepted.
+        for callback in self.component.on_stopped:
+            result = callback()
+            if inspect.isawaitable(result):
+                await result
+        for model, _ in self.component.models:
+            model.stop()
 
 
-class ModelServer(kserve.ModelServer):
-    """KServe's model server, serving through :class:`PlatformRESTServer` in one or several processes."""
+def _uvicorn_options(settings: KServeComponentSettings) -> dict[str, Any]:
+    return {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "log_config": None,  # the service configured logging (serving_common.logging)
+        "access_log": settings.enable_latency_logging,
+        "timeout_graceful_shutdown": 30,
+        **settings.uvicorn_options(),
+    }
 
-    def __init__(
-        self,
-        settings: KServeComponentSettings,
-        *,
-        on_stopped: Sequence[Callable[[], Awaitable[None] | None]] = (),
-        middleware: Sequence[tuple[Any, dict[str, Any]]] = (),
-        predictor_config: PredictorConfig | None = None,
-    ) -> None:
-        super().__init__(
-            http_port=settings.http_port,
-            grpc_port=settings.grpc_port,
-            workers=settings.workers,
-            enable_grpc=settings.enable_grpc,
-            enable_latency_logging=settings.enable_latency_logging,
-            predictor_config=predictor_config,
-        )
-        self.settings = settings
-        self.middleware = list(middleware)
-        logging.getLogger("kserve").setLevel(settings.log_level)
-        if not settings.enable_latency_logging:
-            # KServe's timing middleware and uvicorn's access log write at INFO on these loggers.
-            for name in ("kserve.trace", "uvicorn.access"):
-                logging.getLogger(name).setLevel(logging.WARNING)
-        self.on_stopped = list(on_stopped)  # run once the servers have stopped and answered everything
 
-    def start_models(self, models: Sequence[tuple[kserve.Model, ModelMetadata]]) -> None:
-        self.setup = AppSetup(
-            limits=self.settings,
-            metadata={model.name: metadata for model, metadata in models},
-            middleware=self.middleware,
-        )
-        self.start([model for model, _ in models])
+def quiet_per_request_logs(settings: KServeComponentSettings) -> None:
+    logging.getLogger("kserve").setLevel(settings.log_level)
+    if not settings.enable_latency_logging:
+        # KServe's per-request lines (Model.__call__) and uvicorn's access log write at INFO on these.
+        for name in ("kserve.trace", "uvicorn.access"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
-    def start(self, models: list[kserve.model.BaseKServeModel]) -> None:
-        """KServe's ``start``, with the platform's REST server in the one process or in each worker."""
-        self._register_and_check_atleast_one_model_is_ready(models)
-        served = (FASTAPI_APP_IMPORT_STRING, self.dataplane, self.model_repository_extension, self.http_port)
-        rest = PlatformRESTServer(
-            *served,
-            access_log_format=self.access_log_format,
-            workers=self.workers,
-            grace_period=self.grace_period,
-            event_loop=self.event_loop,
-            timeout_keep_alive=self.timeout_keep_alive,
-            settings=self.settings,
-            setup=self.setup,
-        )
-        if self.workers > 1:
-            multi = RESTServerMultiProcess(*served, workers=self.workers, grace_period=self.grace_period)
-            multi._rest_server = rest  # the server each spawned worker runs (it binds the same socket)
-            self._rest_multiprocess_server = multi
-            self.servers.append(multi.start())
-        else:
-            self._rest_server = rest
-            self.servers.append(rest.start())
-        if self.enable_grpc:
-            self._grpc_server = GRPCServer(
-                self.grpc_port,
-                self.dataplane,
-                self.model_repository_extension,
-                kwargs=vars(kserve_args),  # the gRPC message limits, as KServe reads them
-                grace_period=self.grace_period,
-            )
-            self.servers.append(self._grpc_server.start(self.max_threads))
-        self.setup_event_loop()
-        self.register_signal_handler()
-        asyncio.run(self._serve())
 
-    async def _serve(self) -> None:
-        try:
-            await super()._serve()
-        finally:
-            for callback in self.on_stopped:
-                result = callback()
-                if inspect.isawaitable(result):
-                    await result
+def serve(settings: KServeComponentSettings, build: Callable[[], Component], factory: str | None = None) -> None:
+    """Serve the component ``build`` makes. ``factory`` names a zero-argument function returning its
+    application (``module:function``), which each worker process calls when ``--workers`` > 1; a component
+    without one serves from one process."""
+    quiet_per_request_logs(settings)
+    if settings.workers > 1:
+        if factory is None:
+            raise SystemExit("this component serves from one process: --workers must be 1")
+        if settings.enable_grpc:
+            raise SystemExit("--workers > 1 serves REST only: pass --enable_grpc false")
+        log.info("serving with %d worker processes", settings.workers)
+        uvicorn.run(factory, factory=True, workers=settings.workers, **_uvicorn_options(settings))
+        return
+    asyncio.run(_serve_one(KServeApp(build()), settings))
+
+
+def worker_app(build: Callable[[], Component]) -> FastAPI:
+    """The application of one worker process (``--workers`` > 1): the component built in that process."""
+    component = build()
+    quiet_per_request_logs(component.settings)
+    return KServeApp(component).app
+
+
+async def _serve_one(server: KServeApp, settings: KServeComponentSettings) -> None:
+    rest = uvicorn.Server(uvicorn.Config(server.app, **_uvicorn_options(settings)))
+    # uvicorn takes SIGTERM/SIGINT while it serves and raises them again once it has stopped; routed to
+    # it here too, so a signal before it starts stops it at once and the raised one ends nothing early.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, rest.handle_exit)
+    grpc = None
+    if settings.enable_grpc:
+        limits = {
+            "grpc_max_send_message_length": GRPC_MAX_MESSAGE_BYTES,
+            "grpc_max_receive_message_length": GRPC_MAX_MESSAGE_BYTES,
+        }
+        grpc = GRPCServer(settings.grpc_port, server.dataplane, server.extension, kwargs=limits, grace_period=30)
+    tasks = [asyncio.ensure_future(grpc.start(GRPC_THREADS))] if grpc is not None else []
+    try:
+        await rest.serve()
+    finally:
+        if grpc is not None:
+            await grpc.stop(signal.SIGTERM)
+        await asyncio.gather(*tasks, return_exceptions=True)

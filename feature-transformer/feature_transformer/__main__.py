@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
+
+from fastapi import FastAPI
+from kserve.model import BaseKServeModel
 
 from feature_transformer import metrics
 from feature_transformer.settings import TransformerSettings
 from feature_transformer.transformer import TextTransformer
 from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
-from serving_common.kserve_server import ModelServer, build_parser, on_off, served_names
-from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, validate_model_dir
+from serving_common.kserve_server import Component, build_parser, on_off, serve, served_names, worker_app
+from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, ModelMetadata, validate_model_dir
 from serving_common.settings import load_settings
 from serving_common.tokenization import TextEncoder
 
@@ -52,26 +56,43 @@ def transformer_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def settings_from(argv: list[str] | None) -> TransformerSettings:
     args, _ = transformer_parser().parse_known_args(argv)
-    settings = load_settings(TransformerSettings, args)
+    return load_settings(TransformerSettings, args)
+
+
+def build(settings: TransformerSettings) -> Component:
+    """The transformer component: its models, the inference log's writer and what stops them."""
     # The transformer needs only the tokenizer and metadata, not the weights.
     metadatas = [validate_model_dir(d, required=(METADATA_FILE, TOKENIZER_FILE)) for d in settings.model_dirs]
     writer = inference_log_writer(settings)
-    models = []
+    models: list[tuple[BaseKServeModel, ModelMetadata]] = []
+    transformers = []
     for model_dir, metadata, name in zip(
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
         encoder = TextEncoder.from_file(Path(model_dir) / TOKENIZER_FILE, metadata.max_length)
         transformer = TextTransformer(name, metadata, encoder, settings, writer)
+        transformers.append(transformer)
         models.append((transformer, metadata))
         log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, settings.predictor_host)
     # On SIGTERM the server first answers what it accepted, then the log writes what it holds.
-    ModelServer(
+    return Component(
         settings,
-        on_stopped=[*(t.aclose for t, _ in models), *([writer.close] if writer else [])],
+        models,
+        on_stopped=[*(t.aclose for t in transformers), *([writer.close] if writer else [])],
         predictor_config=settings.predictor_config(),
-    ).start_models(models)
+    )
+
+
+def create_app() -> FastAPI:
+    """One worker's application when ``--workers`` > 1 (each worker process builds its own)."""
+    return worker_app(lambda: build(settings_from(sys.argv[1:])))
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = settings_from(argv)
+    serve(settings, lambda: build(settings), factory="feature_transformer.__main__:create_app")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import functools
 import logging
 
 import torch
+from kserve.model import BaseKServeModel
 
 from ml_common.classifier import Classifier, SequenceClassifier
 from ml_common.device import RUNTIMES, resolve_dtype, resolve_runtime, runtime_device
@@ -14,9 +15,9 @@ from ml_common.onnx_runtime import for_runtime
 from model_server.binary_v2 import BinaryInferMiddleware
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
-from serving_common.kserve_server import ModelServer, on_off, served_names
+from serving_common.kserve_server import Component, on_off, serve, served_names
 from serving_common.kserve_server import build_parser as kserve_parser
-from serving_common.model_dir import read_metadata
+from serving_common.model_dir import ModelMetadata, read_metadata
 from serving_common.settings import load_settings
 
 log = logging.getLogger("model_server")
@@ -55,16 +56,20 @@ def main(argv: list[str] | None = None) -> None:
         return for_runtime(classifier, runtime, settings.onnx_cache_dir, settings.torch_threads)
 
     metadatas = [read_metadata(d) for d in settings.model_dirs]
-    models = []
+    models: list[tuple[BaseKServeModel, ModelMetadata]] = []
+    predictors = {}
     for model_dir, metadata, name in zip(
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
         predictor = ClassifierPredictor(name, functools.partial(load, model_dir), settings)
         predictor.load()
+        predictors[name] = predictor
         models.append((predictor, metadata))
     # Binary v2 calls (the transformer's) take the lean path; everything else goes to KServe's handlers.
-    lean_path = (BinaryInferMiddleware, {"predictors": {p.name: p for p, _ in models}})
-    ModelServer(settings, middleware=[lean_path]).start_models(models)
+    lean_path = (BinaryInferMiddleware, {"predictors": predictors})
+    component = Component(settings, models, middleware=[lean_path])
+    # One process: it owns the weights and the batch queue (ModelServerSettings refuses --workers > 1).
+    serve(settings, lambda: component)
 
 
 if __name__ == "__main__":
