@@ -30,16 +30,37 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, TypeVar, cast
 
 from api_gateway import metrics
 from api_gateway.core.errors import UpstreamFailed, UpstreamTimeout
+from serving_common.errors import PlatformError
 from serving_common.schemas import TaskResponse, TransformerInstance
 
-if TYPE_CHECKING:  # upstream.py builds the coalescers around its clients
-    from api_gateway.upstream import InferenceServiceClient, ResponseT
-
 log = logging.getLogger(__name__)
+
+ResponseT = TypeVar("ResponseT", bound=TaskResponse)
+
+
+class PredictClient(Protocol):
+    """What the coalescer calls: one environment's service of one model (``upstream.InferenceServiceClient``;
+    a fake in the unit tests)."""
+
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def max_length(self) -> int | None:
+        """The model's max length in tokens, once read from its metadata."""
+
+    async def predict(
+        self, instances: list[TransformerInstance], request_id: str, response_model: type[ResponseT]
+    ) -> ResponseT: ...
+
+    def error(self, cls: type[PlatformError], what: str, **details: object) -> PlatformError: ...
 
 
 @dataclass(eq=False)
@@ -60,7 +81,7 @@ class Coalescer:
 
     def __init__(
         self,
-        client: InferenceServiceClient,
+        client: PredictClient,
         *,
         enabled: bool = True,
         max_rows: int = 32,
@@ -210,6 +231,7 @@ class Coalescer:
             wait.observe(seconds)
 
     async def aclose(self) -> None:
-        for task in [self._dispatcher, *self._calls]:
-            if task is not None:
-                task.cancel()
+        tasks = [task for task in [self._dispatcher, *self._calls] if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

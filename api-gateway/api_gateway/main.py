@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,11 +15,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api_gateway.api.routes import health, intent, models, predict
 from api_gateway.api_docs import install_api_docs
 from api_gateway.auth import Authenticator
+from api_gateway.coalescing import Coalescer
 from api_gateway.core.config import GatewaySettings
+from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.inference import Inference, SizeLimits
 from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
 from api_gateway.readiness import watch_readiness
 from api_gateway.shadow import Shadow
-from api_gateway.upstream import Upstreams
+from api_gateway.upstream import ClientOptions
+from api_gateway.upstream import InferenceServiceClient as Client
 from serving_common.http_errors import install_error_handlers
 from serving_common.http_limits import BodyLimitMiddleware
 
@@ -35,25 +40,64 @@ Errors share one shape: `{"error": {"code", "message", "details"}, "request_id"}
 """
 
 
+def _clients(settings: GatewaySettings, options: ClientOptions) -> dict[tuple[Environment, ModelKind], Client]:
+    return {
+        (env, kind): Client(env, settings.upstream_url(env, kind), settings.model_name(kind), options)
+        for env in Environment
+        for kind in ModelKind
+    }
+
+
+def _shadow(settings: GatewaySettings, options: ClientOptions) -> Shadow:
+    """Staging's clients of their own for mirrored traffic: their own pool and breaker, a short deadline and no
+    retries, so staging's real callers are not affected."""
+    shares = {kind: settings.shadow_shares.get(settings.model_name(kind), 0.0) for kind in ModelKind}
+    own = dataclasses.replace(options, timeout_seconds=settings.shadow_timeout_seconds, retries=0)
+    staging = Environment.STAGING
+    clients = {
+        kind: Client(staging, settings.upstream_url(staging, kind), settings.model_name(kind), own)
+        for kind, share in shares.items()
+        if share > 0
+    }
+    return Shadow(shares, clients, queue_size=settings.shadow_queue_size, concurrency=settings.shadow_concurrency)
+
+
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.upstreams = Upstreams(settings)
-        app.state.shadow = Shadow(settings)
+        # The wiring: clients (one pool each), a coalescer in front of each, shadow traffic, the use case.
+        options = ClientOptions.from_settings(settings)
+        clients = _clients(settings, options)
+        coalescers = {
+            key: Coalescer(
+                client,
+                enabled=settings.coalescing,
+                max_rows=settings.coalesce_max_rows,
+                max_wait_ms=settings.coalesce_max_wait_ms,
+                max_calls=settings.coalesce_max_calls,
+                timeout_seconds=settings.upstream_timeout_seconds,
+            )
+            for key, client in clients.items()
+        }
+        shadow = _shadow(settings, options)
+        app.state.clients = clients
+        app.state.inference = Inference(coalescers, shadow, SizeLimits.from_settings(settings))
         if app.state.authenticator is None:
             log.warning(
                 "API KEYS ARE OFF: anyone who can reach this gateway can use every environment "
                 "(set GATEWAY_AUTH_ENABLED=true and GATEWAY_API_KEYS_FILE)"
             )
-        for (env, _), client in app.state.upstreams.all().items():
+        for (env, _), client in clients.items():
             log.info("environment %s -> %s (model %s)", env, client.base_url, client.model_name)
-        watcher = asyncio.create_task(watch_readiness(app.state.upstreams, settings.readiness_refresh_seconds))
+        watcher = asyncio.create_task(watch_readiness(clients, settings.readiness_refresh_seconds))
         try:
             yield
         finally:
             watcher.cancel()
-            await app.state.shadow.aclose()
-            await app.state.upstreams.aclose()
+            await shadow.aclose()
+            await app.state.inference.aclose()
+            for client in clients.values():
+                await client.aclose()
 
     app = FastAPI(
         title="textserve API gateway",

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+
+from pydantic import BaseModel, Field
 
 from api_gateway import metrics
-from api_gateway.api.schemas import EnvironmentReadiness, ServiceReadiness
-from api_gateway.upstream import Upstreams
+from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.upstream import InferenceServiceClient
 
 log = logging.getLogger(__name__)
 
+Clients = Mapping[tuple[Environment, ModelKind], InferenceServiceClient]
 
-async def check_environments(upstreams: Upstreams) -> dict[str, EnvironmentReadiness]:
+
+class ServiceReadiness(BaseModel):
+    ready: bool
+    url: str
+
+
+class EnvironmentReadiness(BaseModel):
+    ready: bool = Field(description="Every model of the environment is ready.")
+    models: dict[str, ServiceReadiness]
+
+
+async def check_environments(clients: Clients) -> dict[str, EnvironmentReadiness]:
     """Probe every (environment, model) at once; an environment is ready when all its models are."""
-    clients = upstreams.all()
     states = await asyncio.gather(*(client.ready() for client in clients.values()))
     # A ready service's max length, once: what the batch token limit counts a text at (inference.check_sizes).
     unread = [client for client, ready in zip(clients.values(), states, strict=True) if ready and not client.max_length]
@@ -30,11 +44,11 @@ async def check_environments(upstreams: Upstreams) -> dict[str, EnvironmentReadi
     return environments
 
 
-async def watch_readiness(upstreams: Upstreams, every_seconds: float) -> None:
+async def watch_readiness(clients: Clients, every_seconds: float) -> None:
     """Keep ``gateway_environment_ready`` current even when nobody calls /ready (alerts depend on it)."""
     while True:
         try:
-            await check_environments(upstreams)
+            await check_environments(clients)
         except Exception:  # a failed probe round must not end the watcher
             log.exception("readiness probe round failed")
         await asyncio.sleep(every_seconds)

@@ -21,11 +21,11 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from api_gateway import metrics
-from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import ModelKind
 from api_gateway.upstream import InferenceServiceClient
 from serving_common.errors import PlatformError
 from serving_common.request_context import SHADOW_HEADER
@@ -55,23 +55,25 @@ class _Mirrored:
 
 
 class Shadow:
-    def __init__(self, settings: GatewaySettings, rng: random.Random | None = None) -> None:
-        self.shares = {kind: settings.shadow_shares.get(settings.model_name(kind), 0.0) for kind in ModelKind}
+    """Mirrors ``shares[model]`` of production's requests through ``clients[model]`` (staging's service,
+    with a pool, deadline and breaker of their own); models without a client are not mirrored."""
+
+    def __init__(
+        self,
+        shares: Mapping[ModelKind, float],
+        clients: Mapping[ModelKind, InferenceServiceClient],
+        *,
+        queue_size: int,
+        concurrency: int,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.shares = {kind: shares.get(kind, 0.0) if kind in clients else 0.0 for kind in ModelKind}
         self._rng = rng or random.Random()
-        self._queue: asyncio.Queue[_Mirrored] = asyncio.Queue(maxsize=settings.shadow_queue_size)
-        own = settings.model_copy(
-            update={"upstream_timeout_seconds": settings.shadow_timeout_seconds, "upstream_retries": 0}
-        )
-        self._clients = {
-            kind: InferenceServiceClient(
-                Environment.STAGING, settings.upstream_url(Environment.STAGING, kind), settings.model_name(kind), own
-            )
-            for kind in ModelKind
-            if self.mirrors(kind)
-        }
+        self._queue: asyncio.Queue[_Mirrored] = asyncio.Queue(maxsize=queue_size)
+        self._clients = dict(clients)
         self._workers = [
             asyncio.get_running_loop().create_task(self._work(), name=f"shadow-{i}")
-            for i in range(settings.shadow_concurrency if self._clients else 0)
+            for i in range(concurrency if self._clients else 0)
         ]
 
     def mirrors(self, model: ModelKind) -> bool:

@@ -19,9 +19,8 @@ import orjson
 from pydantic import ValidationError
 
 from api_gateway import metrics
-from api_gateway.coalescing import Coalescer
 from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import Environment
 from api_gateway.core.errors import UpstreamFailed, UpstreamRejected, UpstreamTimeout, UpstreamUnavailable
 from api_gateway.resilience import CircuitBreaker, RetryBudget, backoff_seconds
 from serving_common.errors import PlatformError
@@ -37,29 +36,56 @@ class _Answer:
     content: bytes
 
 
+@dataclass(frozen=True)
+class ClientOptions:
+    """How a client calls its InferenceService: deadlines, retries, circuit breaker, connection pool."""
+
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 2.0
+    retries: int = 2
+    breaker_failure_threshold: int = 5
+    breaker_reset_seconds: float = 5.0
+    max_connections: int = 256
+    keepalive_seconds: float = 15.0
+    readiness_timeout_seconds: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> ClientOptions:
+        return cls(
+            timeout_seconds=settings.upstream_timeout_seconds,
+            connect_timeout_seconds=settings.upstream_connect_timeout_seconds,
+            retries=settings.upstream_retries,
+            breaker_failure_threshold=settings.breaker_failure_threshold,
+            breaker_reset_seconds=settings.breaker_reset_seconds,
+            max_connections=settings.upstream_max_connections,
+            keepalive_seconds=settings.upstream_keepalive_seconds,
+            readiness_timeout_seconds=settings.readiness_timeout_seconds,
+        )
+
+
 class InferenceServiceClient:
-    def __init__(self, environment: Environment, base_url: str, model_name: str, settings: GatewaySettings):
+    """One environment's InferenceService of one model. Implements the coalescer's ``PredictClient``."""
+
+    def __init__(self, environment: Environment, base_url: str, model_name: str, options: ClientOptions):
         self.environment = environment
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         # The served model's max length in tokens (from its metadata, once read): what a text can cost it.
         self.max_length: int | None = None
-        self._readiness_timeout = settings.readiness_timeout_seconds
-        self._retries = settings.upstream_retries
-        self.breaker = CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+        self._readiness_timeout = options.readiness_timeout_seconds
+        self._retries = options.retries
+        self.breaker = CircuitBreaker(options.breaker_failure_threshold, options.breaker_reset_seconds)
         self.retry_budget = RetryBudget()
-        self._timeout = aiohttp.ClientTimeout(
-            total=settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds
-        )
+        self._timeout = aiohttp.ClientTimeout(total=options.timeout_seconds, connect=options.connect_timeout_seconds)
         # Needs the running event loop: clients are made in the app's lifespan.
         self._session = aiohttp.ClientSession(
             base_url=self.base_url + "/",
             timeout=self._timeout,
             headers={"content-type": "application/json"},
             connector=aiohttp.TCPConnector(
-                limit=settings.upstream_max_connections,
-                limit_per_host=settings.upstream_max_connections,
-                keepalive_timeout=settings.upstream_keepalive_seconds,
+                limit=options.max_connections,
+                limit_per_host=options.max_connections,
+                keepalive_timeout=options.keepalive_seconds,
             ),
         )
 
@@ -193,39 +219,3 @@ class InferenceServiceClient:
 
     async def aclose(self) -> None:
         await self._session.close()
-
-
-class Upstreams:
-    """The clients of every (environment, model), each behind its coalescer."""
-
-    def __init__(self, settings: GatewaySettings):
-        self._clients = {
-            (env, kind): InferenceServiceClient(
-                env, settings.upstream_url(env, kind), settings.model_name(kind), settings
-            )
-            for env in Environment
-            for kind in ModelKind
-        }
-        self._coalescers = {
-            key: Coalescer(
-                client,
-                enabled=settings.coalescing,
-                max_rows=settings.coalesce_max_rows,
-                max_wait_ms=settings.coalesce_max_wait_ms,
-                max_calls=settings.coalesce_max_calls,
-                timeout_seconds=settings.upstream_timeout_seconds,
-            )
-            for key, client in self._clients.items()
-        }
-
-    def coalescer(self, environment: Environment, model: ModelKind) -> Coalescer:
-        return self._coalescers[(environment, model)]
-
-    def all(self) -> dict[tuple[Environment, ModelKind], InferenceServiceClient]:
-        return dict(self._clients)
-
-    async def aclose(self) -> None:
-        for coalescer in self._coalescers.values():
-            await coalescer.aclose()
-        for client in self._clients.values():
-            await client.aclose()

@@ -12,11 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from api_gateway.auth import Authenticator
+from api_gateway.coalescing import ResponseT
 from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment
+from api_gateway.core.environments import Environment, ModelKind
 from api_gateway.core.errors import UnknownEnvironment
-from api_gateway.shadow import Shadow
-from api_gateway.upstream import Upstreams
+from api_gateway.inference import Inference, Prediction
+from api_gateway.readiness import Clients
+from serving_common.schemas import TransformerInstance
 
 
 async def get_settings(request: Request) -> GatewaySettings:
@@ -24,13 +26,13 @@ async def get_settings(request: Request) -> GatewaySettings:
     return settings
 
 
-async def get_upstreams(request: Request) -> Upstreams:
-    upstreams: Upstreams = request.app.state.upstreams
-    return upstreams
+async def get_clients(request: Request) -> Clients:
+    clients: Clients = request.app.state.clients
+    return clients
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
-UpstreamsDep = Annotated[Upstreams, Depends(get_upstreams)]
+ClientsDep = Annotated[Clients, Depends(get_clients)]
 
 
 def resolve_environment(settings: GatewaySettings, x_environment: str | None) -> Environment:
@@ -62,29 +64,40 @@ async def require_api_key(request: Request) -> None:
 
 
 @dataclass(frozen=True)
-class Serving:
-    """What a prediction route needs, resolved as one dependency: FastAPI's per-dependency work is a
-    measurable share of a request at thousands of requests a second (docs/benchmarks.md)."""
+class EnvironmentInference:
+    """The prediction use case bound to the environment a request asked for (and its key may use), resolved
+    as one dependency: FastAPI's per-dependency work is a measurable share of a request at thousands of
+    requests a second (docs/benchmarks.md)."""
 
-    settings: GatewaySettings
-    upstreams: Upstreams
     environment: Environment
-    shadow: Shadow
+    inference: Inference
+
+    async def predict(
+        self,
+        model: ModelKind,
+        instances: list[TransformerInstance],
+        *,
+        endpoint: str,
+        response_model: type[ResponseT],
+    ) -> Prediction[ResponseT]:
+        return await self.inference.predict(
+            self.environment, model, instances, endpoint=endpoint, response_model=response_model
+        )
 
 
-async def serving(
+async def environment_inference(
     request: Request,
     x_environment: Annotated[
         str | None, Header(description="staging or production; absent means the default (staging).")
     ] = None,
-) -> Serving:
-    """The settings, clients, and the requested environment once the caller's API key may use it."""
+) -> EnvironmentInference:
+    """The requested environment, once the caller's API key may use it, with the prediction use case."""
     settings: GatewaySettings = request.app.state.settings
     environment = resolve_environment(settings, x_environment)
     authenticator: Authenticator | None = request.app.state.authenticator
     if authenticator is not None:
         authenticator.authorize(_presented_key(request), environment)
-    return Serving(settings, request.app.state.upstreams, environment, request.app.state.shadow)
+    return EnvironmentInference(environment, request.app.state.inference)
 
 
-ServingDep = Annotated[Serving, Depends(serving)]
+InferenceDep = Annotated[EnvironmentInference, Depends(environment_inference)]

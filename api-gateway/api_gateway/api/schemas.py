@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api_gateway.inference import ServedBy
+from api_gateway.readiness import EnvironmentReadiness
 from serving_common.features import normalize_text
 from serving_common.schemas import ConfidenceLevel, IntentScore
 
@@ -131,14 +133,6 @@ class SpamVerdict(BaseModel):
     email_id: str | None = None
 
 
-class ServedBy(BaseModel):
-    environment: Literal["staging", "production"]
-    model_name: str
-    model_version: str
-    request_id: str
-    latency_ms: float = Field(description="Time spent in the gateway, upstream call included.")
-
-
 class PredictOut(SpamVerdict, ServedBy):
     model_config = ConfigDict(
         json_schema_extra={
@@ -213,16 +207,6 @@ class IntentOut(IntentVerdictOut, ServedBy):
 class IntentBatchOut(ServedBy):
     predictions: list[IntentVerdictOut] = Field(description="One verdict per text, in input order.")
     count: int
-
-
-class ServiceReadiness(BaseModel):
-    ready: bool
-    url: str
-
-
-class EnvironmentReadiness(BaseModel):
-    ready: bool = Field(description="Every model of the environment is ready.")
-    models: dict[str, ServiceReadiness]
 
 
 class ReadyOut(BaseModel):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api_gateway.api.deps import SettingsDep, UpstreamsDep
+from api_gateway.api.deps import ClientsDep, SettingsDep
 from api_gateway.api.schemas import HealthOut, ReadyOut
 from api_gateway.readiness import check_environments
 
@@ -21,8 +21,8 @@ async def health() -> HealthOut:
     summary="Readiness of each environment's InferenceServices",
     responses={503: {"model": ReadyOut, "description": "The default environment cannot serve."}},
 )
-async def ready(settings: SettingsDep, upstreams: UpstreamsDep) -> JSONResponse:
-    environments = await check_environments(upstreams)
+async def ready(settings: SettingsDep, clients: ClientsDep) -> JSONResponse:
+    environments = await check_environments(clients)
     body = ReadyOut(
         ready=environments[settings.default_environment.value].ready,
         default_environment=settings.default_environment.value,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import Response
-from starlette.background import BackgroundTask
 
 from api_gateway import metrics
-from api_gateway.api.deps import Serving, ServingDep
+from api_gateway.api.deps import EnvironmentInference, InferenceDep
+from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
     Complexity,
@@ -16,10 +16,9 @@ from api_gateway.api.schemas import (
     IntentIn,
     IntentOut,
     IntentVerdictOut,
-    ServedBy,
 )
 from api_gateway.core.environments import ModelKind
-from api_gateway.inference import infer, json_response
+from api_gateway.inference import ServedBy
 from serving_common.schemas import TransformerInstance
 from serving_common.tasks import INTENT
 
@@ -27,16 +26,17 @@ router = APIRouter(prefix="/api/v1/intent", tags=["intent"])
 
 
 async def _classify(
-    texts: list[str], ctx: Serving, endpoint: str
-) -> tuple[list[IntentVerdictOut], ServedBy, BackgroundTask | None]:
-    result, served, after = await infer(
+    texts: list[str], inference: EnvironmentInference, endpoint: str, background: BackgroundTasks
+) -> tuple[list[IntentVerdictOut], ServedBy]:
+    prediction = await inference.predict(
+        ModelKind.INTENT,
         [TransformerInstance(text=t) for t in texts],
-        ctx=ctx,
-        model=ModelKind.INTENT,
         endpoint=endpoint,
         response_model=INTENT.response_model,
     )
-    environment = ctx.environment
+    if prediction.after is not None:
+        background.add_task(prediction.after)
+    result, environment = prediction.result, inference.environment
     verdicts = []
     for out in result.predictions:
         metrics.PREDICTIONS.labels(environment, result.model_name, INTENT.answer_label(out)).inc()
@@ -50,15 +50,15 @@ async def _classify(
                 truncated=out.truncated,
             )
         )
-    return verdicts, served, after
+    return verdicts, prediction.served
 
 
 @router.post(
     "/predict", response_model=IntentOut, summary="Intent and complexity of one prompt", responses=ERROR_RESPONSES
 )
-async def predict_intent(body: IntentIn, ctx: ServingDep) -> Response:
-    verdicts, served, after = await _classify([body.text], ctx, "intent_predict")
-    return json_response(IntentOut.model_construct(**dict(verdicts[0]), **dict(served)), after)
+async def predict_intent(body: IntentIn, inference: InferenceDep, background: BackgroundTasks) -> Response:
+    verdicts, served = await _classify([body.text], inference, "intent_predict", background)
+    return json_response(IntentOut.model_construct(**dict(verdicts[0]), **dict(served)))
 
 
 @router.post(
@@ -67,7 +67,7 @@ async def predict_intent(body: IntentIn, ctx: ServingDep) -> Response:
     summary="Intent and complexity of many prompts",
     responses=ERROR_RESPONSES,
 )
-async def batch_predict_intent(body: IntentBatchIn, ctx: ServingDep) -> Response:
-    verdicts, served, after = await _classify(body.texts, ctx, "intent_batch_predict")
+async def batch_predict_intent(body: IntentBatchIn, inference: InferenceDep, background: BackgroundTasks) -> Response:
+    verdicts, served = await _classify(body.texts, inference, "intent_batch_predict", background)
     out = IntentBatchOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served))
-    return json_response(out, after)
+    return json_response(out)

@@ -4,7 +4,7 @@ import asyncio
 
 from fastapi import APIRouter, Depends
 
-from api_gateway.api.deps import UpstreamsDep, require_api_key
+from api_gateway.api.deps import ClientsDep, require_api_key
 from api_gateway.api.schemas import ERROR_RESPONSES, ModelsOut, ServedModel
 
 router = APIRouter(prefix="/api/v1", tags=["models"], dependencies=[Depends(require_api_key)])
@@ -16,8 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["models"], dependencies=[Depends(requ
     summary="What each environment serves, with versions",
     responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 429)},
 )
-async def list_models(upstreams: UpstreamsDep) -> ModelsOut:
-    clients = upstreams.all()
+async def list_models(clients: ClientsDep) -> ModelsOut:
     infos = await asyncio.gather(*(c.info() for c in clients.values()))
     readiness = await asyncio.gather(*(c.ready() for c in clients.values()))
     environments: dict[str, list[ServedModel]] = {}

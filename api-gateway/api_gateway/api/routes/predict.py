@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
 
 from api_gateway import metrics
-from api_gateway.api.deps import Serving, ServingDep
+from api_gateway.api.deps import EnvironmentInference, InferenceDep
 from api_gateway.api.emails import EmailText, from_batch, from_json, from_raw
+from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
     RAW_EMAIL_EXAMPLE,
@@ -21,11 +21,10 @@ from api_gateway.api.schemas import (
     BatchPredictOut,
     EmailIn,
     PredictOut,
-    ServedBy,
     SpamVerdict,
 )
 from api_gateway.core.environments import Environment, ModelKind
-from api_gateway.inference import infer, json_response
+from api_gateway.inference import ServedBy
 from serving_common.errors import InvalidInput
 from serving_common.schemas import SpamResponse
 from serving_common.tasks import SPAM
@@ -84,16 +83,14 @@ def _verdicts(emails: list[EmailText], result: SpamResponse, environment: Enviro
 
 
 async def _classify(
-    emails: list[EmailText], ctx: Serving, endpoint: str
-) -> tuple[list[SpamVerdict], ServedBy, BackgroundTask | None]:
-    result, served, after = await infer(
-        [e.instance() for e in emails],
-        ctx=ctx,
-        model=ModelKind.SPAM,
-        endpoint=endpoint,
-        response_model=SPAM.response_model,
+    emails: list[EmailText], inference: EnvironmentInference, endpoint: str, background: BackgroundTasks
+) -> tuple[list[SpamVerdict], ServedBy]:
+    prediction = await inference.predict(
+        ModelKind.SPAM, [e.instance() for e in emails], endpoint=endpoint, response_model=SPAM.response_model
     )
-    return _verdicts(emails, result, ctx.environment), served, after
+    if prediction.after is not None:
+        background.add_task(prediction.after)
+    return _verdicts(emails, prediction.result, inference.environment), prediction.served
 
 
 @router.post(
@@ -103,9 +100,11 @@ async def _classify(
     responses=ERROR_RESPONSES,
     openapi_extra=PREDICT_BODY,
 )
-async def predict(ctx: ServingDep, email: Annotated[EmailText, Depends(email_body)]) -> Response:
-    verdicts, served, after = await _classify([email], ctx, "predict")
-    return json_response(PredictOut.model_construct(**dict(verdicts[0]), **dict(served)), after)
+async def predict(
+    inference: InferenceDep, email: Annotated[EmailText, Depends(email_body)], background: BackgroundTasks
+) -> Response:
+    verdicts, served = await _classify([email], inference, "predict", background)
+    return json_response(PredictOut.model_construct(**dict(verdicts[0]), **dict(served)))
 
 
 @router.post(
@@ -114,7 +113,7 @@ async def predict(ctx: ServingDep, email: Annotated[EmailText, Depends(email_bod
     summary="Classify many emails in one call (sent upstream as one batch; fails as a whole)",
     responses=ERROR_RESPONSES,
 )
-async def batch_predict(body: BatchPredictIn, ctx: ServingDep) -> Response:
+async def batch_predict(body: BatchPredictIn, inference: InferenceDep, background: BackgroundTasks) -> Response:
     emails = body.as_emails()
     if any(e.raw_email is not None for e in emails):
         # Raw messages of a large batch take seconds to parse (the 256 longest SpamAssassin messages, 9 MB:
@@ -122,6 +121,6 @@ async def batch_predict(body: BatchPredictIn, ctx: ServingDep) -> Response:
         texts = await run_in_threadpool(from_batch, emails)
     else:
         texts = from_batch(emails)
-    verdicts, served, after = await _classify(texts, ctx, "batch_predict")
+    verdicts, served = await _classify(texts, inference, "batch_predict", background)
     out = BatchPredictOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served))
-    return json_response(out, after)
+    return json_response(out)
