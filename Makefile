@@ -20,7 +20,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # torch is pinned here so pip takes the CPU wheel on disk instead of a multi-GB CUDA build.
 TORCH  := torch==2.13.0
-EXTRAS := gateway,transformer,model-server,training,baseline,release,dev
+EXTRAS := gateway,transformer,model-server,training,baseline,release,object-storage,dev
 # The drift detector's own environment: alibi-detect's pins conflict with kserve's (see pyproject.toml).
 DRIFT_VENV  := .venv-drift
 DRIFT_BIN   := $(DRIFT_VENV)/bin
@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 $(DRIFT_STAMP): pyproject.toml
 	test -x $(DRIFT_BIN)/python || $(PYTHON) -m venv $(DRIFT_VENV)
 	$(DRIFT_BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(DRIFT_BIN)/python -m pip install -q --disable-pip-version-check $(TORCH) -e '.[drift,drift-test]'
+	$(DRIFT_BIN)/python -m pip install -q --disable-pip-version-check $(TORCH) -e '.[drift,drift-test,object-storage]'
 	touch $@
 
 install: $(STAMP) $(DRIFT_STAMP)

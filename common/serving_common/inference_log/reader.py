@@ -49,6 +49,8 @@ class InferenceLogReader:
         ]
 
     def window(self, environment: str, model: str, start: datetime, end: datetime) -> Window:
+        # Object stores' filesystems cache listings: a window is read from what is there now.
+        self._fs.invalidate_cache()
         tables, read, unreadable = [], 0, []
         for hour in hours_between(start, end):
             directory = f"{self._root}/{Partition(environment, model, hour).path}"
