@@ -8,7 +8,8 @@
 #   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...")
 #   make sync-model MODEL_DIR=models/spam-detector [STORE=s3://textserve-models]
 #                  upload a model directory to the store under its version
-#   make promote   MODEL=spam-detector [VERSION=...] [METRICS=http://gateway/metrics] [FORCE=1]
+#   make promote   MODEL=spam-detector [VERSION=...] [PROMETHEUS=http://prometheus:9090] [FORCE=1]
+#                  (evidence from Prometheus, every gateway pod; METRICS=http://gateway/metrics: one process)
 #                  point production's overlay at the version staging serves, refusing without evidence
 #   make lint      ruff over every package, mypy (strict) over the serving packages, mkdocs --strict; make test runs it first
 #   make images    build every container image (needs a Docker engine)
@@ -84,7 +85,7 @@ sync-model: $(STAMP)
 # Edits kubernetes/overlays/production/model-versions.yaml: review, commit, apply (see docs/runbooks.md).
 promote: $(STAMP)
 	$(BIN)/python -m model_release promote --model $(MODEL) $(if $(VERSION),--version $(VERSION)) \
-	  $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
+	  $(if $(PROMETHEUS),--prometheus $(PROMETHEUS)) $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
 
 # ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]).
 lint: $(STAMP)

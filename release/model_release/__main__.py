@@ -6,6 +6,7 @@ Exit status: 0 done, 2 refused (nothing was changed).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +25,17 @@ def _parser() -> argparse.ArgumentParser:
     pro = commands.add_parser("promote", help="point production at a version, with evidence")
     pro.add_argument("--model", required=True)
     pro.add_argument("--version", default=None, help="default: the version staging serves; an earlier one rolls back")
-    pro.add_argument("--metrics", default=None, help="a gateway's /metrics URL (or a saved copy) with shadow counts")
+    pro.add_argument(
+        "--prometheus",
+        default=os.environ.get("PROMETHEUS_URL"),
+        help="Prometheus's URL (default: PROMETHEUS_URL): shadow agreement of every gateway pod, by the platform's "
+        "recording rules",
+    )
+    pro.add_argument(
+        "--metrics",
+        default=None,
+        help="one gateway's /metrics URL (or a saved copy): the fallback without Prometheus (make run)",
+    )
     pro.add_argument("--baselines-url", default="s3://textserve-models/baselines")
     pro.add_argument("--min-shadow-rows", type=int, default=100)
     pro.add_argument("--min-agreement", type=float, default=0.9)
@@ -44,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 model=args.model,
                 overlays=args.overlays,
                 version=args.version,
+                prometheus=args.prometheus,
                 metrics=args.metrics,
                 baselines_url=args.baselines_url,
                 min_shadow_rows=args.min_shadow_rows,

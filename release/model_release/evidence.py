@@ -4,6 +4,7 @@ the evaluation it was built with, and a drift baseline."""
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from serving_common.baseline import BaselineStore
 
 SHADOW_COMPARISONS = "gateway_shadow_comparisons"  # the gateway's counter (api_gateway/shadow.py)
+# The platform's recording rules (monitoring/textserve-prometheusrule.yaml): every gateway pod's comparisons
+# over the last hour, per model, version pair and field.
+COMPARED_RULE = "textserve:shadow_comparisons:increase1h"
+AGREEMENT_RULE = "textserve:shadow_agreement:ratio1h"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,34 @@ def shadow_agreement(metrics_text: str, model: str, production: str, staging: st
     return {name: (agreed, total) for name, (agreed, total) in counts.items()}
 
 
+def shadow_agreement_from_prometheus(
+    prometheus_url: str, model: str, production: str, staging: str
+) -> dict[str, tuple[int, int]]:
+    """(agreed, compared) per field over the last hour, summed over every gateway pod by the platform's
+    recording rules, from Prometheus's HTTP API."""
+    selector = f'{{model_name="{model}",production_version="{production}",staging_version="{staging}"}}'
+    compared = _query(prometheus_url, COMPARED_RULE + selector)
+    agreement = _query(prometheus_url, AGREEMENT_RULE + selector)
+    # increase() extrapolates to the window's edges, which for series younger than the hour can claim more
+    # rows than were ever compared: the rows are capped by what the live pods' counters hold in all.
+    held = _query(prometheus_url, f"sum by (field) ({SHADOW_COMPARISONS}_total{selector})")
+    fields = {}
+    for name, total in compared.items():
+        rows = round(min(total, held.get(name, total)))
+        share = agreement.get(name, math.nan)
+        fields[name] = (0 if math.isnan(share) else round(share * rows), rows)  # NaN: nothing compared yet
+    return fields
+
+
+def _query(prometheus_url: str, query: str) -> dict[str, float]:
+    """An instant query's value per ``field`` label."""
+    answer = httpx.get(f"{prometheus_url.rstrip('/')}/api/v1/query", params={"query": query}, timeout=10)
+    body = answer.raise_for_status().json()
+    if body.get("status") != "success":
+        raise RuntimeError(f"Prometheus refused {query!r}: {body.get('error')}")
+    return {r["metric"].get("field", ""): float(r["value"][1]) for r in body["data"]["result"]}
+
+
 def read_metrics(source: str) -> str:
     """A gateway's ``/metrics`` URL, or a saved copy of it."""
     if source.startswith(("http://", "https://")):
@@ -54,13 +87,18 @@ def read_metrics(source: str) -> str:
 
 
 def _shadow(
-    evidence: Evidence, fields: dict[str, tuple[int, int]], pair: str, min_rows: int, min_agreement: float
+    evidence: Evidence,
+    fields: dict[str, tuple[int, int]],
+    pair: str,
+    min_rows: int,
+    min_agreement: float,
+    source: str,
 ) -> None:
     if not fields:
-        evidence.missing.append(f"shadow agreement: no comparisons of {pair}")
+        evidence.missing.append(f"shadow agreement: no comparisons of {pair} ({source})")
     for name, (agreed, total) in sorted(fields.items()):
         share = agreed / total if total else 0.0
-        line = f"shadow agreement on {name}: {agreed}/{total} = {share:.1%}"
+        line = f"shadow agreement on {name}: {agreed}/{total} = {share:.1%} ({source})"
         if total < min_rows:
             evidence.missing.append(f"{line} (fewer than {min_rows} rows compared)")
         elif share < min_agreement:
@@ -71,12 +109,16 @@ def _shadow(
 
 def _evaluation(evidence: Evidence, store: str, model: str, version: str) -> None:
     url = f"{store.rstrip('/')}/{model}/{version}/metrics.json"
-    fs, path = fsspec.core.url_to_fs(url)
-    if not fs.exists(path):
-        evidence.missing.append(f"evaluation: {url} not found (sync the model directory)")
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        if not fs.exists(path):
+            evidence.missing.append(f"evaluation: {url} not found (sync the model directory)")
+            return
+        with fs.open(path) as fh:
+            figures = json.load(fh)
+    except Exception as exc:  # no credentials, no such bucket, store down: missing evidence, said plainly
+        evidence.missing.append(f"evaluation: could not read {url} ({type(exc).__name__}: {exc})")
         return
-    with fs.open(path) as fh:
-        figures = json.load(fh)
     held_out = figures.get("held_out") or {}
     if held_out:
         shown = {k: round(v, 4) for k, v in held_out.items() if isinstance(v, float)}
@@ -87,28 +129,44 @@ def _evaluation(evidence: Evidence, store: str, model: str, version: str) -> Non
         evidence.found.append(f"evaluation (independent sets): {figures['independent']}")
 
 
+def _baseline(evidence: Evidence, baselines_url: str, model: str, version: str) -> None:
+    try:
+        exists = BaselineStore(baselines_url).exists(model, version)
+    except Exception as exc:
+        evidence.missing.append(f"baseline: could not read {baselines_url} ({type(exc).__name__}: {exc})")
+        return
+    if exists:
+        evidence.found.append(f"baseline: {baselines_url}/{model}/{version}")
+    else:
+        evidence.missing.append(
+            f"baseline: none for {model} {version} under {baselines_url} (run the baseline generator)"
+        )
+
+
 def gather_evidence(
     model: str,
     version: str,
     production_version: str,
     store: str,
     *,
+    prometheus: str | None,
     metrics: str | None,
     baselines_url: str,
     min_rows: int,
     min_agreement: float,
 ) -> Evidence:
     evidence = Evidence()
-    if metrics is None:
-        evidence.missing.append("shadow agreement: no --metrics source (a gateway's /metrics URL or a saved copy)")
-    else:
+    pair = f"{version} against production's {production_version}"
+    if prometheus is not None:
+        fields = shadow_agreement_from_prometheus(prometheus, model, production_version, version)
+        _shadow(evidence, fields, pair, min_rows, min_agreement, "every gateway pod, last hour, from Prometheus")
+    elif metrics is not None:
         fields = shadow_agreement(read_metrics(metrics), model, production_version, version)
-        _shadow(evidence, fields, f"{version} against production's {production_version}", min_rows, min_agreement)
-    _evaluation(evidence, store, model, version)
-    if BaselineStore(baselines_url).exists(model, version):
-        evidence.found.append(f"baseline: {baselines_url}/{model}/{version}")
+        _shadow(evidence, fields, pair, min_rows, min_agreement, "ONE gateway process's /metrics, not the fleet")
     else:
         evidence.missing.append(
-            f"baseline: none for {model} {version} under {baselines_url} (run the baseline generator)"
+            "shadow agreement: no --prometheus URL (PROMETHEUS_URL) nor --metrics source (one gateway's /metrics)"
         )
+    _evaluation(evidence, store, model, version)
+    _baseline(evidence, baselines_url, model, version)
     return evidence

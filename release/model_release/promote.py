@@ -16,7 +16,8 @@ class PromotionRequest:
     model: str
     overlays: Path
     version: str | None = None  # default: the version staging serves
-    metrics: str | None = None  # a gateway's /metrics URL or a saved copy
+    prometheus: str | None = None  # Prometheus's base URL: shadow agreement of every gateway pod
+    metrics: str | None = None  # one gateway's /metrics URL or a saved copy: the fallback for `make run`
     baselines_url: str = "s3://textserve-models/baselines"
     min_shadow_rows: int = 100
     min_agreement: float = 0.9
@@ -42,6 +43,7 @@ def promote(request: PromotionRequest) -> int:
             version,
             current,
             store,
+            prometheus=request.prometheus,
             metrics=request.metrics,
             baselines_url=request.baselines_url,
             min_rows=request.min_shadow_rows,

@@ -4,14 +4,20 @@ the gateway, each its own process on loopback."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from devstack.process import ManagedProcess, free_port
 from devstack.stack import LocalStack, StackConfig, gateway_process
+from tests.deploy.dashboards import rule_groups
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +128,51 @@ def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_arg
     finally:
         transformer.stop()
         predictor.stop()
+
+
+def wait_until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def running_prometheus(work: Path, scrape_configs: list[dict]):
+    """A real Prometheus (Debian's package) on loopback with the platform's rules, scraping every second;
+    yields its base URL."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is not installed (make test installs Debian's package)")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "rules.yaml").write_text(yaml.safe_dump(rule_groups()))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(work / "rules.yaml")],
+        "scrape_configs": scrape_configs,
+    }
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    with open(work / "prometheus.log", "w") as log:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={work / 'prometheus.yml'}",
+                f"--storage.tsdb.path={work / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{base}/-/ready", timeout=2).status_code == 200, 60, "Prometheus ready")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -14,6 +14,7 @@ import pytest
 from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
 from model_training.intent_data import INTENTS
 from serving_common import v2_binary
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -113,9 +114,10 @@ def test_request_id_reaches_the_transformer_and_predictor(stack, api):
         "/api/v1/predict", json={"email_content": HAM}, headers={"X-Request-ID": request_id, "X-Environment": "staging"}
     )
     assert response.headers["x-request-id"] == request_id and response.json()["request_id"] == request_id
-    # Staging runs with --enable_latency_logging true (see conftest): one line per request and hop.
-    assert f"requestId: {request_id}" in stack.processes["staging-transformer"].log_text()
-    assert f"requestId: {request_id}" in stack.processes["staging-predictor"].log_text()
+    # Staging runs with --enable_latency_logging true (see conftest): one line per request and hop. A line
+    # reaches the log file through the process's pipe, after the answer may have: waited for, briefly.
+    for name in ("staging-transformer", "staging-predictor"):
+        wait_until(lambda n=name: f"requestId: {request_id}" in stack.processes[n].log_text(), 10, f"{name}'s line")
 
 
 def test_no_per_request_log_lines_by_default(stack, api):

@@ -3,18 +3,15 @@ every target up, every rule group loaded, and every metric a dashboard queries a
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from urllib.parse import urlparse
 
 import httpx
 import pytest
-import yaml
 
-from devstack.process import free_port
 from devstack.stack import ENVIRONMENTS
-from tests.deploy.dashboards import dashboard_exprs, metric_names, recorded_names, rule_groups
+from tests.deploy.dashboards import dashboard_exprs, metric_names, recorded_names
+from tests.e2e.conftest import running_prometheus, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -25,11 +22,6 @@ def _hostport(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(stack, api, tmp_path_factory):
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed (make test installs Debian's package)")
-    work = tmp_path_factory.mktemp("prometheus")
-    (work / "rules.yaml").write_text(yaml.safe_dump(rule_groups()))
     inference_targets = [
         {
             "targets": [_hostport(stack.transformer_url(env)), _hostport(stack.predictor_url(env))],
@@ -37,29 +29,11 @@ def prometheus(stack, api, tmp_path_factory):
         }
         for env in ENVIRONMENTS
     ]
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(work / "rules.yaml")],
-        "scrape_configs": [
-            {"job_name": "api-gateway", "static_configs": [{"targets": [_hostport(stack.gateway_url)]}]},
-            {"job_name": "textserve-inference", "static_configs": inference_targets},
-        ],
-    }
-    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={work / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "prometheus.log", "w"),  # noqa: SIM115
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: httpx.get(f"{base}/-/ready", timeout=2).status_code == 200, 60, "Prometheus ready")
+    scrape_configs = [
+        {"job_name": "api-gateway", "static_configs": [{"targets": [_hostport(stack.gateway_url)]}]},
+        {"job_name": "textserve-inference", "static_configs": inference_targets},
+    ]
+    with running_prometheus(tmp_path_factory.mktemp("prometheus"), scrape_configs) as base:
         # Traffic through every path so that every histogram and counter has samples.
         for env in ENVIRONMENTS:
             for _ in range(3):
@@ -69,21 +43,6 @@ def prometheus(stack, api, tmp_path_factory):
                 api.post("/api/v1/intent/predict", json={"text": "Plan a trip to Rome"}, headers={"X-Environment": env})
             api.post("/api/v1/predict", json={"email_content": "word " * 3000}, headers={"X-Environment": env})
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def _targets(base: str) -> list[dict]:
@@ -91,7 +50,7 @@ def _targets(base: str) -> list[dict]:
 
 
 def test_prometheus_scrapes_every_component(prometheus):
-    _wait(
+    wait_until(
         lambda: len(_targets(prometheus)) == 5 and all(t["health"] == "up" for t in _targets(prometheus)),
         60,
         "all five targets up",
@@ -110,7 +69,7 @@ def test_platform_rules_are_loaded_and_healthy(prometheus):
             r["health"] == "ok" for g in groups for r in g["rules"]
         )
 
-    _wait(loaded, 30, "rule groups loaded and evaluated")
+    wait_until(loaded, 30, "rule groups loaded and evaluated")
 
 
 def test_every_metric_a_dashboard_queries_is_exported(prometheus, api):
@@ -145,4 +104,4 @@ def test_recorded_series_have_data(prometheus):
         result = httpx.get(f"{prometheus}/api/v1/query", params={"query": "textserve:gateway_requests:rate5m"}).json()
         return bool(result["data"]["result"])
 
-    _wait(has_data, 30, "recording rule output")
+    wait_until(has_data, 30, "recording rule output")
