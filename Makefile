@@ -1,6 +1,7 @@
 # The front door: the same verbs for every component.
 #   make install   create .venv with every serving component, training and test tools
 #   make run       the whole platform on localhost (gateway :8080, staging + production pairs)
+#                  OBJECT_STORE=1: serving from and logging to object storage (a local S3 server), as in a cluster
 #   make test      unit + end-to-end tests (installs what it needs first)
 #   make models    train the default models into ./models (skips those already built)
 #   make traffic   send 300 emails through the running gateway (TRAFFIC_ARGS="--kind shifted")
@@ -54,8 +55,11 @@ tools:
 models: $(STAMP)
 	$(BIN)/python -m model_training defaults --models-dir models
 
+# OBJECT_STORE=1: models, inference log and baselines in object storage, as in a cluster (a local S3-compatible
+# server on :9000; OBJECT_STORE=http://host:port for another, with the AWS_* credentials of the environment).
+OBJECT_STORE ?=
 run: $(STAMP)
-	$(BIN)/python -m devstack run --models-dir models
+	$(BIN)/python -m devstack run --models-dir models $(if $(filter 1,$(OBJECT_STORE)),--object-store,$(if $(OBJECT_STORE),--object-store $(OBJECT_STORE)))
 
 # The drift detector's own tests run in its environment (real alibi-detect); confcutdir keeps the
 # serving environment's conftest out of it.
@@ -63,16 +67,19 @@ test: $(STAMP) $(DRIFT_STAMP) tools lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(DRIFT_BIN)/python -m pytest tests/drift_detector --confcutdir=tests/drift_detector -p no:cacheprovider -W ignore::pytest.PytestConfigWarning
 
+# Where `make drift` reads and writes (s3://... with make run OBJECT_STORE=1; its banner says how).
+LOG_URL       ?= var/inference-log
+BASELINES_URL ?= models/baselines
 baselines: models
 	$(BIN)/python -m baseline_generator --model-dir models/spam-detector --model-dir models/intent-classifier \
-	  --baselines-url models/baselines --skip-existing
+	  --baselines-url $(BASELINES_URL) --skip-existing
 
 # Against a running `make run`: TRAFFIC_ARGS="--kind shifted --environment production".
 traffic: $(STAMP)
 	$(BIN)/python -m devstack.traffic $(TRAFFIC_ARGS)
 
 drift: baselines $(DRIFT_STAMP)
-	$(DRIFT_BIN)/python -m drift_detector --inference-log-url var/inference-log --baselines-url models/baselines \
+	$(DRIFT_BIN)/python -m drift_detector --inference-log-url $(LOG_URL) --baselines-url $(BASELINES_URL) \
 	  --reports-dir var/drift-reports $(DRIFT_ARGS)
 
 bench: models tools

@@ -8,12 +8,52 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from devstack.object_store import ObjectStore
 from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
+
+MODELS_BUCKET = "s3://textserve-models"
+LOG_BUCKET = "s3://textserve-inference-log"
+
+
+def from_object_store(model_dirs: dict[str, list[Path]], mount: Path) -> dict[str, list[Path]]:
+    """Every model directory uploaded to the store under its version (``make sync-model``), then copied out
+    of it per environment, as KServe's storage initializer copies ``storageUri`` to /mnt/models."""
+    import fsspec
+
+    from model_release.store import sync
+
+    served: dict[str, list[Path]] = {}
+    for env, dirs in model_dirs.items():
+        served[env] = []
+        for model_dir in dirs:
+            uri = sync(model_dir, MODELS_BUCKET)
+            local = mount / env / model_dir.name
+            if local.exists():
+                shutil.rmtree(local)
+            fs, path = fsspec.core.url_to_fs(uri)
+            fs.get(path.rstrip("/") + "/", str(local), recursive=True)
+            print(f"{env}: {uri} -> {local}", flush=True)
+            served[env].append(local)
+    return served
+
+
+def object_store_banner(store: ObjectStore | None, endpoint: str) -> str:
+    where = store.endpoint if store is not None else endpoint
+    lines = [
+        f"  object store {where}: models in {MODELS_BUCKET}, inference log in {LOG_BUCKET}",
+        "  drift through it:  make drift LOG_URL=s3://textserve-inference-log BASELINES_URL=s3://textserve-models/baselines",
+    ]
+    if store is not None:  # a throwaway local store: its made-up credentials, to reach it from another shell
+        lines.append("  " + " ".join(f"export {k}={v};" for k, v in store.env().items()))
+    return "\n".join(lines) + "\n"
+
 
 BANNER = """
 textserve is up: gateway {gateway}
@@ -53,6 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--gateway-port", type=int, default=8080)
     run.add_argument("--log-dir", type=Path, default=Path("var/log"))
     run.add_argument(
+        "--object-store",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ENDPOINT",
+        help="serve from and log to object storage, as in a cluster: models synced to s3://textserve-models and "
+        "copied out as KServe's storage initializer does, the inference log in s3://textserve-inference-log. "
+        "Alone: a local S3-compatible server (moto) on :9000; with an endpoint URL: that store, with the AWS_* "
+        "credentials of the environment",
+    )
+    run.add_argument(
         "--shadow-share",
         type=float,
         default=0.5,
@@ -69,6 +120,16 @@ def main(argv: list[str] | None = None) -> int:
         "staging": args.staging_model or defaults,
         "production": args.production_model or defaults,
     }
+    store = None
+    storage: dict[str, object] = {}
+    if args.object_store is not None:
+        store = ObjectStore(args.log_dir, port=9000) if args.object_store == "local" else None
+        if store is not None:
+            store.start()
+        env = store.env() if store is not None else {"AWS_ENDPOINT_URL": args.object_store}
+        os.environ.update(env)
+        model_dirs = from_object_store(model_dirs, Path("var/mnt"))
+        storage = {"inference_log_url": LOG_BUCKET, "component_env": env}
     # Shadow traffic on by default, so production traffic shows agreement metrics on the gateway's /metrics.
     shares = {name: args.shadow_share for name in ("spam-detector", "intent-classifier")}
     config = StackConfig(
@@ -76,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         gateway_port=args.gateway_port,
         log_dir=args.log_dir,
         gateway_env={"GATEWAY_SHADOW_SHARES": json.dumps(shares)} if args.shadow_share > 0 else {},
+        **storage,  # type: ignore[arg-type]
     )
     stack = LocalStack(config)
     stopping = threading.Event()
@@ -92,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         flush=True,
     )
+    if args.object_store is not None:
+        print(object_store_banner(store, args.object_store), flush=True)
     try:
         while not stopping.wait(1.0):
             dead = [name for name, proc in stack.processes.items() if not proc.running]
@@ -102,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         print("stopping every process...", flush=True)
         stack.stop()
+        if store is not None:
+            store.stop()
 
 
 if __name__ == "__main__":

@@ -56,8 +56,12 @@ class ObjectStore:
 
     def start(self, buckets: tuple[str, ...] = BUCKETS, timeout: float = 60.0) -> None:
         self.process.start()
-        self.process.wait_ready(timeout)
-        self.create_buckets(buckets)
+        try:
+            self.process.wait_ready(timeout)
+            self.create_buckets(buckets)
+        except BaseException:  # a store that cannot be set up is not left running
+            self.process.stop()
+            raise
 
     def create_buckets(self, buckets: tuple[str, ...] = BUCKETS) -> None:
         fs = self.filesystem()
