@@ -70,6 +70,7 @@ test: $(STAMP) $(DRIFT_STAMP) tools lint
 # Where `make drift` reads and writes (s3://... with make run OBJECT_STORE=1; its banner says how).
 LOG_URL       ?= var/inference-log
 BASELINES_URL ?= models/baselines
+REPORTS_URL   ?= var/drift-reports
 baselines: models
 	$(BIN)/python -m baseline_generator --model-dir models/spam-detector --model-dir models/intent-classifier \
 	  --baselines-url $(BASELINES_URL) --skip-existing
@@ -80,7 +81,7 @@ traffic: $(STAMP)
 
 drift: baselines $(DRIFT_STAMP)
 	$(DRIFT_BIN)/python -m drift_detector --inference-log-url $(LOG_URL) --baselines-url $(BASELINES_URL) \
-	  --reports-dir var/drift-reports $(DRIFT_ARGS)
+	  --reports-dir $(REPORTS_URL) $(DRIFT_ARGS)
 
 bench: models tools
 	$(BIN)/python -m devstack.bench $(BENCH_ARGS)

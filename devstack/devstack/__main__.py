@@ -48,7 +48,8 @@ def object_store_banner(store: ObjectStore | None, endpoint: str) -> str:
     where = store.endpoint if store is not None else endpoint
     lines = [
         f"  object store {where}: models in {MODELS_BUCKET}, inference log in {LOG_BUCKET}",
-        "  drift through it:  make drift LOG_URL=s3://textserve-inference-log BASELINES_URL=s3://textserve-models/baselines",
+        "  drift through it:  make drift LOG_URL=s3://textserve-inference-log "
+        "BASELINES_URL=s3://textserve-models/baselines REPORTS_URL=s3://textserve-drift-reports",
     ]
     if store is not None:  # a throwaway local store: its made-up credentials, to reach it from another shell
         lines.append("  " + " ".join(f"export {k}={v};" for k, v in store.env().items()))

@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: DRIFT in {', '.join(check['drifted_signals'])}")
         else:
             print(f"{name}: no drift ({check['samples']['live']} rows)")
-    print(f"reports: {outcome.report_dir / 'report.json'}  {outcome.report_dir / 'report.html'}")
-    print(f"metrics: {outcome.textfile}")
+    print(f"reports: {outcome.report_dir}/report.json  {outcome.report_dir}/report.html")
+    print(f"metrics: {outcome.textfile or f'{outcome.report_dir}/textserve_drift.prom (and the Pushgateway, if set)'}")
     return 0
 
 

@@ -7,7 +7,6 @@ import base64
 import html
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -20,8 +19,8 @@ import pyarrow as pa
 from drift_detector.detectors import SignalResult
 
 
-def write_json(path: Path, report: dict[str, Any]) -> None:
-    path.write_text(json.dumps(report, indent=2, sort_keys=True))
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True)
 
 
 def _png(fig) -> str:
@@ -89,7 +88,7 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}.drift{color:#b00
 .muted{color:#777}img{margin:.3em}"""
 
 
-def write_html(path: Path, report: dict[str, Any], images: dict[str, list[str]]) -> None:
+def render_html(report: dict[str, Any], images: dict[str, list[str]]) -> str:
     e = html.escape
     window = report["window"]
     parts = [
@@ -124,4 +123,4 @@ def write_html(path: Path, report: dict[str, Any], images: dict[str, list[str]])
         parts.append("</table>")
         parts += [f"<img src='{src}'>" for src in images.get(check["key"], [])]
     parts.append("</body></html>")
-    path.write_text("\n".join(parts))
+    return "\n".join(parts)

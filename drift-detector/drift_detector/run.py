@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec.implementations.local import LocalFileSystem
 
 from drift_detector.detectors import SignalResult, TestConfig, run_tests
-from drift_detector.metrics import DriftMetrics
-from drift_detector.report import plots_for, write_html, write_json
+from drift_detector.metrics import TEXTFILE_NAME, DriftMetrics
+from drift_detector.report import plots_for, render_html, render_json
 from drift_detector.settings import DriftSettings
 from serving_common.baseline import BaselineNotFound, BaselineStore
 from serving_common.inference_log.reader import InferenceLogReader
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RunOutcome:
     report: dict[str, Any]
-    report_dir: Path
-    textfile: Path
+    report_dir: str  # the run's directory under reports_dir (a path, or a URL such as s3://...)
+    textfile: Path | None  # the node-exporter textfile, when written (a local directory)
 
 
 def window_bounds(settings: DriftSettings) -> tuple[datetime, datetime]:
@@ -88,19 +89,29 @@ def run(settings: DriftSettings) -> RunOutcome:
         "checks": checks,
         "generated_at": datetime.now(UTC).isoformat(),
     }
-    report_dir = Path(settings.reports_dir) / end.strftime("%Y%m%dT%H%M%SZ")
-    report_dir.mkdir(parents=True, exist_ok=True)
-    write_json(report_dir / "report.json", report)
-    write_html(report_dir / "report.html", report, images)
-    for name in ("report.json", "report.html"):
-        shutil.copyfile(report_dir / name, Path(settings.reports_dir) / f"latest-{name}")
     metrics.duration.set(time.perf_counter() - started)
     metrics.last_success.set_to_current_time()
-    metrics.write_textfile(report_dir)
-    textfile = metrics.write_textfile(settings.textfile_dir or settings.reports_dir)
+    stamp = end.strftime("%Y%m%dT%H%M%SZ")
+    # The reports go wherever reports_dir points: a directory (the CronJob's volume) or object storage.
+    fs, root = fsspec.core.url_to_fs(settings.reports_dir)
+    root = root.rstrip("/")
+    fs.makedirs(f"{root}/{stamp}", exist_ok=True)
+    written = {
+        "report.json": render_json(report).encode(),
+        "report.html": render_html(report, images).encode(),
+        TEXTFILE_NAME: metrics.exposition(),  # the run's metrics beside its report
+    }
+    for name, data in written.items():
+        fs.pipe_file(f"{root}/{stamp}/{name}", data)
+    for name in ("report.json", "report.html"):
+        fs.pipe_file(f"{root}/latest-{name}", written[name])
+    # node-exporter's textfile collector reads a local directory: the textfile dir, else a local reports dir.
+    local = isinstance(fs, LocalFileSystem)
+    textfile_dir = settings.textfile_dir or (settings.reports_dir if local else None)
+    textfile = metrics.write_textfile(textfile_dir) if textfile_dir else None
     if settings.pushgateway_url:
         metrics.push(settings.pushgateway_url)
-    return RunOutcome(report, report_dir, textfile)
+    return RunOutcome(report, f"{settings.reports_dir.rstrip('/')}/{stamp}", textfile)
 
 
 def _check(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,9 +220,9 @@ def test_the_same_window_gives_the_same_result(drift_dirs, outcome):
 
 
 def test_reports_and_metrics_are_written(outcome):
-    report = json.loads((outcome.report_dir / "report.json").read_text())
+    report = json.loads((Path(outcome.report_dir) / "report.json").read_text())
     assert report["drift"] is True and report["window"]["end"] == END.isoformat()
-    html = (outcome.report_dir / "report.html").read_text()
+    html = (Path(outcome.report_dir) / "report.html").read_text()
     assert "all-spam / spam-detector" in html and html.count("<img") >= 4  # label, 2 features, embedding
     samples = {}
     detected = {}

@@ -35,6 +35,7 @@ DRIFT_PYTHON = Path(os.environ.get("DRIFT_PYTHON", ROOT / ".venv-drift" / "bin" 
 MODELS = "s3://textserve-models"
 LOG = "s3://textserve-inference-log"
 BASELINES = "s3://textserve-models/baselines"
+REPORTS = "s3://textserve-drift-reports/reports"
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +184,7 @@ def test_the_baseline_generator_and_the_drift_job_work_through_the_store(store, 
             "--baselines-url",
             BASELINES,
             "--reports-dir",
-            str(tmp_path / "reports"),
+            REPORTS,
             "--model",
             "spam-detector",
             "--environment",
@@ -196,8 +197,11 @@ def test_the_baseline_generator_and_the_drift_job_work_through_the_store(store, 
         store,
     )
     assert job.returncode == 0, job.stderr[-3000:]
-    (check,) = json.loads((tmp_path / "reports" / "latest-report.json").read_text())["checks"]
+    reports = store.filesystem()
+    (check,) = json.loads(reports.cat(f"{REPORTS.removeprefix('s3://')}/latest-report.json"))["checks"]
     assert check["status"] == "ok" and check["window_rows"] == len(sent) and check["drift"] is True
+    (run_dir,) = [d for d in reports.ls(REPORTS.removeprefix("s3://")) if not d.rsplit("/", 1)[1].startswith("latest")]
+    assert {p.rsplit("/", 1)[1] for p in reports.ls(run_dir)} == {"report.json", "report.html", "textserve_drift.prom"}
 
 
 def _dropped(transformer_url: str) -> float:
