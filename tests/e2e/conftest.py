@@ -80,31 +80,26 @@ def extra_gateway(name: str, log_dir, staging_url: str, production_url: str, **s
         gateway.stop()
 
 
-@contextmanager
-def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_args=(), env=None):
-    """A model-server + feature-transformer pair of its own on loopback, serving ``model_dir``, for
-    tests that need another model or other flags than the shared stack's; yields (predictor, transformer)
-    as ManagedProcesses with their base URLs in ``.url``. The transformer's inference log goes under
-    ``log_dir`` unless its flags say otherwise; ``env`` reaches both processes."""
-    predictor_port, transformer_port = free_port(), free_port()
-    common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
-    predictor = ManagedProcess(
-        f"{name}-predictor",
-        [sys.executable, "-m", "model_server", "--http_port", str(predictor_port), *common, *predictor_args],
-        log_dir=log_dir,
-        env=env,
-        echo=False,
-        ready_url=f"http://127.0.0.1:{predictor_port}/v2/health/ready",
-    )
+def transformer_process(
+    name: str, log_dir, model_dir, predictor_port: int, transformer_args=(), env=None
+) -> ManagedProcess:
+    """A feature transformer of its own on loopback in front of the predictor on ``predictor_port``, with its
+    base URL in ``.url``. Its inference log goes under ``log_dir`` unless its flags say otherwise."""
+    port = free_port()
     transformer = ManagedProcess(
-        f"{name}-transformer",
+        name,
         [
             sys.executable,
             "-m",
             "feature_transformer",
             "--http_port",
-            str(transformer_port),
-            *common,
+            str(port),
+            "--http_host",
+            "127.0.0.1",
+            "--enable_grpc",
+            "false",
+            "--model_dir",
+            str(model_dir),
             "--predictor_host",
             f"127.0.0.1:{predictor_port}",
             "--predictor_protocol",
@@ -116,9 +111,30 @@ def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_arg
         log_dir=log_dir,
         env=env,
         echo=False,
-        ready_url=f"http://127.0.0.1:{transformer_port}/v2/health/live",
+        ready_url=f"http://127.0.0.1:{port}/v2/health/live",
     )
-    predictor.url, transformer.url = f"http://127.0.0.1:{predictor_port}", f"http://127.0.0.1:{transformer_port}"
+    transformer.url = f"http://127.0.0.1:{port}"
+    return transformer
+
+
+@contextmanager
+def extra_pair(name: str, log_dir, model_dir, predictor_args=(), transformer_args=(), env=None):
+    """A model-server + feature-transformer pair of its own on loopback, serving ``model_dir``, for
+    tests that need another model or other flags than the shared stack's; yields (predictor, transformer)
+    as ManagedProcesses with their base URLs in ``.url``. The transformer's inference log goes under
+    ``log_dir`` unless its flags say otherwise; ``env`` reaches both processes."""
+    predictor_port = free_port()
+    common = ["--http_host", "127.0.0.1", "--enable_grpc", "false", "--model_dir", str(model_dir)]
+    predictor = ManagedProcess(
+        f"{name}-predictor",
+        [sys.executable, "-m", "model_server", "--http_port", str(predictor_port), *common, *predictor_args],
+        log_dir=log_dir,
+        env=env,
+        echo=False,
+        ready_url=f"http://127.0.0.1:{predictor_port}/v2/health/ready",
+    )
+    transformer = transformer_process(f"{name}-transformer", log_dir, model_dir, predictor_port, transformer_args, env)
+    predictor.url = f"http://127.0.0.1:{predictor_port}"
     for proc in (predictor, transformer):
         proc.start()
     try:

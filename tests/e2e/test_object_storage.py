@@ -26,7 +26,7 @@ from devstack.object_store import ObjectStore
 from devstack.traffic import reference_texts, shifted_texts
 from serving_common.inference_log.reader import InferenceLogReader
 from serving_common.model_dir import read_metadata
-from tests.e2e.conftest import extra_pair
+from tests.e2e.conftest import extra_pair, transformer_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -119,17 +119,20 @@ def _logged_ids(environment: str, start: datetime, expected: int, timeout: float
 
 @pytest.fixture(scope="module")
 def replicas(store, served_version, tmp_path_factory):
-    """Two transformer replicas (each with its predictor) serving the version from the store, logging the
-    same environment to the same bucket, flushing every second."""
+    """Two transformer replicas in front of one predictor, serving the version from the store and logging the
+    same environment to the same bucket, flushing every second (a cluster's transformer Deployment)."""
     _, mounted = served_version
     env = {**store.env(), "FEATURE_TRANSFORMER_INFERENCE_LOG_FLUSH_SECONDS": "1"}
     args = ["--inference_log_url", LOG, "--environment", "production"]
     logs = tmp_path_factory.mktemp("replicas")
-    with (
-        extra_pair("replica-a", logs, mounted, transformer_args=args, env=env) as (pa, ta),
-        extra_pair("replica-b", logs, mounted, transformer_args=args, env=env) as (pb, tb),
-    ):
-        yield [ta, tb], [pa, ta, pb, tb]
+    with extra_pair("replica-a", logs, mounted, transformer_args=args, env=env) as (predictor, a):
+        b = transformer_process("replica-b-transformer", logs, mounted, int(predictor.url.rsplit(":", 1)[1]), args, env)
+        b.start()
+        try:
+            b.wait_ready(120)
+            yield [a, b], [predictor, a, b]
+        finally:
+            b.stop()
 
 
 def test_two_replicas_writing_one_partition_keep_every_row_exactly_once(replicas):
