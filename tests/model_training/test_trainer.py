@@ -32,7 +32,9 @@ def _train(data: LabelledTexts, validation: LabelledTexts):
     torch.manual_seed(CONFIG.seed)
     bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
     loss_fn = cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"), balance_classes=True)
-    history = train_classifier(bb.model, bb.tokenizer, data, validation, loss_fn, CONFIG, torch.device("cpu"))
+    history = train_classifier(
+        bb.model, bb.tokenizer, data, validation, loss_fn=loss_fn, config=CONFIG, device=torch.device("cpu")
+    )
     final, _ = _validate(bb.model, bb.tokenizer, validation, loss_fn, CONFIG)
     return history, final
 
@@ -81,7 +83,14 @@ def test_a_task_score_decides_which_epoch_is_kept(data):
     bb = load_backbone(SCRATCH_BACKBONE, train_texts=data.texts, labels=["ham", "spam"], max_length=64, vocab_size=500)
     loss_fn = cross_entropy(np.asarray(data.targets), 2, torch.device("cpu"), balance_classes=True)
     history = train_classifier(
-        bb.model, bb.tokenizer, data, data, loss_fn, CONFIG, torch.device("cpu"), score=spam_ranking
+        bb.model,
+        bb.tokenizer,
+        data,
+        data,
+        loss_fn=loss_fn,
+        config=CONFIG,
+        device=torch.device("cpu"),
+        score=spam_ranking,
     )
     assert len(history.validation_score) == len(history.validation_loss) >= 1
     assert all(0.0 <= s <= 1.0 for s in history.validation_score)  # average precision, not a negative loss
@@ -102,9 +111,9 @@ def test_an_epoch_within_the_tolerance_of_the_best_replaces_it(data, tolerance, 
         bb.tokenizer,
         data,
         data,
-        loss_fn,
-        CONFIG,
-        torch.device("cpu"),
+        loss_fn=loss_fn,
+        config=CONFIG,
+        device=torch.device("cpu"),
         score=lambda logits, labels: next(scripted),
         tolerance=tolerance,
     )

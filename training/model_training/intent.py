@@ -7,9 +7,8 @@ sequence classifier, and the feature transformer reads each head by its descript
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +16,11 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch.nn import functional as F
 
-from ml_common.datasets import INTENT_PROMPTS_PATH, Example, stratified_split
+from ml_common.datasets import INTENT_PROMPTS_PATH, Example, Splits, stratified_split
 from model_training.backbones import DEFAULT_BACKBONE, config_for, load_backbone
-from model_training.evaluation import reliability_rows
-from model_training.export import export_model_dir
 from model_training.independent import INTENT_SETS, read_independent_intents, score_intent, set_name
 from model_training.intent_data import INTENTS
+from model_training.skeleton import Fitted, train_model
 from model_training.trainer import (
     LabelledTexts,
     LossFn,
@@ -61,6 +59,68 @@ def heads() -> list[HeadSpec]:
     ]
 
 
+@dataclass
+class IntentSpec:
+    """The intent task for the training skeleton: an intent head and a complexity head from one pass,
+    measured on the held-out split and on the independent sets."""
+
+    rows: list[dict]
+    task: Task = Task.INTENT
+    labels: list[str] = field(default_factory=lambda: list(OUTPUT_LABELS))
+    max_length: int = SERVING_MAX_LENGTH
+    card: str = "intent.md.j2"
+
+    def split(self, seed: int) -> Splits:
+        return stratified_split([Example(r["text"], r["intent"]) for r in self.rows], seed=seed)
+
+    def _targets(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+        complexity_of = {normalize_text(r["text"]).casefold(): float(r["complexity"]) for r in self.rows}
+        intents = np.array([INTENTS.index(e.label) for e in examples])
+        return intents, np.array([complexity_of[e.text.casefold()] for e in examples])
+
+    def fit(self, splits: Splits, backbone: str, config: TrainingConfig, device: torch.device, desc: str) -> Fitted:
+        seed_everything(config.seed)
+        texts = [e.text for e in splits.train]
+        bb = load_backbone(
+            backbone, train_texts=texts, labels=OUTPUT_LABELS, max_length=self.max_length, vocab_size=config.vocab_size
+        )
+        train, validation = (
+            LabelledTexts(
+                [e.text for e in part],
+                torch.tensor(np.stack(self._targets(part), axis=1), dtype=torch.float32),
+            )
+            for part in (splits.train, splits.validation)
+        )
+        history = train_classifier(
+            bb.model, bb.tokenizer, train, validation, loss_fn=intent_loss(), config=config, device=device, desc=desc
+        )
+        return Fitted(bb, history, {"heads": heads()})
+
+    def evaluate(
+        self, fitted: Fitted, splits: Splits, metadata: ModelMetadata, config: TrainingConfig, device: torch.device
+    ) -> dict:
+        bb = fitted.backbone
+        evaluation = {}
+        for part in ("validation", "test"):
+            examples = getattr(splits, part)
+            logits = predict_logits(bb.model, bb.tokenizer, [e.text for e in examples], self.max_length, device)
+            evaluation[part] = _evaluate(INTENT.verdicts(logits, metadata), *self._targets(examples))
+        # Prompts written apart from the generator (never used for training or any choice): the figure that
+        # says how the model does on what users write.
+        independent = []
+        for path in INTENT_SETS:
+            rows_of_set = read_independent_intents(path)
+            logits = predict_logits(bb.model, bb.tokenizer, [r["text"] for r in rows_of_set], self.max_length, device)
+            independent.append({"set": set_name(path), **score_intent(INTENT.verdicts(logits, metadata), rows_of_set)})
+        return {"held_out": evaluation["test"], "validation": evaluation["validation"], "independent": independent}
+
+    def dataset_record(self, splits: Splits) -> dict:
+        return {}
+
+    def card_helpers(self) -> dict[str, Callable[..., str]]:
+        return {}
+
+
 def train_intent_model(
     rows: list[dict],
     out_dir: Path,
@@ -71,76 +131,15 @@ def train_intent_model(
     dataset_source: str = f"{INTENT_PROMPTS_PATH.name} (synthetic prompts written by the project)",
     device: torch.device | None = None,
 ) -> ModelMetadata:
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    config = config or config_for(backbone, SCRATCH_CONFIG)
-    started = time.perf_counter()
-    complexity_of = {normalize_text(r["text"]).casefold(): float(r["complexity"]) for r in rows}
-    splits = stratified_split([Example(r["text"], r["intent"]) for r in rows], seed=config.seed)
-    parts = {"train": splits.train, "validation": splits.validation, "test": splits.test}
-    texts = {p: [e.text for e in ex] for p, ex in parts.items()}
-    intent_ids = {p: np.array([INTENTS.index(e.label) for e in ex]) for p, ex in parts.items()}
-    complexity = {p: np.array([complexity_of[e.text.casefold()] for e in ex]) for p, ex in parts.items()}
-
-    seed_everything(config.seed)
-    bb = load_backbone(
-        backbone,
-        train_texts=texts["train"],
-        labels=OUTPUT_LABELS,
-        max_length=SERVING_MAX_LENGTH,
-        vocab_size=config.vocab_size,
-    )
-    train, validation = (
-        LabelledTexts(texts[p], torch.tensor(np.stack([intent_ids[p], complexity[p]], axis=1), dtype=torch.float32))
-        for p in ("train", "validation")
-    )
-    history = train_classifier(
-        bb.model, bb.tokenizer, train, validation, intent_loss(), config, device, f"training {name}"
-    )
-
-    metadata = ModelMetadata(
+    return train_model(
+        IntentSpec(rows),
+        out_dir,
         name=name,
-        version="auto",
-        task=Task.INTENT,
-        architecture=type(bb.model).__name__,
-        labels=OUTPUT_LABELS,
-        max_length=SERVING_MAX_LENGTH,
-        heads=heads(),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        extra={"backbone": bb.source, "dataset_hash": splits.dataset_hash},
+        backbone=backbone,
+        config=config or config_for(backbone, SCRATCH_CONFIG),
+        dataset_source=dataset_source,
+        device=device,
     )
-    evaluation = {}
-    for part in ("validation", "test"):
-        logits = predict_logits(bb.model, bb.tokenizer, texts[part], SERVING_MAX_LENGTH, device)
-        evaluation[part] = _evaluate(INTENT.verdicts(logits, metadata), intent_ids[part], complexity[part])
-    # Prompts written apart from the generator (never used for training or any choice): the figure that
-    # says how the model does on what users write.
-    independent = []
-    for path in INTENT_SETS:
-        rows_of_set = read_independent_intents(path)
-        logits = predict_logits(bb.model, bb.tokenizer, [r["text"] for r in rows_of_set], SERVING_MAX_LENGTH, device)
-        independent.append({"set": set_name(path), **score_intent(INTENT.verdicts(logits, metadata), rows_of_set)})
-    metrics = {
-        "task": "intent",
-        "split": "test",
-        "held_out": evaluation["test"],
-        "validation": evaluation["validation"],
-        "independent": independent,
-        "dataset": {
-            "source": dataset_source,
-            "hash": splits.dataset_hash,
-            "split_seed": splits.seed,
-            "sizes": {p: len(v) for p, v in texts.items()},
-            "duplicates_removed": splits.duplicates_removed,
-        },
-        "backbone": bb.source,
-        "training": {
-            **asdict(config),
-            **history.as_dict(),
-            "device": str(device),
-            "seconds": round(time.perf_counter() - started, 1),
-        },
-    }
-    return export_model_dir(out_dir, bb.model, bb.tokenizer, metadata, metrics, _model_card(name, metrics))
 
 
 def _evaluate(verdicts: list, intent_ids: np.ndarray, complexity: np.ndarray) -> dict:
@@ -157,51 +156,3 @@ def _evaluate(verdicts: list, intent_ids: np.ndarray, complexity: np.ndarray) ->
         "complexity_mae": float(np.abs(scores - complexity).mean()),
         "support": len(verdicts),
     }
-
-
-def _model_card(name: str, m: dict) -> str:
-    h = m["held_out"]
-    return f"""# {name} ({{version}})
-
-Prompt intent classifier with a complexity score (the BetterPrompts use case). One DeBERTa-v2 forward
-pass (`{m["backbone"]}`, `DebertaV2ForSequenceClassification`) with two heads described in
-`metadata.json`: intent over 10 classes (softmax over columns 0-9) and complexity in [0, 1]
-(sigmoid of column 10; simple < 0.33 <= moderate < 0.67 <= complex).
-
-## Data
-{m["dataset"]["source"]}: {sum(m["dataset"]["sizes"].values())} prompts after de-duplication, stratified
-split by intent (seed {m["dataset"]["split_seed"]}): {m["dataset"]["sizes"]}. The prompts are generated by
-`model_training/intent_data.py` from hand-written task cores, topics, openers and constraints;
-complexity is computed from what each prompt asks (the rubric in docs/api.md), and each prompt is said in one
-of many ways (context sentences, thanks, lower case, typos). Held-out prompts come from the same generator,
-so these figures overstate accuracy on real user prompts.
-
-## Held-out results (test split)
-| metric | value |
-|---|---|
-| intent macro-F1 | {h["intent_macro_f1"]:.4f} |
-| intent accuracy | {h["intent_accuracy"]:.4f} |
-| complexity level accuracy | {h["complexity_level_accuracy"]:.4f} |
-| complexity MAE | {h["complexity_mae"]:.4f} |
-
-## Independent sets
-Prompts written by hand apart from the generator, never used for training or any choice (docs/models.md
-in the textserve repository). These are the figures to expect on real prompts.
-
-{"".join(_independent_section(i) for i in m["independent"])}"""
-
-
-def _independent_section(i: dict) -> str:
-    per_level = ", ".join(f"{level} {v['accuracy']:.2f}" for level, v in i["complexity_levels"].items())
-    return f"""### {i["set"]} ({i["support"]} prompts)
-| metric | value |
-|---|---|
-| intent accuracy | {i["intent_accuracy"]:.4f} |
-| intent macro-F1 | {i["intent_macro_f1"]:.4f} |
-| complexity level accuracy | {i["complexity_level_accuracy"]:.4f} ({per_level}) |
-| intent confidence: expected calibration error (10 bins) | {i["confidence_reliability"]["ece"]:.3f} |
-
-Reliability of the intent confidence (mean confidence against accuracy per bin):
-{reliability_rows(i["confidence_reliability"], "prompts")}
-
-"""

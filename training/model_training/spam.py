@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Collection
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +18,10 @@ from model_training.evaluation import (
     binary_metrics,
     choose_threshold,
     reliability,
-    reliability_rows,
     tfidf_baselines,
 )
-from model_training.export import export_model_dir
 from model_training.ngram import FOLDS, cross_fitted_probabilities, soft_targets
+from model_training.skeleton import Fitted, train_model
 from model_training.trainer import (
     FINE_TUNING,
     LabelledTexts,
@@ -83,6 +80,7 @@ class _Fitted:
     threshold: float
     max_length: int
     device: torch.device
+    backbone_name: str  # what load_backbone was asked for (cross-source runs load the same)
 
     def scores(self, texts: list[str]) -> np.ndarray:
         logits = predict_logits(self.backbone.model, self.backbone.tokenizer, texts, self.max_length, self.device)
@@ -110,14 +108,14 @@ def _fit(
         bb.tokenizer,
         LabelledTexts(texts, targets),
         validation,
-        loss_fn,
-        config,
-        device,
-        desc,
-        spam_ranking,
+        loss_fn=loss_fn,
+        config=config,
+        device=device,
+        desc=desc,
+        score=spam_ranking,
         tolerance=ranking_tolerance(y_val),
     )
-    fitted = _Fitted(bb, history, 0.5, max_length, device)
+    fitted = _Fitted(bb, history, 0.5, max_length, device, backbone)
     fitted.threshold = choose_threshold(y_val, fitted.scores(validation.texts))
     return fitted
 
@@ -190,6 +188,82 @@ def cross_source(
     return rows
 
 
+@dataclass
+class SpamSpec:
+    """The spam task for the training skeleton: binary labels, a threshold chosen on validation, figures
+    by source, against TF-IDF baselines and across sources."""
+
+    examples: list[Example]
+    max_length: int = SERVING_MAX_LENGTH
+    cross_source_encoder: Collection[str] = (SMS_SOURCE,)
+    task: Task = Task.SPAM
+    labels: list[str] = field(default_factory=lambda: list(LABELS))
+    card: str = "spam.md.j2"
+
+    def __post_init__(self) -> None:
+        unknown = {ex.label for ex in self.examples} - set(LABELS)
+        if unknown:
+            raise ValueError(f"unexpected labels {sorted(unknown)}; a spam dataset uses {LABELS}")
+
+    def split(self, seed: int) -> Splits:
+        return stratified_split(self.examples, seed=seed)
+
+    def fit(self, splits: Splits, backbone: str, config: TrainingConfig, device: torch.device, desc: str) -> Fitted:
+        fitted = _fit(splits, backbone, config, device, desc, self.max_length)
+        threshold = min(max(fitted.threshold, 0.01), 0.99)
+        fields = {"decision_threshold": threshold, "positive_label": "spam"}
+        return Fitted(fitted.backbone, fitted.history, fields, state=fitted)
+
+    def evaluate(
+        self, fitted: Fitted, splits: Splits, metadata: ModelMetadata, config: TrainingConfig, device: torch.device
+    ) -> dict:
+        model: _Fitted = fitted.state
+        test_texts, y_test = [ex.text for ex in splits.test], _labels(splits.test)
+        test_scores = model.scores(test_texts)
+        held_out = binary_metrics(y_test, test_scores, model.threshold)
+        # Top-label reliability, as for intent: the probability of the likelier class against how often it is right.
+        calibration = reliability(np.maximum(test_scores, 1 - test_scores), (test_scores >= 0.5) == (y_test == 1))
+        baseline, svc = tfidf_baselines(
+            [e.text for e in splits.train],
+            _labels(splits.train),
+            [e.text for e in splits.validation],
+            _labels(splits.validation),
+            test_texts,
+            y_test,
+            config.seed,
+        )
+        svc_scores = np.array(svc.pop("scores"))
+        baseline.pop("scores")
+        crossed = cross_source(splits, model.backbone_name, config, device, self.max_length, self.cross_source_encoder)
+        return {
+            "held_out": held_out,
+            "by_source": per_source(splits.test, test_scores, model.threshold),
+            "baseline_tfidf": baseline,
+            "baseline_tfidf_svc": svc,
+            "baseline_tfidf_svc_by_source": per_source(splits.test, svc_scores, 0.0),
+            "cross_source": crossed,
+            "f1_gain_over_baseline": held_out["f1"] - baseline["f1"],
+            "f1_gain_over_svc": held_out["f1"] - svc["f1"],
+            "roc_auc_gain_over_baseline": held_out["roc_auc"] - baseline["roc_auc"],
+            "confidence_reliability": {"split": "test", **calibration},
+        }
+
+    def dataset_record(self, splits: Splits) -> dict:
+        return {
+            "sizes_by_stratum": {
+                part: dict(sorted(Counter("/".join(ex.stratum) for ex in getattr(splits, part)).items()))
+                for part in ("train", "validation", "test")
+            }
+        }
+
+    def card_helpers(self) -> dict[str, Callable[..., str]]:
+        return {
+            "by_source_rows": by_source_rows,
+            "cross_source_rows": cross_source_rows,
+            "training_summary": _training_summary,
+        }
+
+
 def train_spam_model(
     examples: list[Example],
     out_dir: Path,
@@ -204,79 +278,16 @@ def train_spam_model(
     cross_source_encoder: Collection[str] = (SMS_SOURCE,),
 ) -> ModelMetadata:
     """Train, evaluate (overall, per source, against TF-IDF baselines, across sources) and export."""
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    config = config or config_for(backbone, SCRATCH_CONFIG, FINE_TUNING_CONFIG)
-    unknown = {ex.label for ex in examples} - set(LABELS)
-    if unknown:
-        raise ValueError(f"unexpected labels {sorted(unknown)}; a spam dataset uses {LABELS}")
-    started = time.perf_counter()
-    splits: Splits = stratified_split(examples, seed=config.seed)
-    fitted = _fit(splits, backbone, config, device, f"training {name}", max_length)
-    test_texts, y_test = [ex.text for ex in splits.test], _labels(splits.test)
-    test_scores = fitted.scores(test_texts)
-    held_out = binary_metrics(y_test, test_scores, fitted.threshold)
-    # Top-label reliability, as for intent: the probability of the likelier class against how often it is right.
-    calibration = reliability(np.maximum(test_scores, 1 - test_scores), (test_scores >= 0.5) == (y_test == 1))
-    baseline, svc = tfidf_baselines(
-        [e.text for e in splits.train],
-        _labels(splits.train),
-        [e.text for e in splits.validation],
-        _labels(splits.validation),
-        test_texts,
-        y_test,
-        config.seed,
-    )
-    svc_scores = np.array(svc.pop("scores"))
-    baseline.pop("scores")
-    crossed = cross_source(splits, backbone, config, device, max_length, cross_source_encoder)
-    elapsed = time.perf_counter() - started
-    metrics = {
-        "task": "spam",
-        "split": "test",
-        "held_out": held_out,
-        "by_source": per_source(splits.test, test_scores, fitted.threshold),
-        "baseline_tfidf": baseline,
-        "baseline_tfidf_svc": svc,
-        "baseline_tfidf_svc_by_source": per_source(splits.test, svc_scores, 0.0),
-        "cross_source": crossed,
-        "f1_gain_over_baseline": held_out["f1"] - baseline["f1"],
-        "f1_gain_over_svc": held_out["f1"] - svc["f1"],
-        "roc_auc_gain_over_baseline": held_out["roc_auc"] - baseline["roc_auc"],
-        "confidence_reliability": {"split": "test", **calibration},
-        "dataset": {
-            "source": dataset_source,
-            "hash": splits.dataset_hash,
-            "split_seed": splits.seed,
-            "sizes": {part: len(getattr(splits, part)) for part in ("train", "validation", "test")},
-            "sizes_by_stratum": {
-                part: dict(sorted(Counter("/".join(ex.stratum) for ex in getattr(splits, part)).items()))
-                for part in ("train", "validation", "test")
-            },
-            "duplicates_removed": splits.duplicates_removed,
-        },
-        "backbone": fitted.backbone.source,
-        "training": {
-            **asdict(config),
-            **fitted.history.as_dict(),
-            "max_length": max_length,
-            "device": str(device),
-            "seconds": round(elapsed, 1),
-        },
-    }
-    metadata = ModelMetadata(
+    return train_model(
+        SpamSpec(examples, max_length, cross_source_encoder),
+        out_dir,
         name=name,
+        backbone=backbone,
+        config=config or config_for(backbone, SCRATCH_CONFIG, FINE_TUNING_CONFIG),
+        dataset_source=dataset_source,
+        device=device,
         version=version,
-        task=Task.SPAM,
-        architecture=type(fitted.backbone.model).__name__,
-        labels=LABELS,
-        max_length=max_length,
-        decision_threshold=min(max(fitted.threshold, 0.01), 0.99),
-        positive_label="spam",
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        extra={"backbone": fitted.backbone.source, "dataset_hash": splits.dataset_hash},
     )
-    bb = fitted.backbone
-    return export_model_dir(out_dir, bb.model, bb.tokenizer, metadata, metrics, _model_card(name, metrics))
 
 
 def _training_summary(t: dict) -> str:
@@ -331,53 +342,3 @@ def cross_source_rows(rows: list[dict]) -> str:
             if key in r:
                 lines.append(f"| {r['trained_on']} | {r['tested_on']} " + _row(name, r[key]))
     return "\n".join(lines)
-
-
-def _model_card(name: str, m: dict) -> str:
-    h, b, v, c = m["held_out"], m["baseline_tfidf"], m["baseline_tfidf_svc"], m["confidence_reliability"]
-    return f"""# {name} ({{version}})
-
-Spam/ham classifier for short messages and emails. Backbone: `{m["backbone"]}`
-(DeBERTa-v2 family, `DebertaV2ForSequenceClassification`).
-
-## Data
-{m["dataset"]["source"]}
-De-duplicated ({m["dataset"]["duplicates_removed"]} repeats removed) before a stratified split
-(seed {m["dataset"]["split_seed"]}): {m["dataset"]["sizes"]}. Dataset hash `{m["dataset"]["hash"][:16]}`.
-
-## Held-out results (test split, threshold {h["threshold"]:.3f} chosen on validation)
-| model | F1 (spam) | precision | recall | ROC-AUC | accuracy |
-|---|---|---|---|---|---|
-| this model | {h["f1"]:.4f} | {h["precision"]:.4f} | {h["recall"]:.4f} | {h["roc_auc"]:.4f} | {h["accuracy"]:.4f} |
-| TF-IDF char n-grams + logistic regression | {b["f1"]:.4f} | {b["precision"]:.4f} | {b["recall"]:.4f} | {b["roc_auc"]:.4f} | {b["accuracy"]:.4f} |
-| TF-IDF char n-grams + LinearSVC (margin 0) | {v["f1"]:.4f} | {v["precision"]:.4f} | {v["recall"]:.4f} | {v["roc_auc"]:.4f} | {v["accuracy"]:.4f} |
-
-F1 difference vs. the TF-IDF + logistic regression baseline: {m["f1_gain_over_baseline"]:+.4f}, vs. the
-LinearSVC one: {m["f1_gain_over_svc"]:+.4f}; ROC-AUC difference (logistic regression):
-{m["roc_auc_gain_over_baseline"]:+.4f}. The model's and the logistic regression's thresholds are chosen on
-the validation split by the same rule: the best F1 there, up to what one validation text can change,
-closest to 0.5. One test error moves F1 by about 0.001 on this split (docs/spam-sms-default.md keeps the
-SMS-only default's twelve splits).
-
-## By source (test split; the LinearSVC fitted on both sources' training texts)
-{by_source_rows(m)}
-
-## Across sources (trained on one source alone, tested on the other's test split)
-{cross_source_rows(m["cross_source"])}
-
-## Training
-{_training_summary(m["training"])}
-
-## Calibration
-The spam probability is the softmax output, not recalibrated; only the decision threshold is chosen, on
-validation data. Reliability on the test split (the probability of the likelier class against how often
-that class is right; ten bins): expected calibration error {c["ece"]:.3f}.
-{reliability_rows(c, "texts")}
-
-## Limits
-Trained on English SMS (UK-centric, 2000s) and the SpamAssassin mailing-list and spam e-mail of 2002-2003.
-It reads the subject and the start of the body: {m["training"]["max_length"]} tokens (the raw message is read
-by `serving_common.email_message`, text/plain preferred, HTML as text, attachments skipped). The sender is
-not scored. Held-out figures come from splits of the same two sources; mail of other kinds (business mail,
-other languages, newer spam) is not measured here.
-"""

@@ -193,6 +193,7 @@ def train_classifier(
     tokenizer: Tokenizer,
     train: LabelledTexts,
     validation: LabelledTexts,
+    *,
     loss_fn: LossFn,
     config: TrainingConfig,
     device: torch.device,
