@@ -4,7 +4,7 @@
 #                  OBJECT_STORE=1: serving from and logging to object storage (a local S3 server), as in a cluster
 #   make test      unit + end-to-end tests (installs what it needs first)
 #   make models    train the default models into ./models (skips those already built)
-#   make traffic   send 300 emails through the running gateway (TRAFFIC_ARGS="--kind shifted")
+#   make traffic   send 300 held-out SMS and e-mails through the running gateway (TRAFFIC_ARGS="--kind shifted")
 #   make drift     baselines for the served models (when missing), then one drift run over the local log
 #   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...")
 #   make sync-model MODEL_DIR=models/spam-detector [STORE=s3://textserve-models]

@@ -1,8 +1,9 @@
 """``python -m devstack.traffic``: send realistic or deliberately shifted traffic through the gateway,
 to see the inference log and the drift job at work (what `make traffic` calls).
 
-- ``reference``: SMS messages from the held-out test split of the spam model's dataset: drawn like
-  the baseline (the validation split), so the drift job should find nothing;
+- ``reference``: messages from the held-out test split of the default spam model's dataset (SMS and
+  SpamAssassin e-mail; ``--corpus sms`` for an SMS-only model): drawn like the baseline (the validation
+  split of the same data), so the drift job should find nothing;
 - ``shifted``: long, prompt-like texts with a different vocabulary, so lengths, words and the
   model's embedding all move.
 """
@@ -15,14 +16,18 @@ import sys
 
 import httpx
 
-from ml_common.datasets import load_sms_spam, read_intent_prompts, stratified_split
+from ml_common.datasets import Example, load_sms_spam, load_spam_corpora, read_intent_prompts, stratified_split
 from model_training.trainer import TrainingConfig
 
 SPLIT_SEED = TrainingConfig.seed  # the default spam model's split (its metrics.json: dataset.split_seed)
 
 
-def reference_texts(count: int, seed: int = 0, split: str = "test") -> list[str]:
-    texts = [e.text for e in getattr(stratified_split(load_sms_spam(), seed=SPLIT_SEED), split)]
+CORPORA = {"all": load_spam_corpora, "sms": load_sms_spam}  # the default spam model's data; an SMS-only model's
+
+
+def reference_texts(count: int, seed: int = 0, split: str = "test", corpus: str = "sms") -> list[str]:
+    examples: list[Example] = CORPORA[corpus]()
+    texts = [e.text for e in getattr(stratified_split(examples, seed=SPLIT_SEED), split)]
     return random.Random(seed).sample(texts, min(count, len(texts)))
 
 
@@ -56,8 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--environment", default="staging")
     parser.add_argument("--gateway", default="http://127.0.0.1:8080")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--corpus",
+        choices=sorted(CORPORA),
+        default="all",
+        help="reference traffic's data: all (SMS and e-mail, as the default spam model) or sms",
+    )
     args = parser.parse_args(argv)
-    texts = (reference_texts if args.kind == "reference" else shifted_texts)(args.count, args.seed)
+    if args.kind == "reference":
+        texts = reference_texts(args.count, args.seed, corpus=args.corpus)
+    else:
+        texts = shifted_texts(args.count, args.seed)
     try:
         answered = send(args.gateway, texts, args.environment)
     except httpx.HTTPError as exc:
