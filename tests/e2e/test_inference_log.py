@@ -82,45 +82,19 @@ def test_intent_predictions_are_logged_with_complexity(api, inference_log_dir):
 def test_sigterm_writes_what_the_log_still_holds(stack, model_dir, tmp_path):
     """A transformer stopped right after answering (long before its 5 s flush) still writes its rows."""
     import signal
-    import sys
 
     import httpx
 
-    from devstack.process import ManagedProcess, free_port
+    from tests.e2e.conftest import transformer_process
 
-    port = free_port()
-    transformer = ManagedProcess(
-        "log-transformer",
-        [
-            sys.executable,
-            "-m",
-            "feature_transformer",
-            "--http_port",
-            str(port),
-            "--http_host",
-            "127.0.0.1",
-            "--enable_grpc",
-            "false",
-            "--model_dir",
-            str(model_dir),
-            "--predictor_host",
-            stack.predictor_url("staging").removeprefix("http://"),
-            "--predictor_protocol",
-            "v2",
-            "--environment",
-            "staging",
-            "--inference_log_url",
-            str(tmp_path / "log"),
-        ],
-        log_dir=tmp_path,
-        echo=False,
-        ready_url=f"http://127.0.0.1:{port}/v2/health/live",
-    )
+    predictor_port = int(stack.predictor_url("staging").rsplit(":", 1)[1])
+    args = ["--environment", "staging", "--inference_log_url", str(tmp_path / "log")]
+    transformer = transformer_process("log-transformer", tmp_path, model_dir, predictor_port, args)
     transformer.start()
     try:
         transformer.wait_ready(60)
         body = {"instances": [{"text": f"message {i} before shutdown"} for i in range(7)]}
-        response = httpx.post(f"http://127.0.0.1:{port}/v1/models/spam-detector:predict", json=body, timeout=30)
+        response = httpx.post(f"{transformer.url}/v1/models/spam-detector:predict", json=body, timeout=30)
         assert response.status_code == 200, response.text
         assert not list((tmp_path / "log").rglob("*.parquet"))  # still buffered
         transformer.proc.send_signal(signal.SIGTERM)
