@@ -73,10 +73,13 @@ class IntentSpec:
     def split(self, seed: int) -> Splits:
         return stratified_split([Example(r["text"], r["intent"]) for r in self.rows], seed=seed)
 
+    def __post_init__(self) -> None:
+        # Each prompt's complexity, by its text as the split normalises it (read once, used by every split).
+        self._complexity_of = {normalize_text(r["text"]).casefold(): float(r["complexity"]) for r in self.rows}
+
     def _targets(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
-        complexity_of = {normalize_text(r["text"]).casefold(): float(r["complexity"]) for r in self.rows}
         intents = np.array([INTENTS.index(e.label) for e in examples])
-        return intents, np.array([complexity_of[e.text.casefold()] for e in examples])
+        return intents, np.array([self._complexity_of[e.text.casefold()] for e in examples])
 
     def fit(self, splits: Splits, backbone: str, config: TrainingConfig, device: torch.device, desc: str) -> Fitted:
         seed_everything(config.seed)
