@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from api_gateway import metrics
 from api_gateway.coalescing import Coalescer, ResponseT
 from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import Environment
 from api_gateway.shadow import Shadow
-from serving_common.errors import PayloadTooLarge, PlatformError
+from serving_common.errors import PayloadTooLarge, PlatformError, UnknownTask
 from serving_common.request_context import request_id_var
 from serving_common.schemas import TransformerInstance
 
@@ -85,10 +85,10 @@ def check_sizes(instances: list[TransformerInstance], limits: SizeLimits, max_le
 
 
 class Inference:
-    """Predictions from every (environment, model)'s InferenceService, each behind its coalescer."""
+    """Predictions from every (environment, task)'s InferenceService, each behind its coalescer."""
 
     def __init__(
-        self, coalescers: Mapping[tuple[Environment, ModelKind], Coalescer], shadow: Shadow, limits: SizeLimits
+        self, coalescers: Mapping[tuple[Environment, str], Coalescer], shadow: Shadow, limits: SizeLimits
     ) -> None:
         self.coalescers = dict(coalescers)
         self.shadow = shadow
@@ -97,14 +97,20 @@ class Inference:
     async def predict(
         self,
         environment: Environment,
-        model: ModelKind,
+        task: str,
         instances: list[TransformerInstance],
         *,
         endpoint: str,
         response_model: type[ResponseT],
     ) -> Prediction[ResponseT]:
         started = time.perf_counter()
-        coalescer = self.coalescers[(environment, model)]
+        coalescer = self.coalescers.get((environment, task))
+        if coalescer is None:
+            tasks = sorted({served_task for _, served_task in self.coalescers})
+            raise UnknownTask(
+                f"this gateway serves no task {task!r}; it serves {', '.join(tasks)}",
+                details={"task": task, "tasks": tasks},
+            )
         client = coalescer.client
         status, version = "ok", ""
         request_id = request_id_var.get() or ""
@@ -129,8 +135,8 @@ class Inference:
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
         )
         after = None
-        if environment is Environment.PRODUCTION and self.shadow.mirrors(model):
-            after = functools.partial(self.shadow.offer, model, instances, result, request_id)
+        if environment is Environment.PRODUCTION and self.shadow.mirrors(task):
+            after = functools.partial(self.shadow.offer, task, instances, result, request_id)
         return Prediction(result, served, after)
 
     async def aclose(self) -> None:

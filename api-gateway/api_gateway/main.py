@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api_gateway.api.routes import health, intent, models, predict
+from api_gateway.api.routes import health, intent, models, predict, tasks
 from api_gateway.api_docs import install_api_docs
 from api_gateway.auth import Authenticator
 from api_gateway.coalescing import Coalescer
 from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import Environment
 from api_gateway.inference import Inference, SizeLimits
 from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
 from api_gateway.readiness import watch_readiness
@@ -40,23 +40,24 @@ Errors share one shape: `{"error": {"code", "message", "details"}, "request_id"}
 """
 
 
-def _clients(settings: GatewaySettings, options: ClientOptions) -> dict[tuple[Environment, ModelKind], Client]:
+def _clients(settings: GatewaySettings, options: ClientOptions) -> dict[tuple[Environment, str], Client]:
     return {
-        (env, kind): Client(env, settings.upstream_url(env, kind), settings.model_name(kind), options)
+        (env, task): Client(env, upstream.urls[env], upstream.model_name, options)
         for env in Environment
-        for kind in ModelKind
+        for task, upstream in settings.task_upstreams().items()
     }
 
 
 def _shadow(settings: GatewaySettings, options: ClientOptions) -> Shadow:
     """Staging's clients of their own for mirrored traffic: their own pool and breaker, a short deadline and no
     retries, so staging's real callers are not affected."""
-    shares = {kind: settings.shadow_shares.get(settings.model_name(kind), 0.0) for kind in ModelKind}
+    upstreams = settings.task_upstreams()
+    shares = {task: settings.shadow_shares.get(upstream.model_name, 0.0) for task, upstream in upstreams.items()}
     own = dataclasses.replace(options, timeout_seconds=settings.shadow_timeout_seconds, retries=0)
     staging = Environment.STAGING
     clients = {
-        kind: Client(staging, settings.upstream_url(staging, kind), settings.model_name(kind), own)
-        for kind, share in shares.items()
+        task: Client(staging, upstreams[task].urls[staging], upstreams[task].model_name, own)
+        for task, share in shares.items()
         if share > 0
     }
     return Shadow(shares, clients, queue_size=settings.shadow_queue_size, concurrency=settings.shadow_concurrency)
@@ -123,6 +124,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(intent.router)
+    app.include_router(tasks.router)
     app.include_router(models.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from pydantic import BaseModel, Field
 
 from api_gateway import metrics
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import Environment
 from api_gateway.upstream import InferenceServiceClient
 
 log = logging.getLogger(__name__)
 
-Clients = Mapping[tuple[Environment, ModelKind], InferenceServiceClient]
+Clients = Mapping[tuple[Environment, str], InferenceServiceClient]  # by (environment, task)
 
 
 class ServiceReadiness(BaseModel):

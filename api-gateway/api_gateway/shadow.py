@@ -7,10 +7,10 @@ answered, to measure how often the staging model would have disagreed on product
 - **Bounded.** A queue of ``shadow_queue_size`` requests; when it is full, the request is dropped and
   counted. A few workers call staging with their own timeout and no retries, through clients of
   their own (their own pool and circuit breaker: staging's real callers are not affected).
-- **Compared.** Staging's verdict on the same text is compared with production's, per model and
-  (production version, staging version) pair: label agreement (spam/ham, or the intent), complexity
-  level agreement (intent), and the absolute difference of the probability given to production's
-  label.
+- **Compared.** Staging's verdict on the same text is compared with production's by the model's
+  task (``ModelTask.compare``), per model and (production version, staging version) pair: agreement
+  of each field the task compares (spam: the label; intent: the intent and the complexity level),
+  and the absolute difference of the probability given to production's label.
 - **Logged.** The call carries ``X-Textserve-Shadow: true``: the staging transformer logs those rows
   under ``environment=staging-shadow``, apart from staging's own traffic, so drift can be compared too.
 """
@@ -25,49 +25,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from api_gateway import metrics
-from api_gateway.core.environments import ModelKind
 from api_gateway.upstream import InferenceServiceClient
 from serving_common.errors import PlatformError
 from serving_common.request_context import SHADOW_HEADER
-from serving_common.schemas import (
-    IntentOutput,
-    IntentResponse,
-    SpamOutput,
-    SpamResponse,
-    TaskResponse,
-    TransformerInstance,
-)
+from serving_common.schemas import TaskResponse, TransformerInstance
+from serving_common.tasks import AnyTask, task_named
 
 log = logging.getLogger(__name__)
-
-_RESPONSE_MODELS: dict[ModelKind, type[SpamResponse] | type[IntentResponse]] = {
-    ModelKind.SPAM: SpamResponse,
-    ModelKind.INTENT: IntentResponse,
-}
 
 
 @dataclass(frozen=True)
 class _Mirrored:
-    model: ModelKind
+    task: AnyTask
     instances: list[TransformerInstance]
     production: TaskResponse
     request_id: str
 
 
 class Shadow:
-    """Mirrors ``shares[model]`` of production's requests through ``clients[model]`` (staging's service,
-    with a pool, deadline and breaker of their own); models without a client are not mirrored."""
+    """Mirrors ``shares[task]`` of production's requests through ``clients[task]`` (staging's service,
+    with a pool, deadline and breaker of their own); tasks without a client are not mirrored."""
 
     def __init__(
         self,
-        shares: Mapping[ModelKind, float],
-        clients: Mapping[ModelKind, InferenceServiceClient],
+        shares: Mapping[str, float],
+        clients: Mapping[str, InferenceServiceClient],
         *,
         queue_size: int,
         concurrency: int,
         rng: random.Random | None = None,
     ) -> None:
-        self.shares = {kind: shares.get(kind, 0.0) if kind in clients else 0.0 for kind in ModelKind}
+        self.shares = {task: share for task, share in shares.items() if task in clients}
         self._rng = rng or random.Random()
         self._queue: asyncio.Queue[_Mirrored] = asyncio.Queue(maxsize=queue_size)
         self._clients = dict(clients)
@@ -76,13 +64,13 @@ class Shadow:
             for i in range(concurrency if self._clients else 0)
         ]
 
-    def mirrors(self, model: ModelKind) -> bool:
-        """Whether any of ``model``'s production requests are mirrored."""
-        return self.shares[model] > 0
+    def mirrors(self, task: str) -> bool:
+        """Whether any of ``task``'s production requests are mirrored."""
+        return self.shares.get(task, 0.0) > 0
 
     async def offer(
         self,
-        model: ModelKind,
+        task: str,
         instances: list[TransformerInstance],
         production: TaskResponse,
         request_id: str,
@@ -92,11 +80,11 @@ class Shadow:
         A coroutine, though it never waits: Starlette runs a response's plain-function background task
         on a worker thread, and the request stays in flight (against ``max_in_flight``) until that
         thread is free; under load that queue kept answered requests counted and refused new ones."""
-        if self._rng.random() >= self.shares[model]:  # a share of 0 never draws
+        if self._rng.random() >= self.shares.get(task, 0.0):  # a share of 0 never draws
             return
         name = production.model_name
         try:
-            self._queue.put_nowait(_Mirrored(model, instances, production, request_id))
+            self._queue.put_nowait(_Mirrored(task_named(task), instances, production, request_id))
         except asyncio.QueueFull:
             metrics.SHADOW_REQUESTS.labels(name, "dropped", "queue_full").inc()
 
@@ -109,17 +97,17 @@ class Shadow:
                 log.exception("shadow comparison failed")
 
     async def _mirror(self, item: _Mirrored) -> None:
-        client = self._clients[item.model]
+        client = self._clients[item.task.name]
         name = item.production.model_name
         try:
             staging = await client.predict(
-                item.instances, item.request_id, _RESPONSE_MODELS[item.model], headers={SHADOW_HEADER: "true"}
+                item.instances, item.request_id, item.task.response_model, headers={SHADOW_HEADER: "true"}
             )
         except PlatformError as exc:
             metrics.SHADOW_REQUESTS.labels(name, "dropped", exc.code).inc()
             return
         metrics.SHADOW_REQUESTS.labels(name, "shadowed", "").inc()
-        compare(item.production, staging)
+        compare(item.task, item.production, staging)
 
     async def aclose(self) -> None:
         for worker in self._workers:
@@ -131,19 +119,12 @@ class Shadow:
             await client.aclose()
 
 
-def compare(production: TaskResponse, staging: TaskResponse) -> None:
-    """Count agreement of each row's verdicts, per model and version pair."""
+def compare(task: AnyTask, production: TaskResponse, staging: TaskResponse) -> None:
+    """Count agreement of each row's verdicts as the task compares them, per model and version pair."""
     labels = (production.model_name, production.model_version, staging.model_version)
     delta = metrics.SHADOW_PROBABILITY_DELTA.labels(*labels)
     for ours, theirs in zip(production.predictions, staging.predictions, strict=True):
-        if isinstance(ours, SpamOutput) and isinstance(theirs, SpamOutput):
-            _agree(labels, "label", ours.label == theirs.label)
-            delta.observe(abs(ours.spam_probability - theirs.spam_probability))
-        elif isinstance(ours, IntentOutput) and isinstance(theirs, IntentOutput):
-            _agree(labels, "intent", ours.intent == theirs.intent)
-            _agree(labels, "complexity_level", ours.complexity_level == theirs.complexity_level)
-            delta.observe(abs(ours.confidence - theirs.all_intents.get(ours.intent, 0.0)))
-
-
-def _agree(labels: tuple[str, str, str], field: str, agreed: bool) -> None:
-    metrics.SHADOW_COMPARISONS.labels(*labels, field, "agree" if agreed else "disagree").inc()
+        comparison = task.compare(ours, theirs)
+        for field, agreed in comparison.agreements.items():
+            metrics.SHADOW_COMPARISONS.labels(*labels, field, "agree" if agreed else "disagree").inc()
+        delta.observe(comparison.probability_delta)

@@ -17,10 +17,10 @@ from baseline_generator.reference import Reference
 from ml_common.classifier import Classifier
 from serving_common.baseline import BaselineMetadata
 from serving_common.embedding import EMBEDDING_DIM
-from serving_common.features import FEATURE_NAMES, compose_email_text, extract_features
-from serving_common.inference_log.records import build_rows, to_table
+from serving_common.features import FEATURE_NAMES
+from serving_common.inference_log.records import extra_columns
 from serving_common.model_dir import TOKENIZER_FILE
-from serving_common.tasks import task_of
+from serving_common.pipeline import TextPipeline
 from serving_common.tokenization import TextEncoder
 
 HISTOGRAM_BINS = 20
@@ -35,27 +35,18 @@ def sample(texts: list[str], max_samples: int, seed: int) -> list[str]:
 def run_reference(
     classifier: Classifier, model_dir: Path, texts: list[str], batch_size: int, when: datetime
 ) -> pa.Table:
-    """Rows exactly as the feature transformer would log them for these texts."""
+    """Rows exactly as the feature transformer would log them for these texts (one pipeline for both)."""
     metadata = classifier.metadata
-    task = task_of(metadata)
-    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
-    rows: list[dict[str, Any]] = []
-    for start in tqdm(range(0, len(texts), batch_size), desc=f"baseline {metadata.name}", unit="batch"):
-        chunk = [compose_email_text(t) for t in texts[start : start + batch_size]]
-        batch = encoder.encode(chunk)
-        logits, embeddings = classifier.infer(batch.input_ids, batch.attention_mask)
-        predictions = [task.log_row(v) for v in task.verdicts(logits, metadata)]
-        rows += build_rows(
-            model_name=metadata.name,
-            model_version=metadata.version,
-            features=[extract_features(t) for t in chunk],
-            predictions=predictions,
-            embeddings=embeddings,
+    pipeline = TextPipeline(metadata, TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length))
+    tables = [
+        pipeline.rows(
+            pipeline.run(classifier.infer, texts[start : start + batch_size], batch_size=batch_size),
             projection_id=classifier.projection.id,
-            truncated=batch.truncated,
             timestamp=when,
         )
-    return to_table(rows)
+        for start in tqdm(range(0, len(texts), batch_size), desc=f"baseline {metadata.name}", unit="batch")
+    ]
+    return pa.concat_tables(tables)
 
 
 def summarise(samples: pa.Table) -> dict[str, Any]:
@@ -80,9 +71,11 @@ def summarise(samples: pa.Table) -> dict[str, Any]:
         "features": features,
         "labels": {item["values"]: item["counts"] for item in sorted(labels, key=lambda i: i["values"])},
     }
-    if samples["complexity_level"].null_count < samples.num_rows:
-        levels = samples["complexity_level"].value_counts().to_pylist()
-        summary["complexity_levels"] = {item["values"]: item["counts"] for item in levels}
+    for name in extra_columns(samples):  # the task's own columns: counts of each value of a categorical one
+        column = samples[name]
+        if pa.types.is_string(column.type) and column.null_count < samples.num_rows:
+            counts = column.value_counts().to_pylist()
+            summary[f"{name}s"] = {item["values"]: item["counts"] for item in counts}
     return summary
 
 
@@ -105,7 +98,7 @@ def build_baseline(
     metadata = BaselineMetadata(
         model_name=classifier.metadata.name,
         model_version=classifier.metadata.version,
-        task=classifier.metadata.task.value,
+        task=classifier.metadata.task,
         baseline_version="b-" + digest.hexdigest()[:12],
         reference=reference.description,
         dataset_hash=reference.dataset_hash,

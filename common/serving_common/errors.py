@@ -77,6 +77,12 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class UnknownTask(NotFound):
+    """A task name no registered :class:`serving_common.tasks.ModelTask` answers to."""
+
+    code = "unknown_task"
+
+
 class MethodNotAllowed(ClientError):
     status_code = 405
     code = "method_not_allowed"

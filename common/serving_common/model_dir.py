@@ -17,7 +17,6 @@ names the file, instead of a stack trace from deep inside transformers.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,6 @@ MODEL_CARD_FILE = "README.md"
 REQUIRED_FILES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
 
 
-class Task(StrEnum):
-    SPAM = "spam"
-    INTENT = "intent"
-
-
 class HeadSpec(BaseModel):
     """One output head: a slice of the model's ``logits`` tensor and how to read it."""
 
@@ -55,7 +49,9 @@ class ModelMetadata(BaseModel):
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: str = Field(min_length=1)
-    task: Task
+    task: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]*$", description="the registered task that reads its logits (serving_common.tasks)"
+    )
     architecture: str
     labels: list[str] = Field(min_length=2)
     max_length: int = Field(default=512, ge=8, le=4096)
@@ -69,8 +65,6 @@ class ModelMetadata(BaseModel):
     def _check(self) -> ModelMetadata:
         if self.positive_label is not None and self.positive_label not in self.labels:
             raise ValueError(f"positive_label {self.positive_label!r} is not one of labels {self.labels}")
-        if self.task is Task.SPAM and self.positive_label is None:
-            raise ValueError("a spam model must name its positive_label")
         return self
 
     @property

@@ -13,10 +13,11 @@ import argparse
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from serving_common.logging import configure_logging
+from serving_common.tasks import load_plugins
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -27,6 +28,18 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     log_level: LogLevel = Field(default="INFO", description="Python logging level for the service.")
+    task_plugins: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("task_plugins", "TEXTSERVE_TASK_PLUGINS"),
+        description="Modules (`module` or `module:TaskClass`) of tasks beyond spam and intent, imported when the "
+        'settings are made (JSON, e.g. ["my_tasks:SentimentTask"]); one variable, TEXTSERVE_TASK_PLUGINS, for '
+        "every service, so each knows the same tasks.",
+    )
+
+    @model_validator(mode="after")
+    def _load_task_plugins(self) -> ServiceSettings:
+        load_plugins(self.task_plugins)  # ValueError naming a plug-in that cannot be imported
+        return self
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

@@ -1,7 +1,8 @@
 """The three alibi-detect tests of one window against its baseline.
 
 - ``features``: ``KSDrift`` over the numeric features, Bonferroni-corrected across features;
-- ``label`` (and ``complexity_level`` for the intent model): ``ChiSquareDrift`` over the verdicts;
+- ``label``, and each categorical column the model's task adds to the log (the intent model's
+  ``complexity_level``): ``ChiSquareDrift`` over the verdicts;
 - ``embedding``: ``MMDDrift`` (PyTorch backend) over the projected pooled hidden states.
 
 Every test is seeded, and samples are drawn with a seeded generator, so the same window gives the
@@ -19,6 +20,7 @@ import torch
 from alibi_detect.cd import ChiSquareDrift, KSDrift, MMDDrift
 
 from serving_common.features import FEATURE_NAMES
+from serving_common.inference_log.records import extra_columns
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class FeatureResult:
 
 @dataclass
 class SignalResult:
-    signal: str  # features | label | complexity_level | embedding
+    signal: str  # features | label | a task's categorical column (complexity_level) | embedding
     method: str
     drifted: bool
     p_value: float  # the smallest p-value of the signal's tests
@@ -134,14 +136,25 @@ def embedding_drift(reference: pa.Table, live: pa.Table, config: TestConfig) -> 
     )
 
 
+def task_categories(reference: pa.Table, live: pa.Table) -> list[str]:
+    """The model's task's own categorical log columns (the intent model's ``complexity_level``) that both
+    tables have and the reference fills."""
+    return [
+        name
+        for name in extra_columns(reference)
+        if name in live.column_names
+        and pa.types.is_string(reference[name].type)
+        and reference[name].null_count < reference.num_rows
+    ]
+
+
 def run_tests(
     reference: pa.Table, live: pa.Table, config: TestConfig, embeddings_comparable: bool
 ) -> list[SignalResult]:
     reference = _rows(reference, config.max_reference_rows, config.seed)
     live = _rows(live, config.max_window_rows, config.seed + 1)
     results = [feature_drift(reference, live, config), categorical_drift("label", reference, live, config)]
-    if reference["complexity_level"].null_count < reference.num_rows:
-        results.append(categorical_drift("complexity_level", reference, live, config))
+    results += [categorical_drift(name, reference, live, config) for name in task_categories(reference, live)]
     with_embedding = live.filter(live["embedding"].is_valid())
     if not embeddings_comparable:
         results.append(_skipped("embedding", "the window's embedding projection differs from the baseline's"))

@@ -1,10 +1,10 @@
 """The KServe transformer. KServe's ``Model.__call__`` runs preprocess → predict (a v2 call to the
-predictor at ``predictor_host``) → postprocess; the call itself goes through :mod:`predictor_client`."""
+predictor at ``predictor_host``) → postprocess; the call itself goes through :mod:`predictor_client`, and
+texts become token tensors, and logits verdicts and log rows, through :mod:`serving_common.pipeline`."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +17,11 @@ from feature_transformer import metrics
 from feature_transformer.predictor_client import PredictorClient
 from feature_transformer.settings import TransformerSettings
 from serving_common.errors import InferenceFailed, InvalidInput
-from serving_common.features import compose_email_text, extract_features
-from serving_common.inference_log.records import build_rows
 from serving_common.inference_log.writer import InferenceLogWriter
 from serving_common.model_dir import ModelMetadata
+from serving_common.pipeline import Prepared, TextPipeline
 from serving_common.request_context import SHADOW_HEADER
 from serving_common.schemas import TaskResponse, TransformerRequest
-from serving_common.tasks import task_of
 from serving_common.tokenization import TextEncoder
 from serving_common.v2_binary import Message
 
@@ -31,17 +29,15 @@ LOGITS, EMBEDDING = "logits", "embedding"  # the predictor's v2 outputs
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    texts: list[str]
-    features: list[dict[str, float]]
-    truncated: list[bool]
+class _Call:
+    prepared: Prepared
     request_ids: list[str]  # per row: the row's own id, else the call's
     shadow: bool  # mirrored production traffic (X-Textserve-Shadow): logged apart, answered to nobody
 
 
 # preprocess and postprocess of one request run in the same asyncio task, so a context variable
 # carries what postprocess needs (features, truncation) without sending it to the predictor.
-_prepared: ContextVar[_Prepared] = ContextVar("prepared")
+_call: ContextVar[_Call] = ContextVar("call")
 
 
 class TextTransformer(Model):
@@ -57,10 +53,9 @@ class TextTransformer(Model):
     ):
         super().__init__(name)
         self.metadata = metadata
-        self.task = task_of(metadata)
+        self.pipeline = TextPipeline(metadata, encoder)
         self.settings = settings
         self._predictor: PredictorClient | None = None
-        self.encoder = encoder
         self.inference_log = inference_log
         salt = settings.inference_log_hash_salt
         self.hash_salt = salt.get_secret_value().encode() if salt else None
@@ -73,16 +68,19 @@ class TextTransformer(Model):
             request = TransformerRequest.model_validate(payload)
         except ValidationError as exc:
             raise InvalidInput(f"invalid request body: {exc.errors(include_url=False)}") from None
-        texts = [compose_email_text(i.text, i.subject) for i in request.instances]
-        if not all(texts):
-            raise InvalidInput("every instance needs a non-empty 'text'")
-        batch = self.encoder.encode(texts)
-        metrics.TEXTS.labels(self.name).inc(len(texts))
+        try:
+            prepared = self.pipeline.prepare(
+                [i.text for i in request.instances], [i.subject for i in request.instances]
+            )
+        except ValueError as exc:
+            raise InvalidInput(f"every instance needs a non-empty 'text' ({exc})") from None
+        batch = prepared.batch
+        metrics.TEXTS.labels(self.name).inc(len(prepared.texts))
         metrics.TRUNCATED.labels(self.name).inc(sum(batch.truncated))
         request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
         row_ids = [i.request_id or request_id for i in request.instances]
         shadow = (headers or {}).get(SHADOW_HEADER, "").lower() == "true"
-        _prepared.set(_Prepared(texts, [extract_features(t) for t in texts], batch.truncated, row_ids, shadow))
+        _call.set(_Call(prepared, row_ids, shadow))
         # Binary tensors (the v2 binary data extension) both ways: no per-token JSON numbers to write,
         # parse and validate at either end (they cost more than tokenising; docs/benchmarks.md).
         ids = InferInput(name="input_ids", shape=list(batch.input_ids.shape), datatype="INT64")
@@ -130,43 +128,31 @@ class TextTransformer(Model):
         logits_tensor = result.get(LOGITS) if isinstance(result, Message) else None
         if not isinstance(result, Message) or logits_tensor is None:
             raise InferenceFailed(f"predictor returned no v2 '{LOGITS}' output")
-        prepared = _prepared.get()
-        logits = logits_tensor.data
-        if logits.shape[0] != len(prepared.features):
-            raise InferenceFailed(f"predictor returned {logits.shape[0]} rows for {len(prepared.features)} inputs")
-        try:
-            verdicts = self.task.verdicts(logits, self.metadata)
-        except ValueError as exc:  # logits that do not fit the model's declared heads
-            raise InferenceFailed(str(exc)) from None
+        call = _call.get()
+        embedding = result.get(EMBEDDING)
+        try:  # logits that do not fit the texts or the model's declared heads
+            scored = self.pipeline.score(
+                call.prepared, logits_tensor.data, embedding.data if embedding is not None else None
+            )
+        except ValueError as exc:
+            raise InferenceFailed(f"predictor output does not fit: {exc}") from None
         model_version = result.model_version or self.metadata.version
-        self._log(result, prepared, verdicts, model_version)
-        response: TaskResponse = self.task.response(
-            verdicts,
-            truncated=prepared.truncated,
-            features=prepared.features,
+        if self.inference_log is not None:  # into the writer's buffer: no I/O here, never fails the request
+            projection = (embedding.parameters or {}).get("projection") if embedding is not None else None
+            rows = self.pipeline.rows(
+                scored,
+                model_name=self.name,
+                model_version=model_version,
+                projection_id=projection,
+                request_ids=call.request_ids,
+                hash_salt=self.hash_salt,
+            )
+            self.inference_log.record(rows, shadow=call.shadow)
+        response: TaskResponse = self.pipeline.task.response(
+            scored.verdicts,
+            truncated=scored.truncated,
+            features=scored.features,
             model_name=result.model_name or self.name,
             model_version=model_version,
         )
         return response.model_dump()
-
-    def _log(self, result: Message, prepared: _Prepared, verdicts: Sequence[Any], model_version: str) -> None:
-        """Hand the rows to the inference log's buffer, when there is one (no I/O here; never fails the request)."""
-        if self.inference_log is None:
-            return
-        embedding = result.get(EMBEDDING)
-        embeddings = embedding.data if embedding is not None else None
-        if embeddings is not None and embeddings.shape[0] != len(verdicts):
-            embeddings = None
-        rows = build_rows(
-            model_name=self.name,
-            model_version=model_version,
-            features=prepared.features,
-            predictions=[self.task.log_row(v) for v in verdicts],
-            embeddings=embeddings,
-            projection_id=(embedding.parameters or {}).get("projection") if embedding is not None else None,
-            truncated=prepared.truncated,
-            request_id=prepared.request_ids,
-            texts=prepared.texts,
-            hash_salt=self.hash_salt,
-        )
-        self.inference_log.record(rows, shadow=prepared.shadow)

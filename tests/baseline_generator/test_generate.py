@@ -14,8 +14,9 @@ from baseline_generator.reference import ReferenceDataError, validation_split
 from ml_common.classifier import SequenceClassifier
 from serving_common.baseline import BaselineStore
 from serving_common.features import FEATURE_NAMES, extract_features
-from serving_common.inference_log.records import SCHEMA
+from serving_common.inference_log.records import schema_for
 from serving_common.model_dir import read_metadata
+from serving_common.tasks import task_of
 
 TEXTS = [
     "WINNER!! Claim your free prize now, call 09061701461",
@@ -44,7 +45,7 @@ def test_a_baseline_holds_the_rows_the_platform_would_log(model_dir, reference, 
         "summary.json",
     ]
     baseline, samples = BaselineStore(url).read(metadata.name, metadata.version)
-    assert baseline.rows == samples.num_rows == len(TEXTS) and samples.schema == SCHEMA
+    assert baseline.rows == samples.num_rows == len(TEXTS) and samples.schema == schema_for(task_of(metadata))
     assert baseline.feature_names == list(FEATURE_NAMES)
 
     classifier = SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)

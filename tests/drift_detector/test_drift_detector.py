@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,8 +22,9 @@ from drift_detector.settings import DriftSettings
 from serving_common.baseline import BaselineMetadata, BaselineStore
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES
-from serving_common.inference_log.records import Prediction, build_rows, to_table
+from serving_common.inference_log.records import Prediction, build_table, schema_for
 from serving_common.inference_log.writer import InferenceLogWriter
+from serving_common.tasks import INTENT, SPAM
 
 VERSION = "v1-test"
 PROJECTION = "rp-test"
@@ -62,7 +64,8 @@ def draw(
     spam = rng.random(n) < spam_share
     predictions = [Prediction("spam", 0.9) if s else Prediction("ham", 0.05) for s in spam]
     embeddings = rng.normal(embedding_shift, 1.0, (n, EMBEDDING_DIM)).astype(np.float32)
-    return build_rows(
+    return build_table(
+        SPAM,
         model_name="spam-detector",
         model_version=version,
         features=features,
@@ -71,7 +74,12 @@ def draw(
         projection_id=projection,
         truncated=[False] * n,
         timestamp=when,
-    )
+    ).to_pylist()
+
+
+def to_table(rows: list[dict]) -> pa.Table:
+    """Rows in their task's log schema: the intent model's have its complexity columns."""
+    return pa.Table.from_pylist(rows, schema=schema_for(INTENT if "complexity_level" in rows[0] else SPAM))
 
 
 def draw_intents(n: int, seed: int, *, complex_share: float = 0.2) -> list[dict]:
@@ -116,7 +124,7 @@ def write_baseline(root, model_name: str, task: str, reference, labels: list[str
 
 def write_log(root, environment: str, rows: list[dict]) -> None:
     writer = InferenceLogWriter(str(root), environment=environment, flush_seconds=60)
-    writer.record(rows)
+    writer.record(to_table(rows))
     writer.close()
 
 

@@ -19,7 +19,7 @@ from ml_common.mail_corpus import raw_messages, tarball
 from model_training.backbones import SPAM_BACKBONE, load_backbone
 from model_training.export import export_model_dir
 from model_training.spam import LABELS, SERVING_MAX_LENGTH
-from serving_common.model_dir import ModelMetadata, Task
+from serving_common.model_dir import ModelMetadata
 from tests.e2e.conftest import extra_gateway, extra_pair
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -31,7 +31,7 @@ def default_shaped_model(tmp_path_factory):
     metadata = ModelMetadata(
         name="spam-detector",
         version="auto",
-        task=Task.SPAM,
+        task="spam",
         architecture="DebertaV2ForSequenceClassification",
         labels=LABELS,
         max_length=SERVING_MAX_LENGTH,

@@ -22,6 +22,7 @@ from model_release.overlays import Served
 from model_release.store import sync
 from serving_common.model_dir import read_metadata
 from serving_common.schemas import SpamOutput, SpamResponse
+from serving_common.tasks import SPAM
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ def _shadow_metrics(tmp_path: Path, production: str, staging: str, rows: int, ag
 
     ours = ["spam"] * rows
     theirs = ["spam"] * agreeing + ["ham"] * (rows - agreeing)
-    compare(response(production, ours), response(staging, theirs))
+    compare(SPAM, response(production, ours), response(staging, theirs))
     path = tmp_path / "metrics.txt"
     path.write_text(generate_latest().decode())
     return path

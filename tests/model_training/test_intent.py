@@ -9,7 +9,7 @@ from feature_transformer.transformer import TextTransformer
 from ml_common.classifier import SequenceClassifier
 from ml_common.datasets import read_intent_prompts
 from model_training.intent_data import INTENTS, generate
-from serving_common.model_dir import TOKENIZER_FILE, Task, validate_model_dir
+from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
 from serving_common.postprocess import complexity_level
 from serving_common.tasks import INTENT
 from serving_common.tokenization import TextEncoder
@@ -42,7 +42,7 @@ def test_complexity_levels(score, level):
 
 def test_intent_model_directory_describes_two_heads(intent_model_dir):
     metadata = validate_model_dir(intent_model_dir)
-    assert metadata.task is Task.INTENT and metadata.name == "intent-classifier"
+    assert metadata.task == INTENT.name and metadata.name == "intent-classifier"
     heads = {h.name: h for h in metadata.heads}
     assert heads["intent"].labels == list(INTENTS) and heads["intent"].size == 10
     assert heads["complexity"].start == 10 and heads["complexity"].size == 1

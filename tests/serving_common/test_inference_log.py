@@ -7,20 +7,23 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from serving_common.embedding import EMBEDDING_DIM, Projection
 from serving_common.features import extract_features
 from serving_common.inference_log.reader import InferenceLogReader
-from serving_common.inference_log.records import Prediction, build_rows, salted_hash
+from serving_common.inference_log.records import SCHEMA, Prediction, build_table, salted_hash, schema_for
 from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
+from serving_common.tasks import INTENT, SPAM
 
 T0 = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
 
 
-def _rows(n: int, when: datetime = T0, model: str = "spam-detector", **kwargs) -> list[dict]:
+def _rows(n: int, when: datetime = T0, model: str = "spam-detector", **kwargs) -> pa.Table:
     texts = [f"message number {i} call 0800 123 4567" for i in range(n)]
-    return build_rows(
+    return build_table(
+        SPAM,
         model_name=model,
         model_version="v1-test",
         features=[extract_features(t) for t in texts],
@@ -112,10 +115,35 @@ def test_unreadable_files_are_skipped_and_named(tmp_path):
 
 
 def test_texts_are_only_ever_kept_as_a_salted_hash():
-    assert all(r["text_hash"] is None for r in _rows(2))
-    salted = _rows(2, hash_salt=b"0123456789abcdef")
+    assert all(r["text_hash"] is None for r in _rows(2).to_pylist())
+    salted = _rows(2, hash_salt=b"0123456789abcdef").to_pylist()
     assert salted[0]["text_hash"] == salted_hash("message number 0 call 0800 123 4567", b"0123456789abcdef")
     assert salted[0]["text_hash"] != salted_hash("message number 0 call 0800 123 4567", b"another-salt-value")
+
+
+def test_a_task_adds_its_own_columns_and_a_window_reads_files_from_before_a_column_existed(tmp_path):
+    intent_rows = build_table(
+        INTENT,
+        model_name="intent-classifier",
+        model_version="v1-test",
+        features=[extract_features("translate this")] * 2,
+        predictions=[Prediction("translation", 0.9, {"complexity_score": 0.2, "complexity_level": "simple"})] * 2,
+        embeddings=None,
+        projection_id=None,
+        truncated=[False, True],
+        timestamp=T0,
+    )
+    assert intent_rows.schema == schema_for(INTENT) and intent_rows.schema.names[: len(SCHEMA)] == SCHEMA.names
+    assert intent_rows.column_names[len(SCHEMA) :] == ["complexity_score", "complexity_level"]
+    assert _rows(1).schema == SCHEMA == schema_for(SPAM)  # spam adds nothing
+    writer = InferenceLogWriter(str(tmp_path), environment="staging", flush_seconds=60)
+    writer.record(intent_rows.drop_columns(["complexity_level"]))  # a file written before the column existed
+    writer.flush()
+    writer.record(intent_rows)
+    writer.close()
+    window = InferenceLogReader(str(tmp_path)).window("staging", "intent-classifier", T0, T0 + timedelta(hours=1))
+    assert window.rows == 4 and window.table.schema.names[: len(SCHEMA)] == SCHEMA.names
+    assert sorted(window.table["complexity_level"].to_pylist(), key=str) == [None, None, "simple", "simple"]
 
 
 def test_the_projection_is_a_pure_function_of_the_model():

@@ -26,10 +26,8 @@ from sklearn.metrics import f1_score
 
 from ml_common.classifier import SequenceClassifier
 from model_training.evaluation import reliability
-from serving_common.features import compose_email_text
-from serving_common.model_dir import TOKENIZER_FILE, read_metadata
-from serving_common.tasks import INTENT, IntentVerdict
-from serving_common.tokenization import TextEncoder
+from serving_common.pipeline import TextPipeline
+from serving_common.tasks import IntentVerdict
 
 ROOT = Path(__file__).resolve().parents[2]
 INDEPENDENT_DIR = ROOT / "training" / "data" / "independent"
@@ -67,15 +65,10 @@ def score_intent(verdicts: Sequence[IntentVerdict], rows: Sequence[dict[str, str
 
 def evaluate_intent(model_dir: Path, path: Path = INTENT_INDEPENDENT) -> dict[str, Any]:
     """A model directory, as the platform serves it, on the independent intent set."""
-    metadata = read_metadata(model_dir)
     rows = read_independent_intents(path)
     classifier = SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
-    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
-    verdicts: list[IntentVerdict] = []
-    for start in range(0, len(rows), 32):
-        batch = encoder.encode([compose_email_text(r["text"]) for r in rows[start : start + 32]])
-        verdicts += INTENT.verdicts(classifier.forward(batch.input_ids, batch.attention_mask), metadata)
-    return {"set": set_name(path), **score_intent(verdicts, rows)}
+    scored = TextPipeline.from_model_dir(model_dir).run(classifier.infer, [r["text"] for r in rows], batch_size=32)
+    return {"set": set_name(path), **score_intent(scored.verdicts, rows)}
 
 
 def set_name(path: Path) -> str:

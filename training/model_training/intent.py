@@ -30,7 +30,7 @@ from model_training.trainer import (
     train_classifier,
 )
 from serving_common.features import normalize_text
-from serving_common.model_dir import HeadSpec, ModelMetadata, Task
+from serving_common.model_dir import HeadSpec, ModelMetadata
 from serving_common.postprocess import complexity_level
 from serving_common.tasks import INTENT
 
@@ -65,7 +65,7 @@ class IntentSpec:
     measured on the held-out split and on the independent sets."""
 
     rows: list[dict]
-    task: Task = Task.INTENT
+    task: str = INTENT.name
     labels: list[str] = field(default_factory=lambda: list(OUTPUT_LABELS))
     max_length: int = SERVING_MAX_LENGTH
     card: str = "intent.md.j2"

@@ -24,7 +24,7 @@ from model_training.backbones import Backbone
 from model_training.evaluation import reliability_rows
 from model_training.export import export_model_dir
 from model_training.trainer import TrainingConfig, TrainingHistory
-from serving_common.model_dir import ModelMetadata, Task
+from serving_common.model_dir import ModelMetadata
 
 CARDS = jinja2.Environment(
     loader=jinja2.PackageLoader("model_training", "cards"),
@@ -47,7 +47,7 @@ class Fitted:
 
 
 class TaskSpec(Protocol):
-    task: Task
+    task: str  # a registered task (serving_common.tasks)
     labels: list[str]  # the model's output labels, as metadata.json names them
     max_length: int  # tokens, in serving (and in evaluation)
     card: str  # the model card's template under cards/
@@ -101,7 +101,7 @@ def train_model(
     )
     figures = spec.evaluate(fitted, splits, metadata, config, device)
     metrics = {
-        "task": spec.task.value,
+        "task": spec.task,
         "split": "test",
         **figures,
         "dataset": {

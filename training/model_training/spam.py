@@ -32,8 +32,9 @@ from model_training.trainer import (
     seed_everything,
     train_classifier,
 )
-from serving_common.model_dir import ModelMetadata, Task
+from serving_common.model_dir import ModelMetadata
 from serving_common.postprocess import softmax
+from serving_common.tasks import SPAM
 
 LABELS = ["ham", "spam"]
 # What the spam model reads, in training and in serving alike: the subject and the first ~100 words of the
@@ -196,7 +197,7 @@ class SpamSpec:
     examples: list[Example]
     max_length: int = SERVING_MAX_LENGTH
     cross_source_encoder: Collection[str] = (SMS_SOURCE,)
-    task: Task = Task.SPAM
+    task: str = SPAM.name
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     card: str = "spam.md.j2"
 

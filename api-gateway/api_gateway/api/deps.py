@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 from api_gateway.auth import Authenticator
 from api_gateway.coalescing import ResponseT
 from api_gateway.core.config import GatewaySettings
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import Environment
 from api_gateway.core.errors import UnknownEnvironment
 from api_gateway.inference import Inference, Prediction
 from api_gateway.readiness import Clients
@@ -74,14 +74,14 @@ class EnvironmentInference:
 
     async def predict(
         self,
-        model: ModelKind,
+        task: str,
         instances: list[TransformerInstance],
         *,
         endpoint: str,
         response_model: type[ResponseT],
     ) -> Prediction[ResponseT]:
         return await self.inference.predict(
-            self.environment, model, instances, endpoint=endpoint, response_model=response_model
+            self.environment, task, instances, endpoint=endpoint, response_model=response_model
         )
 
 

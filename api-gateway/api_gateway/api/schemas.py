@@ -159,10 +159,10 @@ class BatchPredictOut(ServedBy):
     count: int
 
 
-class IntentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": INTENT_EXAMPLE}]})
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(description="The prompt to classify.")
+    text: str = Field(description="The text to classify.")
 
     @field_validator("text")
     @classmethod
@@ -170,13 +170,10 @@ class IntentIn(BaseModel):
         return _not_blank(value)
 
 
-class IntentBatchIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"texts": [INTENT_EXAMPLE, "Translate 'good morning' into Spanish"]}]},
-    )
+class TextBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    texts: list[str] = Field(min_length=1, description="Prompts, classified in one forward pass.")
+    texts: list[str] = Field(min_length=1, description="Texts, classified in one forward pass.")
 
     @field_validator("texts")
     @classmethod
@@ -184,6 +181,16 @@ class IntentBatchIn(BaseModel):
         for i, text in enumerate(texts):
             _not_blank(text, f"text {i}")
         return texts
+
+
+class IntentIn(TextIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"text": INTENT_EXAMPLE}]})
+
+
+class IntentBatchIn(TextBatchIn):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"texts": [INTENT_EXAMPLE, "Translate 'good morning' into Spanish"]}]}
+    )
 
 
 class Complexity(BaseModel):
@@ -206,6 +213,17 @@ class IntentOut(IntentVerdictOut, ServedBy):
 
 class IntentBatchOut(ServedBy):
     predictions: list[IntentVerdictOut] = Field(description="One verdict per text, in input order.")
+    count: int
+
+
+class TaskOut(ServedBy):
+    task: str = Field(description="The task that answered.")
+    prediction: dict[str, Any] = Field(description="The task's verdict as its transformer gives it.")
+
+
+class TaskBatchOut(ServedBy):
+    task: str = Field(description="The task that answered.")
+    predictions: list[dict[str, Any]] = Field(description="One verdict per text, in input order.")
     count: int
 
 

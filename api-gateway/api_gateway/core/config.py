@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import Environment
+from serving_common.errors import UnknownTask
 from serving_common.http_limits import MIB, HttpLimitSettings
 from serving_common.settings import ServiceSettings
+from serving_common.tasks import INTENT, SPAM, task_named
+
+
+@dataclass(frozen=True)
+class TaskUpstream:
+    """One task's InferenceService in each environment, and the model name it serves under."""
+
+    task: str
+    model_name: str
+    urls: Mapping[Environment, str]
 
 
 class GatewaySettings(ServiceSettings, HttpLimitSettings):
@@ -35,6 +49,17 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
     )
     spam_model_name: str = Field(default="spam-detector", description="Model name of the spam detector on the URL.")
     intent_model_name: str = Field(default="intent-classifier", description="Model name of the intent classifier.")
+    upstreams: dict[str, dict[Environment, str]] = Field(
+        default_factory=dict,
+        description="InferenceService base URLs per task and environment (JSON, e.g. "
+        '{"sentiment": {"staging": "http://...", "production": "http://..."}}), every environment named. '
+        "The URL settings above are the spam and intent entries' shorthands; an entry here replaces them. "
+        "Every task here must be registered (TEXTSERVE_TASK_PLUGINS) and is served at /api/v1/tasks/{task}.",
+    )
+    model_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model name per task (JSON); default: spam_model_name and intent_model_name, else the task's name.",
+    )
     upstream_timeout_seconds: float = Field(default=10.0, gt=0, description="Total time allowed per upstream call.")
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed to connect.")
     upstream_max_connections: int = Field(
@@ -122,8 +147,23 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
     )
 
     @model_validator(mode="after")
+    def _upstreams_are_complete(self) -> GatewaySettings:
+        for task, urls in self.upstreams.items():
+            try:
+                task_named(task)
+            except UnknownTask as exc:  # its message names the registered tasks
+                raise ValueError(f"upstreams: {exc.message}") from None
+            missing = [env.value for env in Environment if env not in urls]
+            if missing:
+                raise ValueError(f"upstreams: {task} has no URL for {', '.join(missing)}; every environment is needed")
+        names = [upstream.model_name for upstream in self.task_upstreams().values()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two tasks serve one model name: {sorted(names)}")
+        return self
+
+    @model_validator(mode="after")
     def _shares_are_shares(self) -> GatewaySettings:
-        known = {self.spam_model_name, self.intent_model_name}
+        known = {upstream.model_name for upstream in self.task_upstreams().values()}
         for model, share in self.shadow_shares.items():
             if model not in known or not 0.0 <= share <= 1.0:
                 raise ValueError(f"shadow_shares: {model}={share}; models are {sorted(known)}, shares in [0, 1]")
@@ -135,12 +175,15 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
             raise ValueError("GATEWAY_AUTH_ENABLED requires GATEWAY_API_KEYS_FILE")
         return self
 
-    def upstream_url(self, environment: Environment, model: ModelKind) -> str:
-        spam = {Environment.STAGING: self.staging_url, Environment.PRODUCTION: self.production_url}[environment]
-        if model is ModelKind.SPAM:
-            return spam
-        intent = {Environment.STAGING: self.staging_intent_url, Environment.PRODUCTION: self.production_intent_url}
-        return intent[environment] or spam
-
-    def model_name(self, model: ModelKind) -> str:
-        return self.spam_model_name if model is ModelKind.SPAM else self.intent_model_name
+    def task_upstreams(self) -> dict[str, TaskUpstream]:
+        """Every task the gateway serves: spam and intent from their shorthands, then ``upstreams``."""
+        urls: dict[str, Mapping[Environment, str]] = {
+            SPAM.name: {Environment.STAGING: self.staging_url, Environment.PRODUCTION: self.production_url},
+            INTENT.name: {
+                Environment.STAGING: self.staging_intent_url or self.staging_url,
+                Environment.PRODUCTION: self.production_intent_url or self.production_url,
+            },
+            **self.upstreams,
+        }
+        names = {SPAM.name: self.spam_model_name, INTENT.name: self.intent_model_name, **self.model_names}
+        return {task: TaskUpstream(task, names.get(task, task), by_env) for task, by_env in urls.items()}

@@ -8,10 +8,3 @@ class Environment(StrEnum):
 
     STAGING = "staging"
     PRODUCTION = "production"
-
-
-class ModelKind(StrEnum):
-    """The models the gateway fronts; each environment has an InferenceService of each."""
-
-    SPAM = "spam"
-    INTENT = "intent"

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from serving_common.inference_log.layout import PART_SUFFIX, Partition, hours_between, list_values, open_root
-from serving_common.inference_log.records import SCHEMA
+from serving_common.inference_log.records import SCHEMA, conform
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,15 @@ class InferenceLogReader:
                     continue
                 try:
                     with self._fs.open(path, "rb") as fh:
-                        table = pq.read_table(fh, columns=list(SCHEMA.names)).cast(SCHEMA)
+                        table = conform(pq.read_table(fh))
                 except Exception as exc:
                     log.warning("inference log: skipping unreadable file %s (%s)", path, exc)
                     unreadable.append(path)
                     continue
                 read += 1
                 tables.append(table)
-        table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+        # Files written before a task gained a column lack it: nulls there.
+        table = pa.concat_tables(tables, promote_options="default") if tables else SCHEMA.empty_table()
         if table.num_rows:
             in_window = pc.and_(
                 pc.greater_equal(table["timestamp"], pa.scalar(start, SCHEMA.field("timestamp").type)),

@@ -1,10 +1,10 @@
 """Buffered, bounded, off-the-request-path writing of inference-log rows.
 
-``record()`` only appends to an in-memory buffer under a lock: a request never waits for storage.
-A background thread writes the buffer as one Parquet file per partition every ``flush_seconds``
-or as soon as ``flush_rows`` are waiting. When ``max_buffered_rows`` are waiting (storage slow or
-down) new rows are dropped and counted, never queued without bound; a failed write drops its rows
-and counts them too. ``close()`` writes what is left (the services call it on shutdown).
+``record()`` only appends a table of rows (:func:`records.build_table`) to an in-memory buffer under a
+lock: a request never waits for storage. A background thread writes the buffer as one Parquet file per
+partition every ``flush_seconds`` or as soon as ``flush_rows`` are waiting. When ``max_buffered_rows``
+are waiting (storage slow or down) new rows are dropped and counted, never queued without bound; a
+failed write drops its rows and counts them too. ``close()`` writes what is left (the services call it on shutdown).
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from serving_common.inference_log.layout import SHADOW_SUFFIX, Partition, hour_of, open_root, part_name
-from serving_common.inference_log.records import to_table
 
 log = logging.getLogger(__name__)
 
@@ -53,25 +52,31 @@ class InferenceLogWriter:
         self.max_buffered_rows = max_buffered_rows
         self.hooks = hooks or WriterHooks()
         self._fs, self._root = open_root(url)
-        self._buffer: list[tuple[str, dict[str, Any]]] = []  # (partition environment, row)
+        self._buffer: list[tuple[Partition, pa.Table]] = []
+        self._buffered_rows = 0
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="inference-log-writer", daemon=True)
         self._thread.start()
 
-    def record(self, rows: Sequence[dict[str, Any]], *, shadow: bool = False) -> bool:
-        """Buffer rows; False (and counted as dropped) when the buffer has no room for them.
+    def record(self, rows: pa.Table, *, shadow: bool = False) -> bool:
+        """Buffer the rows of one model at one time (as ``build_table`` makes them); False (and counted as
+        dropped) when the buffer has no room for them.
 
         Shadow rows (production traffic mirrored to this environment, answered to nobody) go to the
         partition ``environment=<environment>-shadow``, apart from the environment's own traffic."""
+        if not rows.num_rows:
+            return True
         environment = f"{self.environment}{SHADOW_SUFFIX}" if shadow else self.environment
+        partition = Partition(environment, rows["model_name"][0].as_py(), hour_of(rows["timestamp"][0].as_py()))
         with self._lock:
-            if self._closing or len(self._buffer) + len(rows) > self.max_buffered_rows:
-                self.hooks.dropped("buffer_full", len(rows))
+            if self._closing or self._buffered_rows + rows.num_rows > self.max_buffered_rows:
+                self.hooks.dropped("buffer_full", rows.num_rows)
                 return False
-            self._buffer.extend((environment, row) for row in rows)
-            size = len(self._buffer)
+            self._buffer.append((partition, rows))
+            self._buffered_rows += rows.num_rows
+            size = self._buffered_rows
             if size >= self.flush_rows:
                 self._wake.notify()
         self.hooks.buffered(size)
@@ -80,9 +85,9 @@ class InferenceLogWriter:
     def flush(self) -> int:
         """Write everything buffered now; returns the rows written."""
         with self._lock:
-            rows, self._buffer = self._buffer, []
+            tables, self._buffer, self._buffered_rows = self._buffer, [], 0
         self.hooks.buffered(0)
-        return self._write(rows)
+        return self._write(tables)
 
     def close(self, timeout: float = 30.0) -> None:
         with self._lock:
@@ -94,21 +99,20 @@ class InferenceLogWriter:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._closing and len(self._buffer) < self.flush_rows:
+                if not self._closing and self._buffered_rows < self.flush_rows:
                     self._wake.wait(self.flush_seconds)
                 closing = self._closing
             self.flush()
             if closing:
                 return
 
-    def _write(self, rows: list[tuple[str, dict[str, Any]]]) -> int:
-        if not rows:
-            return 0
-        groups: dict[Partition, list[dict[str, Any]]] = defaultdict(list)
-        for environment, row in rows:
-            groups[Partition(environment, row["model_name"], hour_of(row["timestamp"]))].append(row)
+    def _write(self, tables: list[tuple[Partition, pa.Table]]) -> int:
+        groups: dict[Partition, list[pa.Table]] = defaultdict(list)
+        for partition, table in tables:
+            groups[partition].append(table)
         written = 0
-        for partition, part_rows in groups.items():
+        for partition, parts in groups.items():
+            part_rows = pa.concat_tables(parts, promote_options="default")
             started = time.perf_counter()
             directory = f"{self._root}/{partition.path}"
             name = part_name(datetime.now(UTC))
@@ -117,12 +121,12 @@ class InferenceLogWriter:
                 # Written under a name readers skip, then renamed: a reader never sees half a file.
                 tmp = f"{directory}/.{name}.partial"
                 with self._fs.open(tmp, "wb") as fh:
-                    pq.write_table(to_table(part_rows), fh, compression="zstd")
+                    pq.write_table(part_rows, fh, compression="zstd")
                 self._fs.mv(tmp, f"{directory}/{name}")
             except Exception as exc:  # storage down or full: lose these rows, count them, keep serving
-                log.warning("inference log: could not write %d rows to %s (%s)", len(part_rows), directory, exc)
-                self.hooks.dropped("write_error", len(part_rows))
+                log.warning("inference log: could not write %d rows to %s (%s)", part_rows.num_rows, directory, exc)
+                self.hooks.dropped("write_error", part_rows.num_rows)
                 continue
-            written += len(part_rows)
-            self.hooks.written(len(part_rows), time.perf_counter() - started)
+            written += part_rows.num_rows
+            self.hooks.written(part_rows.num_rows, time.perf_counter() - started)
         return written

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from devstack.bench.model import build_random_model, ceiling, load_for_bench
-from serving_common.model_dir import TOKENIZER_FILE, Task, read_metadata
-from serving_common.tokenization import TextEncoder
+from serving_common.model_dir import read_metadata
+from serving_common.pipeline import TextPipeline
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 PREVIOUS_SHAPE = "minilm-l6"  # all six layers of all-MiniLM-L6-v2, the defaults before the e-mail corpus
@@ -54,7 +54,7 @@ def quality_rows(model_dirs: list[Path], out: Path) -> list[dict]:
             classifier = load_for_bench(model_dir, runtime, out / "onnx")
             figures = (
                 _spam_quality(model_dir, classifier)
-                if metadata.task is Task.SPAM
+                if metadata.task == "spam"
                 else _intent_quality(model_dir, classifier)
             )
             rows.append({"model": model_dir.name, "runtime": runtime, **figures})
@@ -62,26 +62,16 @@ def quality_rows(model_dirs: list[Path], out: Path) -> list[dict]:
     return rows
 
 
-def _scores(model_dir: Path, classifier, texts: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
-    metadata = read_metadata(model_dir)
-    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
-    logits = []
-    for start in range(0, len(texts), 64):
-        batch = encoder.encode(texts[start : start + 64])
-        logits.append(classifier.forward(batch.input_ids, batch.attention_mask))
-    return np.concatenate(logits)
-
-
 def _spam_quality(model_dir: Path, classifier) -> dict:  # type: ignore[no-untyped-def]
     from ml_common.splits import training_splits
     from model_training.evaluation import binary_metrics
     from model_training.spam import per_source
-    from serving_common.postprocess import softmax
 
     metadata = read_metadata(model_dir)
     test = training_splits(model_dir, metadata).test
-    positive = metadata.labels.index(metadata.positive_label or "spam")
-    scores = softmax(_scores(model_dir, classifier, [e.text for e in test]))[:, positive]
+    pipeline = TextPipeline.from_model_dir(model_dir)
+    verdicts = pipeline.run(classifier.infer, [e.text for e in test]).verdicts
+    scores = np.array([pipeline.task.log_row(v).probability for v in verdicts])
     y = np.array([int(e.label == metadata.positive_label) for e in test])
     overall = binary_metrics(y, scores, metadata.threshold)
     figures = {"f1": round(overall["f1"], 4), "roc_auc": round(overall["roc_auc"], 4)}
@@ -95,14 +85,12 @@ def _spam_quality(model_dir: Path, classifier) -> dict:  # type: ignore[no-untyp
 
 def _intent_quality(model_dir: Path, classifier) -> dict:  # type: ignore[no-untyped-def]
     from model_training.independent import INTENT_SETS, read_independent_intents, score_intent, set_name
-    from serving_common.tasks import INTENT
 
-    metadata = read_metadata(model_dir)
+    pipeline = TextPipeline.from_model_dir(model_dir)
     figures = {}
     for path in INTENT_SETS:
         rows = read_independent_intents(path)
-        verdicts = INTENT.verdicts(_scores(model_dir, classifier, [r["text"] for r in rows]), metadata)
-        scored = score_intent(verdicts, rows)
+        scored = score_intent(pipeline.run(classifier.infer, [r["text"] for r in rows]).verdicts, rows)
         name = Path(set_name(path)).stem
         figures[f"{name}_intent_accuracy"] = round(scored["intent_accuracy"], 4)
         figures[f"{name}_complexity_level_accuracy"] = round(scored["complexity_level_accuracy"], 4)

@@ -15,7 +15,6 @@ from devstack.bench.procstats import cpu_seconds, peak_rss_mib
 from devstack.bench.report import Row
 from devstack.bench.scrape import batch_counters
 from devstack.stack import LocalStack
-from serving_common.model_dir import Task
 
 
 def run_hey(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str]) -> dict:
@@ -113,11 +112,16 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 
 
-# Each task's single-text endpoint on the gateway, and the field the text goes in.
-PUBLIC_ROUTES: dict[Task, tuple[str, str]] = {
-    Task.SPAM: ("/api/v1/predict", "email_content"),
-    Task.INTENT: ("/api/v1/intent/predict", "text"),
+# Each task's single-text endpoint on the gateway, and the field the text goes in: the built-in tasks'
+# own routes, any other task's generic one.
+PUBLIC_ROUTES: dict[str, tuple[str, str]] = {
+    "spam": ("/api/v1/predict", "email_content"),
+    "intent": ("/api/v1/intent/predict", "text"),
 }
+
+
+def public_route(task: str) -> tuple[str, str]:
+    return PUBLIC_ROUTES.get(task, (f"/api/v1/tasks/{task}/predict", "text"))
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ class Bodies:
     public_path: str
 
     @classmethod
-    def for_email(cls, email: str, input_ids: np.ndarray, attention_mask: np.ndarray, task: Task) -> Bodies:
+    def for_email(cls, email: str, input_ids: np.ndarray, attention_mask: np.ndarray, task: str) -> Bodies:
         tensors = [
             {"name": name, "shape": list(array.shape), "datatype": "INT64", "data": array.ravel().tolist()}
             for name, array in (("input_ids", input_ids), ("attention_mask", attention_mask))
@@ -138,8 +142,8 @@ class Bodies:
         return cls(
             v2=json.dumps({"inputs": tensors}).encode(),
             v1=json.dumps({"instances": [{"text": email}]}).encode(),
-            public=json.dumps({PUBLIC_ROUTES[task][1]: email}).encode(),
-            public_path=PUBLIC_ROUTES[task][0],
+            public=json.dumps({public_route(task)[1]: email}).encode(),
+            public_path=public_route(task)[0],
         )
 
 

@@ -83,7 +83,7 @@ def quality(model_dir: Path, onnx_dir: Path) -> dict | None:
 
     from ml_common.splits import TrainingDataMismatch, training_splits
     from model_training.evaluation import binary_metrics
-    from serving_common.tasks import task_of
+    from serving_common.pipeline import TextPipeline
 
     metadata = read_metadata(model_dir)
     if metadata.positive_label is None:
@@ -92,18 +92,13 @@ def quality(model_dir: Path, onnx_dir: Path) -> dict | None:
         splits = training_splits(model_dir, metadata)
     except TrainingDataMismatch:
         return None
-    task = task_of(metadata)
+    pipeline = TextPipeline.from_model_dir(model_dir)
     texts = [e.text for e in splits.test]
     y = np.array([int(e.label == metadata.positive_label) for e in splits.test])
-    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
     result = {}
     for runtime in ("torch", "onnx"):
-        classifier = load_for_bench(model_dir, runtime, onnx_dir)
-        scores: list[float] = []
-        for start in range(0, len(texts), 64):
-            batch = encoder.encode(texts[start : start + 64])
-            logits = classifier.forward(batch.input_ids, batch.attention_mask)
-            scores += [task.log_row(v).probability for v in task.verdicts(logits, metadata)]
+        scored = pipeline.run(load_for_bench(model_dir, runtime, onnx_dir).infer, texts)
+        scores = [pipeline.task.log_row(v).probability for v in scored.verdicts]
         m = binary_metrics(y, np.array(scores), metadata.threshold)
         result[runtime] = {"f1": round(m["f1"], 4), "roc_auc": round(m["roc_auc"], 4)}
     return result

@@ -17,7 +17,6 @@ from api_gateway.api.schemas import (
     IntentOut,
     IntentVerdictOut,
 )
-from api_gateway.core.environments import ModelKind
 from api_gateway.inference import ServedBy
 from serving_common.schemas import TransformerInstance
 from serving_common.tasks import INTENT
@@ -29,7 +28,7 @@ async def _classify(
     texts: list[str], inference: EnvironmentInference, endpoint: str, background: BackgroundTasks
 ) -> tuple[list[IntentVerdictOut], ServedBy]:
     prediction = await inference.predict(
-        ModelKind.INTENT,
+        INTENT.name,
         [TransformerInstance(text=t) for t in texts],
         endpoint=endpoint,
         response_model=INTENT.response_model,

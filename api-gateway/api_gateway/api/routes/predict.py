@@ -23,7 +23,7 @@ from api_gateway.api.schemas import (
     PredictOut,
     SpamVerdict,
 )
-from api_gateway.core.environments import Environment, ModelKind
+from api_gateway.core.environments import Environment
 from api_gateway.inference import ServedBy
 from serving_common.errors import InvalidInput
 from serving_common.schemas import SpamResponse
@@ -86,7 +86,7 @@ async def _classify(
     emails: list[EmailText], inference: EnvironmentInference, endpoint: str, background: BackgroundTasks
 ) -> tuple[list[SpamVerdict], ServedBy]:
     prediction = await inference.predict(
-        ModelKind.SPAM, [e.instance() for e in emails], endpoint=endpoint, response_model=SPAM.response_model
+        SPAM.name, [e.instance() for e in emails], endpoint=endpoint, response_model=SPAM.response_model
     )
     if prediction.after is not None:
         background.add_task(prediction.after)
