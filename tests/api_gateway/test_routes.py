@@ -183,3 +183,40 @@ def test_json_errors_on_predict_keep_their_shape_and_location(client):
     assert body["error"]["details"]["errors"][0]["loc"] == ["body", "email_content"]
     _assert_error_shape(client.post("/api/v1/predict", content=b"{not json"), 422, "invalid_input")
     _assert_error_shape(client.post("/api/v1/predict", json={"email_content": "hi", "extra": 1}), 422, "invalid_input")
+
+
+def test_every_served_task_has_the_generic_routes_and_an_unserved_one_is_404(client):
+    response = client.post("/api/v1/tasks/intent/predict", json={"text": "hi"}, headers={"X-Environment": "production"})
+    body = _assert_error_shape(response, 503, "upstream_unavailable")  # reached intent's production service
+    assert body["error"]["details"] == {"environment": "production", "model_name": "intent-classifier"}
+    _assert_error_shape(client.post("/api/v1/tasks/spam/batch-predict", json={"texts": ["a"] * 4}), 413, "payload_too_large")
+    _assert_error_shape(client.post("/api/v1/tasks/spam/predict", json={"text": " \u200b "}), 422, "invalid_input")
+    unknown = _assert_error_shape(client.post("/api/v1/tasks/sentiment/predict", json={"text": "hi"}), 404, "unknown_task")
+    assert "intent, spam" in unknown["error"]["message"]
+
+
+def test_upstreams_are_keyed_by_task_and_environment_with_the_old_settings_as_shorthands():
+    settings = _settings(
+        staging_intent_url="http://intent-staging",
+        upstreams={"spam": {"staging": "http://spam-s", "production": "http://spam-p"}},
+        model_names={"spam": "mail-filter"},
+    )
+    upstreams = settings.task_upstreams()
+    assert dict(upstreams["spam"].urls) == {"staging": "http://spam-s", "production": "http://spam-p"}
+    assert upstreams["spam"].model_name == "mail-filter"
+    assert upstreams["intent"].urls["staging"] == "http://intent-staging"
+    assert upstreams["intent"].urls["production"] == settings.production_url  # intent falls back to the spam URL
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"upstreams": {"sentiment": {"staging": "http://a", "production": "http://b"}}}, "unknown task 'sentiment'"),
+        ({"upstreams": {"spam": {"staging": "http://a"}}}, "spam has no URL for production"),
+        ({"model_names": {"intent": "spam-detector"}}, "two tasks serve one model name"),
+        ({"shadow_shares": {"sentiment-model": 0.5}}, "shadow_shares"),
+    ],
+)
+def test_upstream_settings_that_cannot_serve_are_refused_at_start(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _settings(**overrides)
