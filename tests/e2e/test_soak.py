@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
+
+from devstack.bench.procstats import rss_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -18,10 +19,7 @@ WARMUP, SOAK = 2_000, 20_000
 
 
 def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmRSS for {pid}")
+    return rss_bytes(pid) / 2**20
 
 
 def _hey(url: str, n: int, body: bytes) -> str:

@@ -27,6 +27,7 @@ from devstack.bench.load import GATEWAY, MODEL_SERVER, TRANSFORMER, Bodies, meas
 from devstack.bench.model import build_random_model, ceiling, make_email, quality
 from devstack.bench.overhead import overhead_targets, serving_overhead
 from devstack.bench.report import Row, markdown, summary_lines
+from devstack.bench.soak import soak, soak_lines
 from devstack.bench.targets import targets
 from devstack.stack import LocalStack, StackConfig
 from serving_common.features import compose_email_text
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--overhead-connections",
         type=int,
         default=64,
-        help="connections of the serving-overhead rows (near-zero model, full path vs a bare FastAPI echo)",
+        help="connections of the serving-overhead rows (near-zero model, full path vs a bare FastAPI app)",
     )
     parser.add_argument(
         "--overhead-template",
@@ -107,7 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="spam model whose tokenizer and labels the near-zero overhead model takes",
     )
     parser.add_argument(
-        "--only-overhead", action="store_true", help="run the serving-overhead rows alone (about a minute)"
+        "--only-overhead",
+        action="store_true",
+        help="run the serving-overhead rows and the soak alone (a few minutes, the soak most of them)",
+    )
+    parser.add_argument(
+        "--soak-requests",
+        type=int,
+        default=300_000,
+        help="requests of the soak (full path, inference log on: RSS of each process sampled); 0: no soak",
     )
     parser.add_argument(
         "--defaults",
@@ -157,16 +166,27 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
     # What the platform itself costs: a near-zero model (same tokenizer) through the full path, against
-    # a bare FastAPI echo with the gateway's own models, both under wrk with a new body per request.
+    # a bare FastAPI app and a gateway-shaped echo, all under wrk with a new body per request; then the soak.
     print(f"serving overhead: near-zero model, {args.overhead_connections} connections (wrk)...", flush=True)
     # The platform's own cost, whatever model is benched: a near-zero spam model on the spam route.
     tiny = build_random_model(args.out / "tiny-random", args.overhead_template, "tiny")
     overhead_rows, overhead = serving_overhead(
         tiny, email, args.out, connections=args.overhead_connections, seconds=args.seconds
     )
+    soaked = ""
+    if args.soak_requests:
+        print(f"soak: {args.soak_requests:,} requests through the full path...", flush=True)
+        soak_row, growth = soak(
+            tiny, email, args.out, requests=args.soak_requests, connections=args.overhead_connections
+        )
+        overhead_rows.append(soak_row)
+        soaked = soak_lines(soak_row, growth)
     if args.only_overhead:
         table = (
-            markdown(overhead_rows, {**_overhead_context(args, metadata, tokens)}) + "\n" + overhead_targets(overhead)
+            markdown(overhead_rows, {**_overhead_context(args, metadata, tokens)})
+            + "\n"
+            + overhead_targets(overhead)
+            + soaked
         )
         (args.out / "overhead.json").write_text(
             json.dumps({"context": overhead, "rows": [asdict(r) for r in overhead_rows]}, indent=2)
@@ -278,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(
         json.dumps({"context": context, "rows": [asdict(r) for r in rows]}, indent=2)
     )
-    table = markdown(rows, context) + "\n" + targets(rows, context, c) + overhead_targets(overhead, header=False)
+    table = (
+        markdown(rows, context) + "\n" + targets(rows, context, c) + overhead_targets(overhead, header=False) + soaked
+    )
     summary = summary_lines(context, c)
     (args.out / "results.md").write_text(defaults_table + "\n" + table + summary)
     print(table + summary)

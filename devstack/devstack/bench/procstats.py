@@ -11,8 +11,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def peak_rss_mib(pid: int) -> float:
+def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise ValueError(f"/proc/{pid}/status has no {field}")
+
+
+def peak_rss_mib(pid: int) -> float:
+    return _status_kib(pid, "VmHWM") / 1024
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident set now."""
+    return _status_kib(pid, "VmRSS") * 1024

@@ -14,13 +14,17 @@ from fastapi.responses import Response
 from api_gateway import metrics
 from api_gateway.api.deps import EnvironmentInference, InferenceDep
 from api_gateway.api.responses import json_response
-from api_gateway.api.schemas import ERROR_RESPONSES, TaskBatchOut, TaskOut, TextBatchIn, TextIn
+from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, TaskBatchOut, TaskOut, TextBatchIn, TextIn
 from api_gateway.inference import ServedBy
 from serving_common.schemas import TransformerInstance
 from serving_common.tasks import task_named
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 TaskName = Annotated[str, PathParam(description="A task this gateway serves, e.g. spam or intent.")]
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    404: {"model": ErrorOut, "description": "The gateway serves no such task (unknown_task)"},
+}
 # Features are the transformer's (logged, and used by drift detection); the caller is not sent them.
 INTERNAL = {"features"}
 
@@ -40,14 +44,14 @@ async def _classify(
     return [out.model_dump(exclude=INTERNAL) for out in result.predictions], prediction.served
 
 
-@router.post("/{task}/predict", response_model=TaskOut, summary="One text, by any task", responses=ERROR_RESPONSES)
+@router.post("/{task}/predict", response_model=TaskOut, summary="One text, by any task", responses=RESPONSES)
 async def predict_task(task: TaskName, body: TextIn, inference: InferenceDep, background: BackgroundTasks) -> Response:
     outputs, served = await _classify(task, [body.text], inference, "task_predict", background)
     return json_response(TaskOut.model_construct(task=task, prediction=outputs[0], **dict(served)))
 
 
 @router.post(
-    "/{task}/batch-predict", response_model=TaskBatchOut, summary="Many texts, by any task", responses=ERROR_RESPONSES
+    "/{task}/batch-predict", response_model=TaskBatchOut, summary="Many texts, by any task", responses=RESPONSES
 )
 async def batch_predict_task(
     task: TaskName, body: TextBatchIn, inference: InferenceDep, background: BackgroundTasks
