@@ -58,6 +58,9 @@ class OnnxClassifier:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Idle intra-op threads sleep instead of spinning for work: on a few shared cores a spinning pool
+        # takes the CPU the HTTP side of the server, and the transformer beside it, need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return cls(session, source, row_by_row=int8)
 

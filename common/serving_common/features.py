@@ -61,11 +61,22 @@ SPAM_KEYWORDS: frozenset[str] = frozenset(
 )
 
 _WHITESPACE = re.compile(r"\s+")
+_VISIBLE_ASCII = re.compile(r"[!-~]")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|co\.uk|biz|info)\b", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _PHONE = re.compile(r"(?<!\d)(?:\+?\d[\d -]{7,}\d)(?!\d)")
 _WORD = re.compile(r"[A-Za-z0-9£$€']+")
-_CURRENCY = re.compile(r"[£$€]")
+# A word (a maximal run of _WORD's characters) that is a keyword, in any ASCII case: what
+# ``w.lower() in SPAM_KEYWORDS`` counts over the words, found by the regex engine in one pass.
+_KEYWORD = re.compile(
+    r"(?<![A-Za-z0-9£$€'])(?:" + "|".join(sorted(SPAM_KEYWORDS)) + r")(?![A-Za-z0-9£$€'])", re.IGNORECASE | re.ASCII
+)
+# Exact pre-filters: text a pattern cannot match skips its scan (the scans are most of a request's
+# feature cost). Every URL holds "://", "www." or one of these suffixes; every phone number a run of
+# nine or more digits, spaces and dashes; every e-mail address an "@".
+_URL_HINTS = ("://", "www.", ".com", ".net", ".org", ".co.uk", ".biz", ".info")
+_PHONE_RUN = bytes.maketrans(b"0123456789 -", b"000000000000")
+_NINE = b"0" * 9
 
 
 # ASCII's control characters (category Cc) but tab and newline, as spaces: what normalize_text's
@@ -90,6 +101,14 @@ def normalize_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+def is_blank(text: str) -> bool:
+    """Whether ``normalize_text(text)`` is empty, without building it for ASCII text: ASCII text is blank
+    exactly when it holds no visible character (controls become spaces, then spaces are stripped)."""
+    if text.isascii():
+        return _VISIBLE_ASCII.search(text) is None
+    return not normalize_text(text)
+
+
 def compose_email_text(body: str, subject: str | None = None) -> str:
     """The text the model reads: subject (when there is one) then body, normalised."""
     if subject and subject.strip():
@@ -100,19 +119,23 @@ def compose_email_text(body: str, subject: str | None = None) -> str:
 def extract_features(text: str) -> dict[str, float]:
     """Numeric features of one (normalised) email text, keyed by :data:`FEATURE_NAMES`."""
     chars = len(text)
-    words = _WORD.findall(text)
     letters, uppercase, digits = _char_classes(text)
+    ascii_text = text.isascii()
+    # The pre-filters are exact for ASCII text (IGNORECASE matches some non-ASCII letters to ASCII ones).
+    lowered = text.lower() if ascii_text else ""
+    url = not ascii_text or any(hint in lowered for hint in _URL_HINTS)
+    phone = digits >= 2 and (not ascii_text or _NINE in text.encode("ascii").translate(_PHONE_RUN))
     return {
         "char_count": float(chars),
-        "word_count": float(len(words)),
-        "url_count": float(len(_URL.findall(text))),
-        "email_address_count": float(len(_EMAIL.findall(text))),
-        "phone_number_count": float(len(_PHONE.findall(text))),
+        "word_count": float(len(_WORD.findall(text))),
+        "url_count": float(len(_URL.findall(text))) if url else 0.0,
+        "email_address_count": float(len(_EMAIL.findall(text))) if "@" in text else 0.0,
+        "phone_number_count": float(len(_PHONE.findall(text))) if phone else 0.0,
         "uppercase_ratio": uppercase / letters if letters else 0.0,
         "exclamation_count": float(text.count("!")),
         "digit_ratio": digits / chars if chars else 0.0,
-        "currency_symbol_count": float(len(_CURRENCY.findall(text))),
-        "spam_keyword_count": float(sum(1 for w in words if w.lower() in SPAM_KEYWORDS)),
+        "currency_symbol_count": float(text.count("£") + text.count("$") + text.count("€")),
+        "spam_keyword_count": float(len(_KEYWORD.findall(text))),
     }
 
 

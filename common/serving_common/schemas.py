@@ -33,6 +33,11 @@ class TransformerInstance(BaseModel):
 
 class TransformerRequest(BaseModel):
     instances: list[TransformerInstance] = Field(min_length=1)
+    features: bool = Field(
+        default=True,
+        description="answer each row's features (they are logged either way); the gateway, which does not "
+        "pass them on, asks without",
+    )
 
 
 class SpamOutput(BaseModel):

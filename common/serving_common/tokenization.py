@@ -35,7 +35,9 @@ class TextEncoder:
         return cls(Tokenizer.from_file(str(path)), max_length)
 
     def encode(self, texts: list[str]) -> EncodedBatch:
-        encodings = self._tokenizer.encode_batch(texts)
+        # The fast variant skips character offsets, which nothing here reads: the same ids, masks and
+        # overflow, a fifth less time on a 128-token e-mail (docs/benchmarks.md).
+        encodings = self._tokenizer.encode_batch_fast(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         return EncodedBatch(ids, mask, [bool(e.overflowing) for e in encodings])

@@ -32,6 +32,7 @@ LOGITS, EMBEDDING = "logits", "embedding"  # the predictor's v2 outputs
 class _Call:
     prepared: Prepared
     request_ids: list[str]  # per row: the row's own id, else the call's
+    features: bool  # answer the features too
     shadow: bool  # mirrored production traffic (X-Textserve-Shadow): logged apart, answered to nobody
 
 
@@ -80,7 +81,7 @@ class TextTransformer(Model):
         request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
         row_ids = [i.request_id or request_id for i in request.instances]
         shadow = (headers or {}).get(SHADOW_HEADER, "").lower() == "true"
-        _call.set(_Call(prepared, row_ids, shadow))
+        _call.set(_Call(prepared, row_ids, request.features, shadow))
         # Binary tensors (the v2 binary data extension) both ways: no per-token JSON numbers to write,
         # parse and validate at either end (they cost more than tokenising; docs/benchmarks.md).
         ids = InferInput(name="input_ids", shape=list(batch.input_ids.shape), datatype="INT64")
@@ -151,7 +152,7 @@ class TextTransformer(Model):
         response: TaskResponse = self.pipeline.task.response(
             scored.verdicts,
             truncated=scored.truncated,
-            features=scored.features,
+            features=scored.features if call.features else [{}] * len(scored.features),
             model_name=result.model_name or self.name,
             model_version=model_version,
         )

@@ -189,9 +189,13 @@ def test_every_served_task_has_the_generic_routes_and_an_unserved_one_is_404(cli
     response = client.post("/api/v1/tasks/intent/predict", json={"text": "hi"}, headers={"X-Environment": "production"})
     body = _assert_error_shape(response, 503, "upstream_unavailable")  # reached intent's production service
     assert body["error"]["details"] == {"environment": "production", "model_name": "intent-classifier"}
-    _assert_error_shape(client.post("/api/v1/tasks/spam/batch-predict", json={"texts": ["a"] * 4}), 413, "payload_too_large")
+    _assert_error_shape(
+        client.post("/api/v1/tasks/spam/batch-predict", json={"texts": ["a"] * 4}), 413, "payload_too_large"
+    )
     _assert_error_shape(client.post("/api/v1/tasks/spam/predict", json={"text": " \u200b "}), 422, "invalid_input")
-    unknown = _assert_error_shape(client.post("/api/v1/tasks/sentiment/predict", json={"text": "hi"}), 404, "unknown_task")
+    unknown = _assert_error_shape(
+        client.post("/api/v1/tasks/sentiment/predict", json={"text": "hi"}), 404, "unknown_task"
+    )
     assert "intent, spam" in unknown["error"]["message"]
 
 

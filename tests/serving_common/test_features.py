@@ -62,3 +62,56 @@ def test_fast_ascii_paths_equal_the_general_definitions():
         letters = [c for c in text if c.isalpha()]
         expected = (len(letters), sum(c.isupper() for c in letters), sum(c.isdigit() for c in text))
         assert _char_classes(text) == expected, repr(text)
+
+
+def _reference_features(text: str) -> dict[str, float]:
+    """The features by their definitions: every pattern scanned over every text, word by word."""
+    from serving_common.features import _EMAIL, _PHONE, _URL, _WORD, SPAM_KEYWORDS
+
+    words = _WORD.findall(text)
+    letters = [c for c in text if c.isalpha()]
+    digits = sum(c.isdigit() for c in text)
+    return {
+        "char_count": float(len(text)),
+        "word_count": float(len(words)),
+        "url_count": float(len(_URL.findall(text))),
+        "email_address_count": float(len(_EMAIL.findall(text))),
+        "phone_number_count": float(len(_PHONE.findall(text))),
+        "uppercase_ratio": sum(c.isupper() for c in letters) / len(letters) if letters else 0.0,
+        "exclamation_count": float(text.count("!")),
+        "digit_ratio": digits / len(text) if text else 0.0,
+        "currency_symbol_count": float(len(re.findall(r"[£$€]", text))),
+        "spam_keyword_count": float(sum(1 for w in words if w.lower() in SPAM_KEYWORDS)),
+    }
+
+
+def test_the_pre_filters_and_the_keyword_scan_give_the_features_their_definitions_give():
+    """extract_features skips a pattern's scan where an exact pre-filter says it cannot match and counts
+    keywords in one regex pass; on random texts built from the pieces that make or nearly make a URL, an
+    address, a phone number or a keyword (non-ASCII look-alikes included), it equals the definitions."""
+    import random
+
+    pieces = [
+        "http://", "https://x", "www.", "WWW.", ".com", ".CoM", ".co.uk", ".info", ".biz", "example", "a-b", "@",
+        "jane.doe@example.org", "+44", "0800", "123", "4567", " ", " ", "-", "--", "1 2 3 4 5", "0", "7",
+        "FREE", "free", "Win", "winner", "winners", "won't", "txt", "£", "$", "€", "cash£", "'call'", "!", ".",
+        "\u212a", "\u0130", "\u017f", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668", "é", "b\u0130z", "\u0131nfo",
+    ]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        text = normalize_text(text) if rng.random() < 0.5 else text  # as served, and as any caller may pass it
+        assert extract_features(text) == _reference_features(text), repr(text)
+
+
+def test_blank_is_what_normalises_to_nothing():
+    import random
+
+    from serving_common.features import is_blank
+
+    alphabet = [chr(i) for i in range(128)] + list("\u200b\u2028\xa0\u3000é\u0301")
+    rng = random.Random(3)
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        assert is_blank(text) == (not normalize_text(text)), repr(text)
+    assert is_blank(" \t\x00\x7f\u200b ") and not is_blank(" ~ ") and not is_blank("é")

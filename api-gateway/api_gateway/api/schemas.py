@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api_gateway.inference import ServedBy
 from api_gateway.readiness import EnvironmentReadiness
-from serving_common.features import normalize_text
+from serving_common.features import is_blank
 from serving_common.schemas import ConfidenceLevel, IntentScore
 
 SPAM_EXAMPLE = "WINNER!! Claim your free prize now, call 09061701461"
@@ -54,7 +54,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _not_blank(value: str, what: str = "text") -> str:
     # The same normalisation the model's input goes through: text that is only whitespace, control
     # or unassigned characters is empty to the model, so it is refused here (422), not upstream.
-    if not normalize_text(value):
+    if is_blank(value):
         raise ValueError(f"{what} must contain visible text")
     return value
 
