@@ -60,17 +60,11 @@ SPAM_KEYWORDS: frozenset[str] = frozenset(
     }
 )
 
-_WHITESPACE = re.compile(r"\s+")
 _VISIBLE_ASCII = re.compile(r"[!-~]")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|co\.uk|biz|info)\b", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _PHONE = re.compile(r"(?<!\d)(?:\+?\d[\d -]{7,}\d)(?!\d)")
 _WORD = re.compile(r"[A-Za-z0-9£$€']+")
-# A word (a maximal run of _WORD's characters) that is a keyword, in any ASCII case: what
-# ``w.lower() in SPAM_KEYWORDS`` counts over the words, found by the regex engine in one pass.
-_KEYWORD = re.compile(
-    r"(?<![A-Za-z0-9£$€'])(?:" + "|".join(sorted(SPAM_KEYWORDS)) + r")(?![A-Za-z0-9£$€'])", re.IGNORECASE | re.ASCII
-)
 # Exact pre-filters: text a pattern cannot match skips its scan (the scans are most of a request's
 # feature cost). Every URL holds "://", "www." or one of these suffixes; every phone number a run of
 # nine or more digits, spaces and dashes; every e-mail address an "@".
@@ -98,7 +92,9 @@ def normalize_text(text: str) -> str:
     else:
         text = unicodedata.normalize("NFKC", text)
         text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\t\n" else " " for ch in text)
-    return _WHITESPACE.sub(" ", text).strip()
+    # str.split() splits at runs of exactly the characters regex \s matches (str.isspace), and drops
+    # the ends: the collapse and strip of ``\s+`` -> " ", at a third of its cost on a long e-mail.
+    return " ".join(text.split())
 
 
 def is_blank(text: str) -> bool:
@@ -121,13 +117,15 @@ def extract_features(text: str) -> dict[str, float]:
     chars = len(text)
     letters, uppercase, digits = _char_classes(text)
     ascii_text = text.isascii()
+    # Lower-casing ASCII text keeps its words' boundaries, so its words come lower-cased from one scan.
     # The pre-filters are exact for ASCII text (IGNORECASE matches some non-ASCII letters to ASCII ones).
     lowered = text.lower() if ascii_text else ""
+    words = _WORD.findall(lowered) if ascii_text else [w.lower() for w in _WORD.findall(text)]
     url = not ascii_text or any(hint in lowered for hint in _URL_HINTS)
     phone = digits >= 2 and (not ascii_text or _NINE in text.encode("ascii").translate(_PHONE_RUN))
     return {
         "char_count": float(chars),
-        "word_count": float(len(_WORD.findall(text))),
+        "word_count": float(len(words)),
         "url_count": float(len(_URL.findall(text))) if url else 0.0,
         "email_address_count": float(len(_EMAIL.findall(text))) if "@" in text else 0.0,
         "phone_number_count": float(len(_PHONE.findall(text))) if phone else 0.0,
@@ -135,7 +133,7 @@ def extract_features(text: str) -> dict[str, float]:
         "exclamation_count": float(text.count("!")),
         "digit_ratio": digits / chars if chars else 0.0,
         "currency_symbol_count": float(text.count("£") + text.count("$") + text.count("€")),
-        "spam_keyword_count": float(len(_KEYWORD.findall(text))),
+        "spam_keyword_count": float(sum(map(SPAM_KEYWORDS.__contains__, words))),
     }
 
 

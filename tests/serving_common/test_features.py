@@ -54,7 +54,7 @@ def test_fast_ascii_paths_equal_the_general_definitions():
 
     from serving_common.features import _char_classes
 
-    alphabet = [chr(i) for i in range(128)] + list("éÜß£€½２Ａ\u200b\u2028\xa0\u0301")
+    alphabet = [chr(i) for i in range(128)] + list("éÜß£€½２Ａ\u200b\u2028\xa0\u0301\u3000\u2009\x85\u1680\u180e")
     rng = random.Random(7)
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
