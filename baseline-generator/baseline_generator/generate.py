@@ -18,7 +18,7 @@ from ml_common.classifier import Classifier
 from serving_common.baseline import BaselineMetadata
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES
-from serving_common.inference_log.records import extra_columns
+from serving_common.inference_log.records import extra_columns, to_table
 from serving_common.model_dir import TOKENIZER_FILE
 from serving_common.pipeline import TextPipeline
 from serving_common.tokenization import TextEncoder
@@ -38,7 +38,7 @@ def run_reference(
     """Rows exactly as the feature transformer would log them for these texts (one pipeline for both)."""
     metadata = classifier.metadata
     pipeline = TextPipeline(metadata, TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length))
-    tables = [
+    parts = [
         pipeline.rows(
             pipeline.run(classifier.infer, texts[start : start + batch_size], batch_size=batch_size),
             projection_id=classifier.projection.id,
@@ -46,7 +46,7 @@ def run_reference(
         )
         for start in tqdm(range(0, len(texts), batch_size), desc=f"baseline {metadata.name}", unit="batch")
     ]
-    return pa.concat_tables(tables)
+    return to_table(parts)
 
 
 def summarise(samples: pa.Table) -> dict[str, Any]:

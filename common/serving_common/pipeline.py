@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from serving_common.features import compose_email_text, extract_features
-from serving_common.inference_log.records import build_table
+from serving_common.inference_log.records import LogRows
 from serving_common.model_dir import TOKENIZER_FILE, ModelMetadata, read_metadata
 from serving_common.tasks import AnyTask, task_of
 from serving_common.tokenization import EncodedBatch, TextEncoder
@@ -108,9 +107,9 @@ class TextPipeline:
         request_ids: str | Sequence[str | None] | None = None,
         hash_salt: bytes | None = None,
         timestamp: datetime | None = None,
-    ) -> pa.Table:
-        """The inference log's rows for ``scored``, in the task's log schema."""
-        return build_table(
+    ) -> LogRows:
+        """The inference log's rows for ``scored`` (``records.to_table`` makes them a table)."""
+        return LogRows.of(
             self.task,
             model_name=model_name or self.metadata.name,
             model_version=model_version or self.metadata.version,

@@ -157,3 +157,42 @@ def test_the_transformer_refuses_a_short_salt():
 
     with pytest.raises(ValueError, match="at least 16"):
         TransformerSettings(inference_log_hash_salt="short")
+
+
+def test_plain_rows_of_several_requests_become_one_table_in_order_embeddings_where_given(tmp_path):
+    from serving_common.inference_log.records import LogRows
+
+    def part(n: int, label: str, with_embedding: bool) -> LogRows:
+        return LogRows.of(
+            SPAM,
+            model_name="spam-detector",
+            model_version="v1-test",
+            features=[extract_features("call 0800 123 4567")] * n,
+            predictions=[Prediction(label, 0.5)] * n,
+            embeddings=np.ones((n, EMBEDDING_DIM), dtype=np.float32) if with_embedding else None,
+            projection_id="rp-test",
+            truncated=[False] * n,
+            request_id=label,
+            timestamp=T0,
+        )
+
+    writer = InferenceLogWriter(str(tmp_path), environment="staging", flush_seconds=60)
+    for rows in (part(2, "spam", True), part(1, "ham", False), part(3, "spam", True)):
+        assert writer.record(rows)
+    writer.close()
+    table = InferenceLogReader(str(tmp_path)).window("staging", "spam-detector", T0, T0 + timedelta(hours=1)).table
+    assert table["request_id"].to_pylist() == ["spam", "spam", "ham", "spam", "spam", "spam"]
+    embeddings = table["embedding"].to_pylist()
+    assert embeddings[2] is None and all(e == [1.0] * EMBEDDING_DIM for i, e in enumerate(embeddings) if i != 2)
+    assert table["embedding_projection"].to_pylist()[1:3] == ["rp-test", None]
+    with pytest.raises(ValueError, match="embeddings of shape"):
+        LogRows.of(
+            SPAM,
+            model_name="m",
+            model_version="v",
+            features=[{}],
+            predictions=[Prediction("ham", 0.1)],
+            embeddings=np.ones((2, EMBEDDING_DIM)),
+            projection_id="rp",
+            truncated=[False],
+        )

@@ -8,7 +8,7 @@ import pytest
 
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import compose_email_text, extract_features
-from serving_common.inference_log.records import schema_for
+from serving_common.inference_log.records import schema_for, to_table
 from serving_common.pipeline import TextPipeline
 
 TEXTS = ["WINNER!! call 09061701461 now", "lunch tomorrow?", "ok", "FREE entry, text WIN to 80086", "see you"]
@@ -55,7 +55,7 @@ def test_scores_that_do_not_fit_the_texts_are_refused(pipeline):
 
 def test_rows_are_the_inference_logs_in_the_tasks_schema(pipeline):
     scored = pipeline.run(_infer, TEXTS)
-    rows = pipeline.rows(scored, projection_id="rp-x", request_ids=[f"r{i}" for i in range(len(TEXTS))])
+    rows = to_table([pipeline.rows(scored, projection_id="rp-x", request_ids=[f"r{i}" for i in range(len(TEXTS))])])
     assert rows.schema == schema_for(pipeline.task) and rows.num_rows == len(TEXTS)
     first = rows.slice(0, 1).to_pylist()[0]
     assert first["model_name"] == pipeline.metadata.name and first["request_id"] == "r0"

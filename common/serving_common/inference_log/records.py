@@ -12,17 +12,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES
 from serving_common.tasks import AnyTask, LogType, Prediction
 
-__all__ = ["SCHEMA", "Prediction", "build_table", "conform", "extra_columns", "salted_hash", "schema_for"]
+__all__ = [
+    "SCHEMA",
+    "LogRows",
+    "Prediction",
+    "build_table",
+    "conform",
+    "extra_columns",
+    "salted_hash",
+    "schema_for",
+    "to_table",
+]
 
 _ARROW_TYPES: dict[LogType, pa.DataType] = {"float64": pa.float64(), "string": pa.string(), "bool": pa.bool_()}
 
@@ -71,56 +83,117 @@ def salted_hash(text: str, salt: bytes) -> str:
     return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
 
 
-def build_table(
-    task: AnyTask,
-    *,
-    model_name: str,
-    model_version: str,
-    features: Sequence[dict[str, float]],
-    predictions: Sequence[Prediction],
-    embeddings: np.ndarray | None,
-    projection_id: str | None,
-    truncated: Sequence[bool],
-    request_id: str | Sequence[str | None] | None = None,
-    texts: Sequence[str] | None = None,
-    hash_salt: bytes | None = None,
-    timestamp: datetime | None = None,
-) -> pa.Table:
-    """One model's rows at one time, in :func:`schema_for` ``task``'s schema, built column by column.
-    Texts are only hashed, and only when a salt is given.
+@dataclass(frozen=True)
+class LogRows:
+    """One model's rows of one moment as plain values. The request path makes these and hands them to the
+    writer's buffer; the writer's thread turns many at once into one Arrow table (:func:`to_table`), so a
+    request pays no per-column Arrow work. Texts are only hashed, and only when a salt is given."""
 
-    ``request_id`` is one id for every row, or one per row (rows of a coalesced call come from
-    several callers, each with its own id)."""
-    n = len(predictions)
-    if len(features) != n or len(truncated) != n:
-        raise ValueError(f"{n} predictions, {len(features)} feature rows, {len(truncated)} truncation flags")
-    ids = [request_id] * n if request_id is None or isinstance(request_id, str) else list(request_id)
+    task: AnyTask
+    model_name: str
+    model_version: str
+    timestamp: datetime
+    features: Sequence[dict[str, float]]
+    predictions: Sequence[Prediction]
+    truncated: Sequence[bool]
+    request_ids: Sequence[str | None]
+    text_hashes: Sequence[str | None]
+    embeddings: np.ndarray | None
+    projection_id: str | None
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.predictions)
+
+    @classmethod
+    def of(
+        cls,
+        task: AnyTask,
+        *,
+        model_name: str,
+        model_version: str,
+        features: Sequence[dict[str, float]],
+        predictions: Sequence[Prediction],
+        embeddings: np.ndarray | None,
+        projection_id: str | None,
+        truncated: Sequence[bool],
+        request_id: str | Sequence[str | None] | None = None,
+        texts: Sequence[str] | None = None,
+        hash_salt: bytes | None = None,
+        timestamp: datetime | None = None,
+    ) -> LogRows:
+        """``request_id`` is one id for every row, or one per row (rows of a coalesced call come from
+        several callers, each with its own id)."""
+        n = len(predictions)
+        if len(features) != n or len(truncated) != n:
+            raise ValueError(f"{n} predictions, {len(features)} feature rows, {len(truncated)} truncation flags")
+        if embeddings is not None and embeddings.shape != (n, EMBEDDING_DIM):
+            raise ValueError(f"expected embeddings of shape [{n}, {EMBEDDING_DIM}], got {list(embeddings.shape)}")
+        ids = [request_id] * n if request_id is None or isinstance(request_id, str) else list(request_id)
+        hashes = [salted_hash(t, hash_salt) for t in texts] if texts is not None and hash_salt else [None] * n
+        return cls(
+            task,
+            model_name,
+            model_version,
+            timestamp or datetime.now(UTC),
+            features,
+            predictions,
+            truncated,
+            ids,
+            hashes,
+            embeddings,
+            projection_id if embeddings is not None else None,
+        )
+
+
+def to_table(parts: Sequence[LogRows]) -> pa.Table:
+    """The rows of one task's parts as one table in :func:`schema_for` its schema, column by column."""
+    task = parts[0].task
+    if any(part.task is not task for part in parts):
+        raise ValueError("rows of different tasks do not share a table")
+
+    def column(values: Any, kind: pa.DataType) -> pa.Array:
+        return pa.array(values, kind)
+
+    def each(get: Any) -> list[Any]:
+        return [value for part in parts for value in get(part)]
+
     columns: dict[str, Any] = {
-        "timestamp": pa.array([timestamp or datetime.now(UTC)] * n, SCHEMA.field("timestamp").type),
-        "model_name": pa.array([model_name] * n, pa.string()),
-        "model_version": pa.array([model_version] * n, pa.string()),
-        "request_id": pa.array(ids, pa.string()),
-        **{name: pa.array([float(f[name]) for f in features], pa.float64()) for name in FEATURE_NAMES},
-        "label": pa.array([p.label for p in predictions], pa.string()),
-        "probability": pa.array([float(p.probability) for p in predictions], pa.float64()),
-        "truncated": pa.array([bool(t) for t in truncated], pa.bool_()),
-        "embedding": _embeddings(embeddings, n),
-        "embedding_projection": pa.array([projection_id if embeddings is not None else None] * n, pa.string()),
-        "text_hash": pa.array(
-            [salted_hash(t, hash_salt) for t in texts] if texts is not None and hash_salt else [None] * n,
-            pa.string(),
-        ),
+        "timestamp": column(each(lambda p: [p.timestamp] * p.num_rows), SCHEMA.field("timestamp").type),
+        "model_name": column(each(lambda p: [p.model_name] * p.num_rows), pa.string()),
+        "model_version": column(each(lambda p: [p.model_version] * p.num_rows), pa.string()),
+        "request_id": column(each(lambda p: p.request_ids), pa.string()),
+        **{
+            name: column([float(f[name]) for part in parts for f in part.features], pa.float64())
+            for name in FEATURE_NAMES
+        },
+        "label": column(each(lambda p: [x.label for x in p.predictions]), pa.string()),
+        "probability": column(each(lambda p: [float(x.probability) for x in p.predictions]), pa.float64()),
+        "truncated": column(each(lambda p: [bool(t) for t in p.truncated]), pa.bool_()),
+        "embedding": _embeddings(parts),
+        "embedding_projection": column(each(lambda p: [p.projection_id] * p.num_rows), pa.string()),
+        "text_hash": column(each(lambda p: p.text_hashes), pa.string()),
     }
     for name, kind in task.log_columns.items():
-        columns[name] = pa.array([p.extras.get(name) for p in predictions], _ARROW_TYPES[kind])
+        columns[name] = column(each(lambda p, n=name: [x.extras.get(n) for x in p.predictions]), _ARROW_TYPES[kind])
     return pa.table(columns, schema=schema_for(task))
 
 
-def _embeddings(embeddings: np.ndarray | None, rows: int) -> pa.Array:
+def build_table(task: AnyTask, **rows: Any) -> pa.Table:
+    """One model's rows of one moment as a table: :meth:`LogRows.of`'s arguments."""
+    return to_table([LogRows.of(task, **rows)])
+
+
+def _embeddings(parts: Sequence[LogRows]) -> pa.Array:
+    """One fixed-size list per row: the parts' embedding matrices stacked, null for rows without one."""
     kind = SCHEMA.field("embedding").type
-    if embeddings is None:
+    rows = sum(p.num_rows for p in parts)
+    if all(p.embeddings is None for p in parts):
         return pa.nulls(rows, kind)
-    if embeddings.shape != (rows, EMBEDDING_DIM):
-        raise ValueError(f"expected embeddings of shape [{rows}, {EMBEDDING_DIM}], got {list(embeddings.shape)}")
-    values = pa.array(np.ascontiguousarray(embeddings, dtype=np.float32).ravel())
-    return pa.FixedSizeListArray.from_arrays(values, EMBEDDING_DIM)
+    zeros = np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    matrix = np.concatenate(
+        [p.embeddings if p.embeddings is not None else np.zeros((p.num_rows, EMBEDDING_DIM)) for p in parts] or [zeros]
+    ).astype(np.float32, copy=False)
+    valid = pa.array([p.embeddings is not None for p in parts for _ in range(p.num_rows)], pa.bool_())
+    values = pa.array(np.ascontiguousarray(matrix).ravel())
+    return pa.FixedSizeListArray.from_arrays(values, EMBEDDING_DIM, mask=pc.invert(valid))

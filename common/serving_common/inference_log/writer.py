@@ -1,10 +1,11 @@
 """Buffered, bounded, off-the-request-path writing of inference-log rows.
 
-``record()`` only appends a table of rows (:func:`records.build_table`) to an in-memory buffer under a
-lock: a request never waits for storage. A background thread writes the buffer as one Parquet file per
-partition every ``flush_seconds`` or as soon as ``flush_rows`` are waiting. When ``max_buffered_rows``
-are waiting (storage slow or down) new rows are dropped and counted, never queued without bound; a
-failed write drops its rows and counts them too. ``close()`` writes what is left (the services call it on shutdown).
+``record()`` only appends a model's rows (:class:`records.LogRows`, plain values: no Arrow work on the
+request path) to an in-memory buffer under a lock: a request never waits for storage. A background
+thread makes each partition's rows one Arrow table and writes it as one Parquet file, every
+``flush_seconds`` or as soon as ``flush_rows`` are waiting. When ``max_buffered_rows`` are waiting
+(storage slow or down) new rows are dropped and counted, never queued without bound; a failed write
+drops its rows and counts them too. ``close()`` writes what is left (the services call it on shutdown).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from serving_common.inference_log.layout import SHADOW_SUFFIX, Partition, hour_of, open_root, part_name
+from serving_common.inference_log.records import LogRows, to_table
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class InferenceLogWriter:
         self.max_buffered_rows = max_buffered_rows
         self.hooks = hooks or WriterHooks()
         self._fs, self._root = open_root(url)
-        self._buffer: list[tuple[Partition, pa.Table]] = []
+        self._buffer: list[tuple[Partition, LogRows | pa.Table]] = []
         self._buffered_rows = 0
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -60,16 +62,19 @@ class InferenceLogWriter:
         self._thread = threading.Thread(target=self._run, name="inference-log-writer", daemon=True)
         self._thread.start()
 
-    def record(self, rows: pa.Table, *, shadow: bool = False) -> bool:
-        """Buffer the rows of one model at one time (as ``build_table`` makes them); False (and counted as
-        dropped) when the buffer has no room for them.
+    def record(self, rows: LogRows | pa.Table, *, shadow: bool = False) -> bool:
+        """Buffer the rows of one model at one time (``LogRows``, or a table in the log's schema as
+        ``build_table`` makes one); False (and counted as dropped) when the buffer has no room for them.
 
         Shadow rows (production traffic mirrored to this environment, answered to nobody) go to the
         partition ``environment=<environment>-shadow``, apart from the environment's own traffic."""
         if not rows.num_rows:
             return True
         environment = f"{self.environment}{SHADOW_SUFFIX}" if shadow else self.environment
-        partition = Partition(environment, rows["model_name"][0].as_py(), hour_of(rows["timestamp"][0].as_py()))
+        if isinstance(rows, LogRows):
+            partition = Partition(environment, rows.model_name, hour_of(rows.timestamp))
+        else:
+            partition = Partition(environment, rows["model_name"][0].as_py(), hour_of(rows["timestamp"][0].as_py()))
         with self._lock:
             if self._closing or self._buffered_rows + rows.num_rows > self.max_buffered_rows:
                 self.hooks.dropped("buffer_full", rows.num_rows)
@@ -106,13 +111,15 @@ class InferenceLogWriter:
             if closing:
                 return
 
-    def _write(self, tables: list[tuple[Partition, pa.Table]]) -> int:
-        groups: dict[Partition, list[pa.Table]] = defaultdict(list)
-        for partition, table in tables:
-            groups[partition].append(table)
+    def _write(self, buffered: list[tuple[Partition, LogRows | pa.Table]]) -> int:
+        groups: dict[Partition, list[LogRows | pa.Table]] = defaultdict(list)
+        for partition, rows in buffered:
+            groups[partition].append(rows)
         written = 0
         for partition, parts in groups.items():
-            part_rows = pa.concat_tables(parts, promote_options="default")
+            plain = [p for p in parts if isinstance(p, LogRows)]
+            tables = [p for p in parts if not isinstance(p, LogRows)] + ([to_table(plain)] if plain else [])
+            part_rows = pa.concat_tables(tables, promote_options="default")
             started = time.perf_counter()
             directory = f"{self._root}/{partition.path}"
             name = part_name(datetime.now(UTC))
