@@ -48,7 +48,13 @@ class OnnxClassifier:
 
     @classmethod
     def export(
-        cls, source: SequenceClassifier, cache_dir: str | Path, threads: int | None = None, *, int8: bool = False
+        cls,
+        source: SequenceClassifier,
+        cache_dir: str | Path,
+        threads: int | None = None,
+        *,
+        int8: bool = False,
+        spinning: bool = True,
     ) -> OnnxClassifier:
         import onnxruntime as ort
 
@@ -58,9 +64,10 @@ class OnnxClassifier:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        # Idle intra-op threads sleep instead of spinning for work: on a few shared cores a spinning pool
-        # takes the CPU the HTTP side of the server, and the transformer beside it, need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Spinning, idle intra-op threads wait for the next pass busily: the default model gains 8-11 % through
+        # the full path on 2 cores; a model that costs almost nothing loses most of the CPU of its server to
+        # the spin (docs/benchmarks.md, "The platform's own cost per request").
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return cls(session, source, row_by_row=int8)
 
@@ -95,12 +102,17 @@ class OnnxClassifier:
 
 
 def for_runtime(
-    classifier: SequenceClassifier, runtime: str, cache_dir: str | Path, threads: int | None = None
+    classifier: SequenceClassifier,
+    runtime: str,
+    cache_dir: str | Path,
+    threads: int | None = None,
+    *,
+    spinning: bool = True,
 ) -> Classifier:
     """The loaded model as a concrete runtime runs it: itself for ``torch``, else its ONNX (or int8) export."""
     if runtime == "torch":
         return classifier
-    return OnnxClassifier.export(classifier, cache_dir, threads, int8=runtime == "onnx-int8")
+    return OnnxClassifier.export(classifier, cache_dir, threads, int8=runtime == "onnx-int8", spinning=spinning)
 
 
 def _export(source: SequenceClassifier, path: Path) -> Path:

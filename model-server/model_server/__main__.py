@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
         classifier = SequenceClassifier.load(model_dir, device, dtype)
         if settings.compile:
             classifier.compile()
-        return for_runtime(classifier, runtime, settings.onnx_cache_dir, settings.torch_threads)
+        return for_runtime(
+            classifier, runtime, settings.onnx_cache_dir, settings.torch_threads, spinning=settings.ort_spinning
+        )
 
     metadatas = [read_metadata(d) for d in settings.model_dirs]
     models: list[tuple[BaseKServeModel, ModelMetadata]] = []

@@ -23,6 +23,12 @@ class ModelServerSettings(KServeComponentSettings):
     torch_threads: int | None = Field(
         default=None, ge=1, description="Intra-op CPU threads for torch; default: torch's own choice."
     )
+    ort_spinning: bool = Field(
+        default=True,
+        description="ONNX Runtime's idle intra-op threads spin for the next pass (its default): 8-11 % more "
+        "throughput for the default model on 2 cores; off leaves the CPU to the processes beside the server "
+        "when its model costs little (docs/benchmarks.md).",
+    )
     warmup_batch_size: int = Field(default=2, ge=1, description="Batch size of the warm-up pass run before ready.")
     batching: bool = Field(
         default=True, description="Gather concurrent requests into one forward pass (off: one pass per request)."
