@@ -24,7 +24,6 @@ before the expensive hops, the way text-embeddings-inference batches before its 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -163,9 +162,13 @@ class Coalescer:
                 and self._in_flight > 0
                 and (remaining := deadline - time.perf_counter()) > 0
             ):
+                # Woken by a change or by the deadline: a timer on the loop, not a Task per wait (wait_for's).
                 self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                timer = asyncio.get_running_loop().call_later(remaining, self._changed.set)
+                try:
+                    await self._changed.wait()
+                finally:
+                    timer.cancel()
             while self._in_flight >= self.max_calls:
                 self._changed.clear()
                 await self._changed.wait()
