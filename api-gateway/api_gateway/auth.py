@@ -2,7 +2,11 @@
 
 The keys file (a Kubernetes Secret mounted read-only in the cluster) is JSON::
 
-    {"keys": [{"name": "ml-team", "sha256": "<hex>", "environments": ["staging"], "requests_per_minute": 600}]}
+    {"keys": [{"name": "ml-team", "sha256": "<hex>", "environments": ["staging"], "requests_per_minute": 600,
+               "permissions": ["predict", "feedback"]}]}
+
+``permissions`` defaults to ``["predict"]``: a key sends true labels (``POST /api/v1/feedback``) only when
+it is given ``feedback``.
 
 ``python -m api_gateway.auth hash`` prints the hash of a key read from stdin. Keys are compared in
 constant time and never logged; only a key's name appears in logs.
@@ -16,11 +20,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from api_gateway.core.environments import Environment
-from api_gateway.core.errors import EnvironmentForbidden, RateLimited, Unauthenticated
+from api_gateway.core.errors import EnvironmentForbidden, PermissionDenied, RateLimited, Unauthenticated
+
+Permission = Literal["predict", "feedback"]
+
+
+def _predict_only() -> list[Permission]:
+    return ["predict"]
 
 
 class ApiKey(BaseModel):
@@ -28,6 +39,7 @@ class ApiKey(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     environments: list[Environment] = Field(min_length=1)
     requests_per_minute: int = Field(default=600, ge=1)
+    permissions: list[Permission] = Field(default_factory=_predict_only, min_length=1)
 
 
 class KeysFile(BaseModel):
@@ -84,8 +96,12 @@ class Authenticator:
             raise Unauthenticated("the API key is not valid")
         return match
 
-    def authorize(self, presented: str | None, environment: Environment) -> ApiKey:
+    def authorize(self, presented: str | None, environment: Environment, permission: Permission = "predict") -> ApiKey:
         match = self.authenticate(presented)
+        if permission not in match.permissions:
+            raise PermissionDenied(
+                f"this API key may not send {permission} requests (its permissions: {', '.join(match.permissions)})"
+            )
         if environment not in match.environments:
             allowed = ", ".join(e.value for e in match.environments)
             raise EnvironmentForbidden(f"this API key may not use the {environment} environment (allowed: {allowed})")

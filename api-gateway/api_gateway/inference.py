@@ -18,10 +18,12 @@ from api_gateway import metrics
 from api_gateway.coalescing import Coalescer, ResponseT
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment
+from api_gateway.feedback import VerdictMemory
 from api_gateway.shadow import Shadow
 from serving_common.errors import PayloadTooLarge, PlatformError, UnknownTask
 from serving_common.request_context import request_id_var
 from serving_common.schemas import TransformerInstance
+from serving_common.tasks import task_named
 
 # What a text may cost before the gateway has read the model's own max length from its metadata.
 DEFAULT_MAX_LENGTH = 512
@@ -88,11 +90,16 @@ class Inference:
     """Predictions from every (environment, task)'s InferenceService, each behind its coalescer."""
 
     def __init__(
-        self, coalescers: Mapping[tuple[Environment, str], Coalescer], shadow: Shadow, limits: SizeLimits
+        self,
+        coalescers: Mapping[tuple[Environment, str], Coalescer],
+        shadow: Shadow,
+        limits: SizeLimits,
+        memory: VerdictMemory | None = None,
     ) -> None:
         self.coalescers = dict(coalescers)
         self.shadow = shadow
         self.limits = limits
+        self.memory = memory  # answered verdicts, for the live counts of true labels sent back (feedback)
 
     async def predict(
         self,
@@ -127,6 +134,16 @@ class Inference:
             elapsed = time.perf_counter() - started
             metrics.REQUESTS.labels(environment, client.model_name, version, endpoint, status).inc()
             metrics.REQUEST_DURATION.labels(environment, client.model_name, version, endpoint).observe(elapsed)
+        if self.memory is not None:
+            answer = task_named(task).answer_label
+            self.memory.remember(
+                environment.value,
+                request_id,
+                task,
+                result.model_name,
+                result.model_version,
+                [answer(p) for p in result.predictions],
+            )
         served = ServedBy(
             environment=environment.value,
             model_name=result.model_name,

@@ -12,12 +12,14 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api_gateway.api.routes import health, intent, models, predict, tasks
+from api_gateway import metrics
+from api_gateway.api.routes import feedback, health, intent, models, predict, tasks
 from api_gateway.api_docs import install_api_docs
 from api_gateway.auth import Authenticator
 from api_gateway.coalescing import Coalescer
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment
+from api_gateway.feedback import Feedback, VerdictMemory
 from api_gateway.inference import Inference, SizeLimits
 from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
 from api_gateway.readiness import watch_readiness
@@ -26,6 +28,7 @@ from api_gateway.upstream import ClientOptions
 from api_gateway.upstream import InferenceServiceClient as Client
 from serving_common.http_errors import install_error_handlers
 from serving_common.http_limits import BodyLimitMiddleware
+from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
 
 log = logging.getLogger("api_gateway")
 
@@ -63,6 +66,16 @@ def _shadow(settings: GatewaySettings, options: ClientOptions) -> Shadow:
     return Shadow(shares, clients, queue_size=settings.shadow_queue_size, concurrency=settings.shadow_concurrency)
 
 
+def _feedback(settings: GatewaySettings, memory: VerdictMemory) -> Feedback:
+    """True labels: one feedback-log writer per environment, beside the inference log."""
+    hooks = WriterHooks(dropped=lambda reason, rows: metrics.FEEDBACK_LOG_DROPPED.labels(reason).inc(rows))
+    writers = {
+        env: InferenceLogWriter(settings.feedback_log_url, environment=env.value, hooks=hooks) for env in Environment
+    }
+    model_names = {task: upstream.model_name for task, upstream in settings.task_upstreams().items()}
+    return Feedback(memory, writers, model_names)
+
+
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,8 +94,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             for key, client in clients.items()
         }
         shadow = _shadow(settings, options)
+        memory = VerdictMemory(settings.feedback_memory_entries, settings.feedback_memory_seconds)
         app.state.clients = clients
-        app.state.inference = Inference(coalescers, shadow, SizeLimits.from_settings(settings))
+        app.state.inference = Inference(coalescers, shadow, SizeLimits.from_settings(settings), memory)
+        app.state.feedback = _feedback(settings, memory)
         if app.state.authenticator is None:
             log.warning(
                 "API KEYS ARE OFF: anyone who can reach this gateway can use every environment "
@@ -97,6 +112,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             watcher.cancel()
             await shadow.aclose()
             await app.state.inference.aclose()
+            app.state.feedback.close()  # writes the labels it holds
             for client in clients.values():
                 await client.aclose()
 
@@ -125,6 +141,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(intent.router)
     app.include_router(tasks.router)
+    app.include_router(feedback.router)
     app.include_router(models.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -82,3 +82,20 @@ SHADOW_PROBABILITY_DELTA = Histogram(
     ["model_name", "production_version", "staging_version"],
     buckets=(0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
 )
+FEEDBACK = Counter(
+    "gateway_feedback_total",
+    "True labels sent back for predictions this gateway remembers, counted once per row: the verdict "
+    "(predicted) against the label (actual), per model version.",
+    ["environment", "model_name", "model_version", "predicted", "actual"],
+)
+FEEDBACK_UNMATCHED = Counter(
+    "gateway_feedback_unmatched_total",
+    "True labels for predictions this gateway does not remember (older, or answered by another replica): "
+    "written to the feedback log and joined offline.",
+    ["environment", "model_name"],
+)
+FEEDBACK_LOG_DROPPED = Counter(
+    "gateway_feedback_log_rows_dropped_total",
+    "Feedback rows the feedback log could not take (buffer_full) or write (write_error).",
+    ["reason"],
+)

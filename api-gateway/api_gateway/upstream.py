@@ -72,6 +72,7 @@ class InferenceServiceClient:
         self.model_name = model_name
         # The served model's max length in tokens (from its metadata, once read): what a text can cost it.
         self.max_length: int | None = None
+        self.labels: list[str] | None = None  # the served model's output labels, once read from its metadata
         self._readiness_timeout = options.readiness_timeout_seconds
         self._retries = options.retries
         self.breaker = CircuitBreaker(options.breaker_failure_threshold, options.breaker_reset_seconds)
@@ -208,6 +209,7 @@ class InferenceServiceClient:
         except ValidationError:
             return None
         self.max_length = info.max_length
+        self.labels = list(info.labels)
         return info
 
     def error(self, cls: type[PlatformError], what: str, **details: object) -> PlatformError:

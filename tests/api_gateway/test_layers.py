@@ -10,7 +10,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "api-gateway" / "api_gateway"
 # Below the HTTP layer: no FastAPI, Starlette or api/ here.
-USE_CASE_AND_BELOW = ["inference", "coalescing", "upstream", "shadow", "readiness", "resilience", "metrics"]
+USE_CASE_AND_BELOW = [
+    "inference",
+    "feedback",
+    "coalescing",
+    "upstream",
+    "shadow",
+    "readiness",
+    "resilience",
+    "metrics",
+]
 
 
 def _module(path: Path) -> str:

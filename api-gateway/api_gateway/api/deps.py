@@ -49,7 +49,7 @@ def resolve_environment(settings: GatewaySettings, x_environment: str | None) ->
         ) from None
 
 
-def _presented_key(request: Request) -> str | None:
+def presented_key(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
@@ -60,7 +60,7 @@ async def require_api_key(request: Request) -> None:
     """Any valid key (for routes that span environments, like the model list)."""
     authenticator: Authenticator | None = request.app.state.authenticator
     if authenticator is not None:
-        authenticator.authenticate(_presented_key(request))
+        authenticator.authenticate(presented_key(request))
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ async def environment_inference(
     environment = resolve_environment(settings, x_environment)
     authenticator: Authenticator | None = request.app.state.authenticator
     if authenticator is not None:
-        authenticator.authorize(_presented_key(request), environment)
+        authenticator.authorize(presented_key(request), environment)
     return EnvironmentInference(environment, request.app.state.inference)
 
 

@@ -227,6 +227,36 @@ class TaskBatchOut(ServedBy):
     count: int
 
 
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"request_id": "6f1c2b9e0d8a4e7f9b3c5d1a2e4f6a8b", "label": "ham"},
+                {"request_id": "b2c4...", "position": 3, "task": "intent", "label": "code_generation"},
+            ]
+        },
+    )
+
+    request_id: str = Field(min_length=1, max_length=128, description="The request_id a prediction answered.")
+    position: int = Field(default=0, ge=0, description="The row of a batch prediction (0 for a single one).")
+    task: str = Field(default="spam", description="The task that answered: spam, intent, or a plug-in's.")
+    label: str = Field(min_length=1, description="The true label: spam/ham, or the true intent.")
+
+
+class FeedbackOut(BaseModel):
+    request_id: str
+    position: int
+    label: str
+    matched: bool = Field(
+        description="This gateway still remembered the prediction (counted live); false: stored, joined offline."
+    )
+    predicted: str | None = Field(description="The label the model gave, when remembered.")
+    model_version: str | None = Field(description="The model version that answered, when remembered.")
+    counted: bool = Field(description="Counted now; false for a second label of the same row (it replaces the first).")
+    environment: Literal["staging", "production"]
+
+
 class ReadyOut(BaseModel):
     ready: bool = Field(description="Whether the default environment can serve.")
     default_environment: str

@@ -124,6 +124,20 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
         description="Most upstream calls in flight at once per environment and model; further requests queue "
         "and leave together in the next call (one slot per transformer replica is a good start).",
     )
+    feedback_log_url: str = Field(
+        default="var/feedback-log",
+        description="Where true labels sent to /api/v1/feedback are written (a directory or an fsspec URL such as "
+        "s3://bucket/feedback-log), partitioned like the inference log.",
+    )
+    feedback_memory_entries: int = Field(
+        default=50_000,
+        ge=1,
+        description="Answered predictions remembered for live feedback counts (about 0.55 KB each: 27 MB at the "
+        "default).",
+    )
+    feedback_memory_seconds: float = Field(
+        default=3600.0, gt=0, description="How long an answered prediction is remembered for live feedback counts."
+    )
     shadow_shares: dict[str, float] = Field(
         default_factory=dict,
         description="Share of production requests mirrored to staging, per model name (JSON, e.g. "

@@ -53,6 +53,13 @@ class EnvironmentForbidden(ClientError):
     code = "environment_forbidden"
 
 
+class PermissionDenied(ClientError):
+    """The key is valid but may not do this (a predict-only key sending feedback)."""
+
+    status_code = 403
+    code = "permission_denied"
+
+
 class RateLimited(ClientError):
     status_code = 429
     code = "rate_limited"

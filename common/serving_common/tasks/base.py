@@ -80,6 +80,11 @@ class ModelTask(ABC, Generic[VerdictT, OutputT, ResponseT]):
     def answer_label(output: OutputT) -> str:
         """The label a wire output names (the gateway counts predictions by it)."""
 
+    def answer_labels(self, labels: Sequence[str]) -> list[str]:
+        """Of a model's output labels (its metadata's ``labels``), those a verdict can name: what a true label
+        sent back may be."""
+        return list(labels)
+
     @abstractmethod
     def compare(self, production: OutputT, staging: OutputT) -> Comparison:
         """How staging's answer on a mirrored row differs from production's."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -85,6 +85,9 @@ class IntentTask(ModelTask[IntentVerdict, IntentOutput, IntentResponse]):
     @staticmethod
     def answer_label(output: IntentOutput) -> str:
         return output.intent
+
+    def answer_labels(self, labels: Sequence[str]) -> list[str]:
+        return [label for label in labels if label not in HEADS[1:]]  # the complexity head's output is a score
 
     def compare(self, production: IntentOutput, staging: IntentOutput) -> Comparison:
         return Comparison(

@@ -1,0 +1,73 @@
+"""True labels back from users: ``POST /api/v1/feedback``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+
+from api_gateway.api.deps import ClientsDep, presented_key, resolve_environment
+from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, FeedbackIn, FeedbackOut
+from api_gateway.auth import Authenticator
+from api_gateway.core.environments import Environment
+from api_gateway.feedback import Feedback
+from serving_common.errors import ModelNotReady, UnknownTask
+from serving_common.tasks import task_named
+
+router = APIRouter(prefix="/api/v1", tags=["feedback"])
+
+
+async def _feedback_access(
+    request: Request,
+    x_environment: Annotated[
+        str | None, Header(description="The environment that answered the prediction; absent: the default.")
+    ] = None,
+) -> tuple[Environment, str | None]:
+    """The environment, once the key may send feedback there; and the key's name (None with keys off)."""
+    environment = resolve_environment(request.app.state.settings, x_environment)
+    authenticator: Authenticator | None = request.app.state.authenticator
+    if authenticator is None:
+        return environment, None
+    key = authenticator.authorize(presented_key(request), environment, "feedback")
+    return environment, key.name
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackOut,
+    summary="Send the true label of an earlier prediction (by its request_id)",
+    responses={**ERROR_RESPONSES, 404: {"model": ErrorOut, "description": "The gateway serves no such task"}},
+)
+async def send_feedback(
+    body: FeedbackIn,
+    access: Annotated[tuple[Environment, str | None], Depends(_feedback_access)],
+    clients: ClientsDep,
+    request: Request,
+) -> FeedbackOut:
+    environment, key = access
+    task = task_named(body.task)  # 404 naming the registered tasks
+    client = clients.get((environment, task.name))
+    if client is None:
+        raise UnknownTask(f"this gateway serves no task {task.name!r}", details={"task": task.name})
+    if client.labels is None and await client.info() is None:
+        raise ModelNotReady(f"the {environment} {client.model_name} service cannot say its labels yet; retry")
+    feedback: Feedback = request.app.state.feedback
+    result = feedback.give(
+        environment,
+        request_id=body.request_id,
+        position=body.position,
+        task=task.name,
+        label=body.label,
+        labels=task.answer_labels(client.labels or []),
+        key=key,
+    )
+    return FeedbackOut(
+        request_id=body.request_id,
+        position=body.position,
+        label=body.label,
+        matched=result.matched,
+        predicted=result.predicted,
+        model_version=result.model_version,
+        counted=result.counted,
+        environment=environment.value,
+    )
