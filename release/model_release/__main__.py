@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     pro.add_argument("--baselines-url", default="s3://textserve-models/baselines")
     pro.add_argument("--min-shadow-rows", type=int, default=100)
     pro.add_argument("--min-agreement", type=float, default=0.9)
+    pro.add_argument(
+        "--min-labels",
+        type=int,
+        default=100,
+        help="users' labelled rows (POST /api/v1/feedback) each version needs before their accuracies are compared",
+    )
+    pro.add_argument(
+        "--max-accuracy-drop", type=float, default=0.01, help="how much less accurate on labels staging may be"
+    )
     pro.add_argument("--force", action="store_true", help="promote even when evidence is missing (recorded)")
     pro.add_argument("--overlays", type=Path, default=OVERLAYS)
     return parser
@@ -60,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                 baselines_url=args.baselines_url,
                 min_shadow_rows=args.min_shadow_rows,
                 min_agreement=args.min_agreement,
+                min_labels=args.min_labels,
+                max_accuracy_drop=args.max_accuracy_drop,
                 force=args.force,
             )
         )

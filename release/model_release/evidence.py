@@ -1,5 +1,6 @@
 """What a version has earned before production serves it: shadow agreement on production's own traffic,
-the evaluation it was built with, and a drift baseline."""
+accuracy on the rows users labelled (when there are enough), the evaluation it was built with, and a
+drift baseline."""
 
 from __future__ import annotations
 
@@ -20,6 +21,58 @@ SHADOW_COMPARISONS = "gateway_shadow_comparisons"  # the gateway's counter (api_
 # over the last hour, per model, version pair and field.
 COMPARED_RULE = "textserve:shadow_comparisons:increase1h"
 AGREEMENT_RULE = "textserve:shadow_agreement:ratio1h"
+FEEDBACK = "gateway_feedback"  # the gateway's live counter of users' labels (api_gateway/feedback.py)
+LABELLED_WINDOW = "7d"  # labelled rows weighed by make promote, from Prometheus
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Users' labels of one version's verdicts in one environment: rows per (predicted, actual)."""
+
+    counts: dict[tuple[str, str], int]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def accuracy(self) -> float:
+        return sum(n for (p, a), n in self.counts.items() if p == a) / self.rows if self.rows else math.nan
+
+    @property
+    def macro_f1(self) -> float:
+        labels = {label for pair in self.counts for label in pair}
+        scores = []
+        for label in labels:
+            hit = self.counts.get((label, label), 0)
+            predicted = sum(n for (p, _), n in self.counts.items() if p == label)
+            actual = sum(n for (_, a), n in self.counts.items() if a == label)
+            scores.append(2 * hit / (predicted + actual) if predicted + actual else 0.0)
+        return sum(scores) / len(scores) if scores else math.nan
+
+
+def labelled_from_metrics(metrics_text: str, model: str, environment: str, version: str) -> Labelled:
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != FEEDBACK:
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name.endswith("_total") and (
+                labels.get("model_name"),
+                labels.get("environment"),
+                labels.get("model_version"),
+            ) == (model, environment, version):
+                counts[(labels["predicted"], labels["actual"])] += int(sample.value)
+    return Labelled(dict(counts))
+
+
+def labelled_from_prometheus(prometheus_url: str, model: str, environment: str, version: str) -> Labelled:
+    """Every gateway pod's labelled rows of the last week, from Prometheus's HTTP API."""
+    selector = f'{{model_name="{model}",environment="{environment}",model_version="{version}"}}'
+    query = f"sum by (predicted, actual) (increase({FEEDBACK}_total{selector}[{LABELLED_WINDOW}]))"
+    series = _series(prometheus_url, query)
+    return Labelled({(m.get("predicted", ""), m.get("actual", "")): round(v) for m, v in series if v >= 0.5})
 
 
 @dataclass(frozen=True)
@@ -70,13 +123,18 @@ def shadow_agreement_from_prometheus(
     return fields
 
 
-def _query(prometheus_url: str, query: str) -> dict[str, float]:
-    """An instant query's value per ``field`` label."""
+def _series(prometheus_url: str, query: str) -> list[tuple[dict[str, str], float]]:
+    """An instant query's series: (labels, value)."""
     answer = httpx.get(f"{prometheus_url.rstrip('/')}/api/v1/query", params={"query": query}, timeout=10)
     body = answer.raise_for_status().json()
     if body.get("status") != "success":
         raise RuntimeError(f"Prometheus refused {query!r}: {body.get('error')}")
-    return {r["metric"].get("field", ""): float(r["value"][1]) for r in body["data"]["result"]}
+    return [(r["metric"], float(r["value"][1])) for r in body["data"]["result"]]
+
+
+def _query(prometheus_url: str, query: str) -> dict[str, float]:
+    """An instant query's value per ``field`` label."""
+    return {labels.get("field", ""): value for labels, value in _series(prometheus_url, query)}
 
 
 def read_metrics(source: str) -> str:
@@ -105,6 +163,28 @@ def _shadow(
             evidence.missing.append(f"{line} (below {min_agreement:.0%})")
         else:
             evidence.found.append(line)
+
+
+def _labelled(
+    evidence: Evidence, staging: Labelled, production: Labelled, min_labels: int, max_drop: float, source: str
+) -> None:
+    """Checked only when both versions have ``min_labels`` labelled rows: users label what they see, so
+    often one environment has few; then the line says so and blocks nothing."""
+
+    def figures(labelled: Labelled) -> str:
+        return f"{labelled.accuracy:.1%} accuracy, macro F1 {labelled.macro_f1:.3f} on {labelled.rows} rows"
+
+    if staging.rows < min_labels or production.rows < min_labels:
+        evidence.found.append(
+            f"users' labels: staging {staging.rows}, production {production.rows} labelled rows; fewer than "
+            f"{min_labels} for one of them, not compared ({source})"
+        )
+        return
+    line = f"users' labels: staging {figures(staging)}; production {figures(production)} ({source})"
+    if staging.accuracy < production.accuracy - max_drop:
+        evidence.missing.append(f"{line} (staging is more than {max_drop:.0%} less accurate)")
+    else:
+        evidence.found.append(line)
 
 
 def _evaluation(evidence: Evidence, store: str, model: str, version: str) -> None:
@@ -154,15 +234,25 @@ def gather_evidence(
     baselines_url: str,
     min_rows: int,
     min_agreement: float,
+    min_labels: int = 100,
+    max_accuracy_drop: float = 0.01,
 ) -> Evidence:
     evidence = Evidence()
     pair = f"{version} against production's {production_version}"
     if prometheus is not None:
         fields = shadow_agreement_from_prometheus(prometheus, model, production_version, version)
         _shadow(evidence, fields, pair, min_rows, min_agreement, "every gateway pod, last hour, from Prometheus")
+        staging = labelled_from_prometheus(prometheus, model, "staging", version)
+        production = labelled_from_prometheus(prometheus, model, "production", production_version)
+        source = f"every gateway pod, last {LABELLED_WINDOW}, from Prometheus"
+        _labelled(evidence, staging, production, min_labels, max_accuracy_drop, source)
     elif metrics is not None:
-        fields = shadow_agreement(read_metrics(metrics), model, production_version, version)
+        text = read_metrics(metrics)
+        fields = shadow_agreement(text, model, production_version, version)
         _shadow(evidence, fields, pair, min_rows, min_agreement, "ONE gateway process's /metrics, not the fleet")
+        staging = labelled_from_metrics(text, model, "staging", version)
+        production = labelled_from_metrics(text, model, "production", production_version)
+        _labelled(evidence, staging, production, min_labels, max_accuracy_drop, "ONE gateway process's /metrics")
     else:
         evidence.missing.append(
             "shadow agreement: no --prometheus URL (PROMETHEUS_URL) nor --metrics source (one gateway's /metrics)"

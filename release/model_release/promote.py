@@ -21,6 +21,8 @@ class PromotionRequest:
     baselines_url: str = "s3://textserve-models/baselines"
     min_shadow_rows: int = 100
     min_agreement: float = 0.9
+    min_labels: int = 100  # users' labelled rows each version needs before their accuracies are compared
+    max_accuracy_drop: float = 0.01
     force: bool = False
 
 
@@ -48,6 +50,8 @@ def promote(request: PromotionRequest) -> int:
             baselines_url=request.baselines_url,
             min_rows=request.min_shadow_rows,
             min_agreement=request.min_agreement,
+            min_labels=request.min_labels,
+            max_accuracy_drop=request.max_accuracy_drop,
         )
     for line in evidence.found:
         print(f"  ok       {line}")

@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from api_gateway.shadow import compare
 from baseline_generator.__main__ import main as generate_baseline
 from model_release.__main__ import main
-from model_release.evidence import shadow_agreement
+from model_release.evidence import labelled_from_metrics, shadow_agreement
 from model_release.overlays import Served
 from model_release.store import sync
 from serving_common.model_dir import read_metadata
@@ -181,3 +181,37 @@ def test_low_shadow_agreement_refuses_unless_forced(repo, tmp_path, model_dir):
     assert main(args) == 2
     assert main([*args, "--force"]) == 0  # forced, and the history says so
     assert Served.read(overlays, "production").history[-1]["forced"] is True
+
+
+def _feedback_metrics(tmp_path: Path, version: str, environment: str, right: int, wrong: int) -> Path:
+    """Users' labels of a version's verdicts, counted by the gateway's own counter (this process's)."""
+    from api_gateway import metrics as gateway_metrics
+
+    gateway_metrics.FEEDBACK.labels(environment, "spam-detector", version, "spam", "spam").inc(right)
+    gateway_metrics.FEEDBACK.labels(environment, "spam-detector", version, "spam", "ham").inc(wrong)
+    path = tmp_path / "metrics.txt"
+    path.write_text(generate_latest().decode())
+    return path
+
+
+def test_users_labels_are_weighed_once_both_versions_have_enough(repo, tmp_path, model_dir, capsys):
+    overlays, store, candidate = repo
+    _with_production_store(overlays, store)
+    current = Served.read(overlays, "production").version("spam-detector")
+    baselines = _baseline(tmp_path, model_dir)
+    _shadow_metrics(tmp_path, current, candidate, rows=150, agreeing=148)
+    # Few labels of staging's verdicts: shown, not compared, nothing blocked by them.
+    _feedback_metrics(tmp_path, current, "production", right=190, wrong=10)
+    metrics = _feedback_metrics(tmp_path, candidate, "staging", right=20, wrong=10)
+    labelled = labelled_from_metrics(metrics.read_text(), "spam-detector", "staging", candidate)
+    assert labelled.rows == 30 and labelled.accuracy == pytest.approx(2 / 3)
+    args = [*_promote_args(overlays, metrics, baselines), "--min-labels", "100"]
+    main(args)  # shadow agreement and the evaluation decide the outcome here; the labels only show
+    out = capsys.readouterr().out
+    assert "  ok       users' labels: staging 30, production 200 labelled rows; fewer than 100" in out
+    # Enough of both, staging clearly less accurate (72.7 % against 95 %): missing evidence, refused.
+    metrics = _feedback_metrics(tmp_path, candidate, "staging", right=60, wrong=20)
+    assert main(args) == 2
+    out = capsys.readouterr().out
+    assert "  MISSING  users' labels: staging 72.7% accuracy, macro F1" in out
+    assert "production 95.0% accuracy" in out and "(staging is more than 1% less accurate)" in out
