@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from model_release.evidence import shadow_agreement, shadow_agreement_from_prometheus
+from model_release.evidence import labelled_from_prometheus, shadow_agreement, shadow_agreement_from_prometheus
 from serving_common.model_dir import read_metadata
 from tests.e2e.conftest import extra_gateway, running_prometheus, wait_until
 
@@ -26,12 +26,33 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 WARM_UP, COUNTED = {"a": 3, "b": 3}, {"a": 20, "b": 45}
 
 
-def _send(gateway: str, rows: int) -> None:
+def _send(gateway: str, rows: int) -> str:
+    """A production batch of ``rows`` e-mails; its request id."""
     emails = [f"Quarterly report {i}: see the attached figures" for i in range(rows)]
     answer = httpx.post(
         f"{gateway}/api/v1/batch-predict", json={"emails": emails}, headers={"X-Environment": "production"}, timeout=60
     )
     assert answer.status_code == 200, answer.text
+    return str(answer.json()["request_id"])
+
+
+def _label(gateway: str, request_id: str, positions: range) -> None:
+    """Users' labels of a production batch's rows, sent to the gateway that answered it."""
+    for position in positions:
+        body = {"request_id": request_id, "position": position, "label": "ham"}
+        answer = httpx.post(
+            f"{gateway}/api/v1/feedback", json=body, headers={"X-Environment": "production"}, timeout=30
+        )
+        assert answer.status_code == 200 and answer.json()["counted"], answer.text
+
+
+def _labelled_pods(prometheus: str, production: str) -> int:
+    series = (
+        f'gateway_feedback_total{{model_name="spam-detector",environment="production",model_version="{production}"}}'
+    )
+    query = f"count(count by (instance) ({series}))"
+    result = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=10).json()["data"]["result"]
+    return int(float(result[0]["value"][1])) if result else 0
 
 
 def _compared(prometheus: str, model: str, production: str, staging: str) -> int:
@@ -65,11 +86,15 @@ def test_promote_reads_every_gateways_shadow_agreement_from_prometheus(stack, mo
             }
         ]
         with running_prometheus(tmp_path / "prometheus", scrape) as prometheus:
+            batches = {}
             for name, gateway in gateways.items():
-                _send(gateway, WARM_UP[name])
+                batches[name] = _send(gateway, WARM_UP[name])
+                _label(gateway, batches[name], range(WARM_UP[name]))  # users' labels, warming up too
             wait_until(lambda: _pods_seen(prometheus, production, staging) == 2, 60, "both pods' series scraped")
+            wait_until(lambda: _labelled_pods(prometheus, production) == 2, 60, "both pods' label series scraped")
             for name, gateway in gateways.items():
-                _send(gateway, COUNTED[name])
+                counted = _send(gateway, COUNTED[name])
+                _label(gateway, counted, range(COUNTED[name]))
 
             def one_pod() -> dict[str, int]:
                 return {
@@ -123,3 +148,8 @@ def test_promote_reads_every_gateways_shadow_agreement_from_prometheus(stack, mo
             line = next(x for x in promote.stdout.splitlines() if "shadow agreement on label" in x)
             rows = int(re.search(r"\d+/(\d+) = ", line).group(1))
             assert "every gateway pod" in line and rows > max(expected.values()), line
+            # Users' labels of production's verdicts, from both pods; none of staging's: shown, not compared.
+            labelled = labelled_from_prometheus(prometheus, "spam-detector", "production", production)
+            assert max(COUNTED.values()) < labelled.rows <= sum(expected.values())
+            line = next(x for x in promote.stdout.splitlines() if "users' labels" in x)
+            assert f"staging 0, production {labelled.rows} labelled rows" in line and "from Prometheus" in line
