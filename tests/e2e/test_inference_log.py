@@ -53,8 +53,10 @@ def test_single_and_batch_spam_predictions_are_logged(api, inference_log_dir):
     assert row["text_hash"] is None  # no salt configured: nothing derived from the text is kept
 
     rows = _rows_for(reader, "production", "spam-detector", batch_id, 3)
-    assert len(rows) == 3
-    assert sorted(r["label"] for r in rows) == sorted(p["prediction"] for p in batch["predictions"])
+    assert len(rows) == 3 and row["position"] == 0
+    by_position = sorted(rows, key=lambda r: r["position"])  # what a user's label names (feedback)
+    assert [r["position"] for r in by_position] == [0, 1, 2]
+    assert [r["label"] for r in by_position] == [p["prediction"] for p in batch["predictions"]]
     assert {r["url_count"] for r in rows} == {0.0, 1.0}
     for r in rows:
         assert set(FEATURE_NAMES) <= set(r) and all(isinstance(r[f], float) for f in FEATURE_NAMES)

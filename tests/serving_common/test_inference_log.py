@@ -137,7 +137,8 @@ def test_a_task_adds_its_own_columns_and_a_window_reads_files_from_before_a_colu
     assert intent_rows.column_names[len(SCHEMA) :] == ["complexity_score", "complexity_level"]
     assert _rows(1).schema == SCHEMA == schema_for(SPAM)  # spam adds nothing
     writer = InferenceLogWriter(str(tmp_path), environment="staging", flush_seconds=60)
-    writer.record(intent_rows.drop_columns(["complexity_level"]))  # a file written before the column existed
+    # A file written before the task's column, and the position, existed.
+    writer.record(intent_rows.drop_columns(["complexity_level", "position"]))
     writer.flush()
     writer.record(intent_rows)
     writer.close()
@@ -182,6 +183,7 @@ def test_plain_rows_of_several_requests_become_one_table_in_order_embeddings_whe
     writer.close()
     table = InferenceLogReader(str(tmp_path)).window("staging", "spam-detector", T0, T0 + timedelta(hours=1)).table
     assert table["request_id"].to_pylist() == ["spam", "spam", "ham", "spam", "spam", "spam"]
+    assert table["position"].to_pylist() == [0, 1, 0, 0, 1, 2]  # within each request's own rows
     embeddings = table["embedding"].to_pylist()
     assert embeddings[2] is None and all(e == [1.0] * EMBEDDING_DIM for i, e in enumerate(embeddings) if i != 2)
     assert table["embedding_projection"].to_pylist()[1:3] == ["rp-test", None]

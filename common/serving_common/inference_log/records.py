@@ -45,6 +45,8 @@ SCHEMA = pa.schema(
         pa.field("model_name", pa.string(), nullable=False),
         pa.field("model_version", pa.string(), nullable=False),
         pa.field("request_id", pa.string()),
+        # The row within its request (a batch's rows share the request id): what a user's label names.
+        pa.field("position", pa.int32()),
         *(pa.field(name, pa.float64(), nullable=False) for name in FEATURE_NAMES),
         pa.field("label", pa.string(), nullable=False),
         pa.field("probability", pa.float64(), nullable=False),
@@ -70,9 +72,14 @@ def extra_columns(table: pa.Table) -> list[str]:
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """The common columns cast to :data:`SCHEMA`'s types and first, the task's own after them as they are;
-    KeyError when a common column is missing."""
-    common = [table[name].cast(field.type) for name, field in zip(SCHEMA.names, SCHEMA, strict=True)]
+    """The common columns cast to :data:`SCHEMA`'s types and first, the task's own after them as they are.
+    A nullable common column a file predates (``position``) reads as nulls; KeyError when any other is missing."""
+    common = [
+        table[name].cast(field.type)
+        if name in table.column_names or not field.nullable
+        else pa.nulls(table.num_rows, field.type)
+        for name, field in zip(SCHEMA.names, SCHEMA, strict=True)
+    ]
     extras = extra_columns(table)
     fields = [*SCHEMA, *(table.schema.field(name) for name in extras)]
     return pa.Table.from_arrays([*common, *(table[name] for name in extras)], schema=pa.schema(fields))
@@ -97,6 +104,7 @@ class LogRows:
     predictions: Sequence[Prediction]
     truncated: Sequence[bool]
     request_ids: Sequence[str | None]
+    positions: Sequence[int | None]
     text_hashes: Sequence[str | None]
     embeddings: np.ndarray | None
     projection_id: str | None
@@ -123,13 +131,23 @@ class LogRows:
         timestamp: datetime | None = None,
     ) -> LogRows:
         """``request_id`` is one id for every row, or one per row (rows of a coalesced call come from
-        several callers, each with its own id)."""
+        several callers, each with its own id, each caller's rows together and in order). A row's position is
+        its place among the rows of its request id; none without ids."""
         n = len(predictions)
         if len(features) != n or len(truncated) != n:
             raise ValueError(f"{n} predictions, {len(features)} feature rows, {len(truncated)} truncation flags")
         if embeddings is not None and embeddings.shape != (n, EMBEDDING_DIM):
             raise ValueError(f"expected embeddings of shape [{n}, {EMBEDDING_DIM}], got {list(embeddings.shape)}")
         ids = [request_id] * n if request_id is None or isinstance(request_id, str) else list(request_id)
+        seen: dict[str, int] = {}
+        positions: list[int | None] = []
+        for row_id in ids:
+            if row_id is None:
+                positions.append(None)
+                continue
+            position = seen.get(row_id, 0)
+            positions.append(position)
+            seen[row_id] = position + 1
         hashes = [salted_hash(t, hash_salt) for t in texts] if texts is not None and hash_salt else [None] * n
         return cls(
             task,
@@ -140,6 +158,7 @@ class LogRows:
             predictions,
             truncated,
             ids,
+            positions,
             hashes,
             embeddings,
             projection_id if embeddings is not None else None,
@@ -163,6 +182,7 @@ def to_table(parts: Sequence[LogRows]) -> pa.Table:
         "model_name": column(each(lambda p: [p.model_name] * p.num_rows), pa.string()),
         "model_version": column(each(lambda p: [p.model_version] * p.num_rows), pa.string()),
         "request_id": column(each(lambda p: p.request_ids), pa.string()),
+        "position": column(each(lambda p: p.positions), pa.int32()),
         **{
             name: column([float(f[name]) for part in parts for f in part.features], pa.float64())
             for name in FEATURE_NAMES
