@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from api_gateway import metrics
 from api_gateway.core.environments import Environment
 from serving_common.errors import InvalidInput
-from serving_common.inference_log.feedback import feedback_row
+from serving_common.inference_log.feedback import Label
 from serving_common.inference_log.writer import InferenceLogWriter
 
 
@@ -126,7 +126,7 @@ class Feedback:
             counted = True
         elif remembered is None:
             metrics.FEEDBACK_UNMATCHED.labels(environment, model_name).inc()
-        row = feedback_row(
+        row = Label(
             timestamp=datetime.now(UTC),
             model_name=model_name,
             model_version=remembered.model_version if remembered else None,
@@ -136,7 +136,7 @@ class Feedback:
             label=label,
             predicted=predicted,
             key=key,
-        )
+        ).table()
         self.writers[environment].record(row)
         return FeedbackResult(
             remembered is not None, predicted, remembered.model_version if remembered else None, counted

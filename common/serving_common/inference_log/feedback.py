@@ -8,6 +8,7 @@ written by the same bounded writer). A row is joined to its prediction's row by 
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -27,28 +28,20 @@ FEEDBACK_SCHEMA = pa.schema(
 )
 
 
-def feedback_row(
-    *,
-    timestamp: datetime,
-    model_name: str,
-    model_version: str | None,
-    task: str,
-    request_id: str,
-    position: int,
-    label: str,
-    predicted: str | None,
-    key: str | None,
-) -> pa.Table:
-    """One label as a one-row table in :data:`FEEDBACK_SCHEMA`."""
-    values = dict(
-        timestamp=timestamp,
-        model_name=model_name,
-        model_version=model_version,
-        task=task,
-        request_id=request_id,
-        position=position,
-        label=label,
-        predicted=predicted,
-        key=key,
-    )
-    return pa.Table.from_pylist([values], schema=FEEDBACK_SCHEMA)
+@dataclass(frozen=True)
+class Label:
+    """One true label for a row of an earlier prediction, as the feedback log keeps it."""
+
+    timestamp: datetime
+    model_name: str
+    model_version: str | None
+    task: str
+    request_id: str
+    position: int
+    label: str
+    predicted: str | None
+    key: str | None
+
+    def table(self) -> pa.Table:
+        """This label as a one-row table in :data:`FEEDBACK_SCHEMA`."""
+        return pa.Table.from_pylist([asdict(self)], schema=FEEDBACK_SCHEMA)
