@@ -73,6 +73,9 @@ def _feedback(settings: GatewaySettings, memory: VerdictMemory) -> Feedback:
         env: InferenceLogWriter(settings.feedback_log_url, environment=env.value, hooks=hooks) for env in Environment
     }
     model_names = {task: upstream.model_name for task, upstream in settings.task_upstreams().items()}
+    for env in Environment:  # exported from the start, so the dashboards' queries resolve
+        for name in model_names.values():
+            metrics.FEEDBACK_UNMATCHED.labels(env, name)
     return Feedback(memory, writers, model_names)
 
 

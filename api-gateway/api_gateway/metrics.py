@@ -99,3 +99,5 @@ FEEDBACK_LOG_DROPPED = Counter(
     "Feedback rows the feedback log could not take (buffer_full) or write (write_error).",
     ["reason"],
 )
+for _reason in ("buffer_full", "write_error"):  # exported from the start, so the dashboards' queries resolve
+    FEEDBACK_LOG_DROPPED.labels(_reason)

@@ -70,9 +70,21 @@ def labelled_from_metrics(metrics_text: str, model: str, environment: str, versi
 def labelled_from_prometheus(prometheus_url: str, model: str, environment: str, version: str) -> Labelled:
     """Every gateway pod's labelled rows of the last week, from Prometheus's HTTP API."""
     selector = f'{{model_name="{model}",environment="{environment}",model_version="{version}"}}'
-    query = f"sum by (predicted, actual) (increase({FEEDBACK}_total{selector}[{LABELLED_WINDOW}]))"
-    series = _series(prometheus_url, query)
-    return Labelled({(m.get("predicted", ""), m.get("actual", "")): round(v) for m, v in series if v >= 0.5})
+    by = "sum by (predicted, actual)"
+    increased = _series(prometheus_url, f"{by} (increase({FEEDBACK}_total{selector}[{LABELLED_WINDOW}]))")
+    # increase() extrapolates to the window's edges, which for young series can claim more rows than were
+    # labelled: capped by what the live pods' counters hold in all (as the shadow rows are).
+    held = {
+        (m.get("predicted", ""), m.get("actual", "")): v
+        for m, v in _series(prometheus_url, f"{by} ({FEEDBACK}_total{selector})")
+    }
+    counts = {}
+    for labels, value in increased:
+        pair = (labels.get("predicted", ""), labels.get("actual", ""))
+        rows = round(min(value, held.get(pair, value)))
+        if rows > 0:
+            counts[pair] = rows
+    return Labelled(counts)
 
 
 @dataclass(frozen=True)

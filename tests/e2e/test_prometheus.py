@@ -65,7 +65,7 @@ def test_prometheus_scrapes_every_component(prometheus):
 def test_platform_rules_are_loaded_and_healthy(prometheus):
     def loaded():
         groups = httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
-        return {g["name"] for g in groups} == {"textserve.recording", "textserve.alerts"} and all(
+        return {g["name"] for g in groups} == {"textserve.recording", "textserve.feedback", "textserve.alerts"} and all(
             r["health"] == "ok" for g in groups for r in g["rules"]
         )
 
