@@ -20,6 +20,7 @@ from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
 
 MODELS_BUCKET = "s3://textserve-models"
 LOG_BUCKET = "s3://textserve-inference-log"
+FEEDBACK_BUCKET = "s3://textserve-feedback-log"
 
 
 def from_object_store(model_dirs: dict[str, list[Path]], mount: Path) -> dict[str, list[Path]]:
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         env = store.env() if store is not None else {"AWS_ENDPOINT_URL": args.object_store}
         os.environ.update(env)
         model_dirs = from_object_store(model_dirs, Path("var/mnt"))
-        storage = {"inference_log_url": LOG_BUCKET, "component_env": env}
+        storage = {"inference_log_url": LOG_BUCKET, "feedback_log_url": FEEDBACK_BUCKET, "component_env": env}
     # Shadow traffic on by default, so production traffic shows agreement metrics on the gateway's /metrics.
     shares = {name: args.shadow_share for name in ("spam-detector", "intent-classifier")}
     config = StackConfig(

@@ -16,7 +16,7 @@ import fsspec
 from devstack.process import ManagedProcess, free_port
 
 # The buckets of a cluster (docs/object-storage.md).
-BUCKETS = ("textserve-models", "textserve-inference-log", "textserve-drift-reports")
+BUCKETS = ("textserve-models", "textserve-inference-log", "textserve-feedback-log", "textserve-drift-reports")
 REGION = "us-east-1"
 
 

@@ -29,18 +29,13 @@ class StackConfig:
     )
     log_dir: Path = Path("var/log")
     inference_log_url: str = "var/inference-log"  # where both transformers record predictions
-    feedback_log_url: str | None = None  # where the gateway records true labels; default: beside the log
+    feedback_log_url: str = "var/feedback-log"  # where the gateway records true labels
     inference_log: bool = True
     echo: bool = True
     gateway_env: dict[str, str] = field(default_factory=dict)
     predictor_args: dict[str, list[str]] = field(default_factory=dict)  # extra model-server flags per environment
     transformer_args: dict[str, list[str]] = field(default_factory=dict)  # extra transformer flags per environment
     component_env: dict[str, str] = field(default_factory=dict)  # extra environment of every KServe component
-
-    @property
-    def feedback_url(self) -> str:
-        """The feedback log: ``feedback_log_url``, else ``feedback-log`` beside the inference log."""
-        return self.feedback_log_url or f"{self.inference_log_url.rstrip('/').rsplit('/', 1)[0]}/feedback-log"
 
     @classmethod
     def on_free_ports(cls, model_dirs: dict[str, list[Path]], **kwargs: object) -> StackConfig:
@@ -137,7 +132,7 @@ class LocalStack:
             self.transformer_url("production"),
             log_dir=config.log_dir,
             echo=config.echo,
-            env={"GATEWAY_FEEDBACK_LOG_URL": config.feedback_url, **config.gateway_env},
+            env={**config.component_env, "GATEWAY_FEEDBACK_LOG_URL": config.feedback_log_url, **config.gateway_env},
             host=host,
         )
 

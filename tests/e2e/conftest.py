@@ -32,6 +32,7 @@ def stack(stack_model_dirs, inference_log_dir, tmp_path_factory):
         log_dir=tmp_path_factory.mktemp("logs"),
         echo=False,
         inference_log_url=str(inference_log_dir),
+        feedback_log_url=str(inference_log_dir.parent / "feedback-log"),
         # Per-request log lines on in staging only (tracing tests read them); production keeps the default.
         predictor_args={"staging": ["--enable_latency_logging", "true"]},
         transformer_args={"staging": ["--enable_latency_logging", "true"]},

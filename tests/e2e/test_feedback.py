@@ -24,7 +24,7 @@ def _feedback_counts(api: httpx.Client) -> dict[tuple[str, ...], float]:
 
 
 def _feedback_rows(stack) -> list[dict]:
-    root = stack.config.feedback_url
+    root = stack.config.feedback_log_url
     try:
         return ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pylist()
     except (FileNotFoundError, ValueError):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from api_gateway.auth import Authenticator
+from api_gateway.auth import Authenticator, Permission
 from api_gateway.coalescing import ResponseT
 from api_gateway.core.config import GatewaySettings
 from api_gateway.core.environments import Environment
@@ -85,6 +85,19 @@ class EnvironmentInference:
         )
 
 
+def authorized_environment(
+    request: Request, x_environment: str | None, permission: Permission = "predict"
+) -> tuple[Environment, str | None]:
+    """The requested environment, once the caller's API key may send ``permission`` requests there; and the
+    key's name (None with keys off)."""
+    settings: GatewaySettings = request.app.state.settings
+    environment = resolve_environment(settings, x_environment)
+    authenticator: Authenticator | None = request.app.state.authenticator
+    if authenticator is None:
+        return environment, None
+    return environment, authenticator.authorize(presented_key(request), environment, permission).name
+
+
 async def environment_inference(
     request: Request,
     x_environment: Annotated[
@@ -92,12 +105,26 @@ async def environment_inference(
     ] = None,
 ) -> EnvironmentInference:
     """The requested environment, once the caller's API key may use it, with the prediction use case."""
-    settings: GatewaySettings = request.app.state.settings
-    environment = resolve_environment(settings, x_environment)
-    authenticator: Authenticator | None = request.app.state.authenticator
-    if authenticator is not None:
-        authenticator.authorize(presented_key(request), environment)
+    environment, _ = authorized_environment(request, x_environment)
     return EnvironmentInference(environment, request.app.state.inference)
 
 
+@dataclass(frozen=True)
+class FeedbackAccess:
+    """The environment a label is for, once the key may send feedback there, and the key's name."""
+
+    environment: Environment
+    key: str | None
+
+
+async def feedback_access(
+    request: Request,
+    x_environment: Annotated[
+        str | None, Header(description="The environment that answered the prediction; absent: the default.")
+    ] = None,
+) -> FeedbackAccess:
+    return FeedbackAccess(*authorized_environment(request, x_environment, "feedback"))
+
+
 InferenceDep = Annotated[EnvironmentInference, Depends(environment_inference)]
+FeedbackAccessDep = Annotated[FeedbackAccess, Depends(feedback_access)]

@@ -74,6 +74,7 @@ def stack_config(
         log_dir=args.out / ("logs-" + run if run else "logs"),
         echo=False,
         inference_log_url=str(args.out / "inference-log"),
+        feedback_log_url=str(args.out / "feedback-log"),
         predictor_args={"staging": ["--batching", "on", *batching, *staging_extra], "production": production},
         transformer_args=transformer_args or {},
     )

@@ -149,6 +149,7 @@ def serving_overhead(
         log_dir=out / "logs-overhead",
         echo=False,
         inference_log_url=str(out / "inference-log"),
+        feedback_log_url=str(out / "feedback-log"),
         gateway_env=gateway_env or {},
         component_env=component_env or {},
         predictor_args={env: ["--batching", "on"] for env in ("staging", "production")},

@@ -57,6 +57,7 @@ def soak(
         log_dir=out / "logs-soak",
         echo=False,
         inference_log_url=str(out / "inference-log-soak"),
+        feedback_log_url=str(out / "feedback-log-soak"),
         predictor_args={env: ["--batching", "on"] for env in ("staging", "production")},
     )
     served, errors, samples = 0, 0, []

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
 
-from fastapi import APIRouter, Depends, Header, Request
-
-from api_gateway.api.deps import ClientsDep, presented_key, resolve_environment
+from api_gateway.api.deps import ClientsDep, FeedbackAccessDep
 from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, FeedbackIn, FeedbackOut
-from api_gateway.auth import Authenticator
-from api_gateway.core.environments import Environment
 from api_gateway.feedback import Feedback
 from serving_common.errors import ModelNotReady, UnknownTask
 from serving_common.tasks import task_named
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
-
-
-async def _feedback_access(
-    request: Request,
-    x_environment: Annotated[
-        str | None, Header(description="The environment that answered the prediction; absent: the default.")
-    ] = None,
-) -> tuple[Environment, str | None]:
-    """The environment, once the key may send feedback there; and the key's name (None with keys off)."""
-    environment = resolve_environment(request.app.state.settings, x_environment)
-    authenticator: Authenticator | None = request.app.state.authenticator
-    if authenticator is None:
-        return environment, None
-    key = authenticator.authorize(presented_key(request), environment, "feedback")
-    return environment, key.name
 
 
 @router.post(
@@ -40,11 +21,11 @@ async def _feedback_access(
 )
 async def send_feedback(
     body: FeedbackIn,
-    access: Annotated[tuple[Environment, str | None], Depends(_feedback_access)],
+    access: FeedbackAccessDep,
     clients: ClientsDep,
     request: Request,
 ) -> FeedbackOut:
-    environment, key = access
+    environment, key = access.environment, access.key
     task = task_named(body.task)  # 404 naming the registered tasks
     client = clients.get((environment, task.name))
     if client is None:
