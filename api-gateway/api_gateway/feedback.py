@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from api_gateway import metrics
 from api_gateway.core.environments import Environment
-from serving_common.errors import InvalidInput
+from serving_common.errors import InvalidInput, PayloadTooLarge
 from serving_common.inference_log.feedback import Label
 from serving_common.inference_log.writer import InferenceLogWriter
 
@@ -88,8 +88,10 @@ class Feedback:
         memory: VerdictMemory,
         writers: Mapping[Environment, InferenceLogWriter],
         model_names: Mapping[str, str],
+        max_text_chars: int,
     ) -> None:
         self.memory = memory
+        self.max_text_chars = max_text_chars
         self.writers = dict(writers)
         self.model_names = dict(model_names)  # task -> the model name it is served under
 
@@ -103,8 +105,15 @@ class Feedback:
         label: str,
         labels: Sequence[str],
         key: str | None,
+        text: str | None = None,
     ) -> FeedbackResult:
-        """``labels``: the labels the task's model answers; anything else is refused (422)."""
+        """``labels``: the labels the task's model answers; anything else is refused (422). ``text``: the
+        text the model read, when the labeller sent it (at most ``max_text_chars``, else 413)."""
+        if text is not None and len(text) > self.max_text_chars:
+            raise PayloadTooLarge(
+                f"the labelled text has {len(text)} characters; the limit is {self.max_text_chars}",
+                details={"max_text_chars": self.max_text_chars},
+            )
         if label not in labels:
             raise InvalidInput(
                 f"{label!r} is not a label of the {task} model; its labels: {', '.join(labels)}",
@@ -118,29 +127,29 @@ class Feedback:
                 details={"task": remembered.task, "rows": len(remembered.labels)},
             )
         model_name = remembered.model_name if remembered else self.model_names[task]
+        model_version = remembered.model_version if remembered else None
         predicted = remembered.labels[position] if remembered else None
         counted = False
         if remembered is not None and position not in remembered.labelled:
             remembered.labelled.add(position)
-            metrics.FEEDBACK.labels(environment, model_name, remembered.model_version, predicted, label).inc()
+            metrics.FEEDBACK.labels(environment, model_name, model_version, predicted, label).inc()
             counted = True
         elif remembered is None:
             metrics.FEEDBACK_UNMATCHED.labels(environment, model_name).inc()
         row = Label(
             timestamp=datetime.now(UTC),
             model_name=model_name,
-            model_version=remembered.model_version if remembered else None,
+            model_version=model_version,
             task=task,
             request_id=request_id,
             position=position,
             label=label,
             predicted=predicted,
             key=key,
+            text=text,
         ).table()
         self.writers[environment].record(row)
-        return FeedbackResult(
-            remembered is not None, predicted, remembered.model_version if remembered else None, counted
-        )
+        return FeedbackResult(remembered is not None, predicted, model_version, counted)
 
     def close(self) -> None:
         for writer in self.writers.values():

@@ -70,13 +70,19 @@ def _feedback(settings: GatewaySettings, memory: VerdictMemory) -> Feedback:
     """True labels: one feedback-log writer per environment, beside the inference log."""
     hooks = WriterHooks(dropped=lambda reason, rows: metrics.FEEDBACK_LOG_DROPPED.labels(reason).inc(rows))
     writers = {
-        env: InferenceLogWriter(settings.feedback_log_url, environment=env.value, hooks=hooks) for env in Environment
+        env: InferenceLogWriter(
+            settings.feedback_log_url,
+            environment=env.value,
+            max_buffered_rows=settings.feedback_log_max_buffered_rows,
+            hooks=hooks,
+        )
+        for env in Environment
     }
     model_names = {task: upstream.model_name for task, upstream in settings.task_upstreams().items()}
     for env in Environment:  # exported from the start, so the dashboards' queries resolve
         for name in model_names.values():
             metrics.FEEDBACK_UNMATCHED.labels(env, name)
-    return Feedback(memory, writers, model_names)
+    return Feedback(memory, writers, model_names, settings.max_text_chars)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:

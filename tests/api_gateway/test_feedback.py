@@ -37,7 +37,7 @@ def test_the_memory_is_bounded_in_entries_and_in_age():
 
 def _feedback(tmp_path, memory: VerdictMemory) -> Feedback:
     writers = {env: InferenceLogWriter(str(tmp_path), environment=env.value, flush_seconds=60) for env in Environment}
-    return Feedback(memory, writers, {"spam": "spam-detector"})
+    return Feedback(memory, writers, {"spam": "spam-detector"}, max_text_chars=1_000)
 
 
 def test_a_row_counts_once_refusals_are_clear_and_every_label_is_written(tmp_path):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api_gateway.api.schemas import EmailIn
+from api_gateway.api.schemas import EmailIn, FeedbackIn
 from serving_common.email_message import parse_email
-from serving_common.errors import PlatformError
+from serving_common.errors import InvalidInput, PlatformError
+from serving_common.features import compose_email_text
 from serving_common.schemas import TransformerInstance
 
 
@@ -45,3 +46,19 @@ def from_batch(emails: list[EmailIn]) -> list[EmailText]:
             exc.details = {**exc.details, "index": index}
             raise
     return texts
+
+
+def labelled_text(feedback: FeedbackIn) -> str | None:
+    """The text the model read, as a label's sender gave it (``text`` and ``subject``, or ``raw_email``),
+    composed and normalised as the transformer does; None when none was given."""
+    if feedback.raw_email is not None:
+        email = from_raw(feedback.raw_email)
+        body, subject = email.body, email.subject
+    elif feedback.text is not None:
+        body, subject = feedback.text, feedback.subject
+    else:
+        return None
+    text = compose_email_text(body, subject)
+    if not text:
+        raise InvalidInput("the labelled text is empty once normalised")
+    return text

@@ -234,6 +234,7 @@ class FeedbackIn(BaseModel):
             "examples": [
                 {"request_id": "6f1c2b9e0d8a4e7f9b3c5d1a2e4f6a8b", "label": "ham"},
                 {"request_id": "b2c4...", "position": 3, "task": "intent", "label": "code_generation"},
+                {"request_id": "9d0e...", "label": "spam", "raw_email": RAW_EMAIL_EXAMPLE},
             ]
         },
     )
@@ -242,6 +243,29 @@ class FeedbackIn(BaseModel):
     position: int = Field(default=0, ge=0, description="The row of a batch prediction (0 for a single one).")
     task: str = Field(default="spam", description="The task that answered: spam, intent, or a plug-in's.")
     label: str = Field(min_length=1, description="The true label: spam/ham, or the true intent.")
+    text: str | None = Field(
+        default=None,
+        description="Optional: the text that was classified (`email_content`, or the intent text), so the label "
+        "can train the next model. Stored with the label (the inference log keeps no texts); the retraining "
+        "export checks it against the prediction's hash when the log has one. Give this or `raw_email`.",
+    )
+    subject: str | None = Field(default=None, max_length=10_000, description="The subject sent beside `text`.")
+    raw_email: str | None = Field(
+        default=None, description="Optional: the whole raw message that was classified, instead of `text`."
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str | None) -> str | None:
+        return None if value is None else _not_blank(value, "text")
+
+    @model_validator(mode="after")
+    def _one_text(self) -> FeedbackIn:
+        if self.text is not None and self.raw_email is not None:
+            raise ValueError("give at most one of text and raw_email")
+        if self.subject is not None and self.text is None:
+            raise ValueError("subject goes with text (raw_email carries its own)")
+        return self
 
 
 class FeedbackOut(BaseModel):

@@ -129,6 +129,12 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
         description="Where true labels sent to /api/v1/feedback are written (a directory or an fsspec URL such as "
         "s3://bucket/feedback-log), partitioned like the inference log.",
     )
+    feedback_log_max_buffered_rows: int = Field(
+        default=2_000,
+        ge=1,
+        description="Labels held for the feedback log's next write at most (further ones are dropped and counted). "
+        "A label may carry its text (up to max_text_chars), so this bounds memory: 2,000 e-mails of 5 KB are 10 MB.",
+    )
     feedback_memory_entries: int = Field(
         default=50_000,
         ge=1,

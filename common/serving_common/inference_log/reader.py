@@ -1,4 +1,5 @@
-"""Reading a window of the inference log: rows with start <= timestamp < end, per environment and model.
+"""Reading a window of the inference log (or of the feedback log beside it, laid out alike): rows with
+start <= timestamp < end, per environment and model.
 
 A file that cannot be read (truncated, not Parquet, wrong columns) is skipped with a warning and
 counted, so one bad file never hides the rest of the hour.
@@ -7,6 +8,7 @@ counted, so one bad file never hides the rest of the hour.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,8 +38,13 @@ class Window:
 
 
 class InferenceLogReader:
-    def __init__(self, url: str) -> None:
+    """``conform`` casts each file's table to the log's schema (``schema``): the inference log's by default,
+    :func:`~serving_common.inference_log.feedback.conform_feedback` for the feedback log."""
+
+    def __init__(self, url: str, conform: Callable[[pa.Table], pa.Table] = conform, schema: pa.Schema = SCHEMA) -> None:
         self.url = url
+        self._conform = conform
+        self._schema = schema
         self._fs, self._root = open_root(url)
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -62,7 +69,7 @@ class InferenceLogReader:
                     continue
                 try:
                     with self._fs.open(path, "rb") as fh:
-                        table = conform(pq.read_table(fh))
+                        table = self._conform(pq.read_table(fh))
                 except Exception as exc:
                     log.warning("inference log: skipping unreadable file %s (%s)", path, exc)
                     unreadable.append(path)
@@ -70,11 +77,11 @@ class InferenceLogReader:
                 read += 1
                 tables.append(table)
         # Files written before a task gained a column lack it: nulls there.
-        table = pa.concat_tables(tables, promote_options="default") if tables else SCHEMA.empty_table()
+        table = pa.concat_tables(tables, promote_options="default") if tables else self._schema.empty_table()
         if table.num_rows:
             in_window = pc.and_(
-                pc.greater_equal(table["timestamp"], pa.scalar(start, SCHEMA.field("timestamp").type)),
-                pc.less(table["timestamp"], pa.scalar(end, SCHEMA.field("timestamp").type)),
+                pc.greater_equal(table["timestamp"], pa.scalar(start, self._schema.field("timestamp").type)),
+                pc.less(table["timestamp"], pa.scalar(end, self._schema.field("timestamp").type)),
             )
             table = table.filter(in_window)
         return Window(environment, model, start, end, table.sort_by("timestamp"), read, unreadable)

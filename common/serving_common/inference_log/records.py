@@ -29,6 +29,7 @@ __all__ = [
     "LogRows",
     "Prediction",
     "build_table",
+    "columns_of",
     "conform",
     "extra_columns",
     "salted_hash",
@@ -71,15 +72,21 @@ def extra_columns(table: pa.Table) -> list[str]:
     return [name for name in table.column_names if name not in SCHEMA.names]
 
 
+def columns_of(table: pa.Table, schema: pa.Schema) -> list[pa.ChunkedArray]:
+    """``schema``'s columns of ``table``, cast to its types; a nullable one the table predates reads as nulls.
+    KeyError when any other is missing."""
+    return [
+        table[name].cast(field.type)
+        if name in table.column_names or not field.nullable
+        else pa.chunked_array([pa.nulls(table.num_rows, field.type)])
+        for name, field in zip(schema.names, schema, strict=True)
+    ]
+
+
 def conform(table: pa.Table) -> pa.Table:
     """The common columns cast to :data:`SCHEMA`'s types and first, the task's own after them as they are.
     A nullable common column a file predates (``position``) reads as nulls; KeyError when any other is missing."""
-    common = [
-        table[name].cast(field.type)
-        if name in table.column_names or not field.nullable
-        else pa.nulls(table.num_rows, field.type)
-        for name, field in zip(SCHEMA.names, SCHEMA, strict=True)
-    ]
+    common = columns_of(table, SCHEMA)
     extras = extra_columns(table)
     fields = [*SCHEMA, *(table.schema.field(name) for name in extras)]
     return pa.Table.from_arrays([*common, *(table[name] for name in extras)], schema=pa.schema(fields))

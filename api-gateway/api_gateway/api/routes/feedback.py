@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api_gateway.api.deps import ClientsDep, FeedbackAccessDep
+from api_gateway.api.emails import labelled_text
 from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, FeedbackIn, FeedbackOut
 from api_gateway.feedback import Feedback
 from serving_common.errors import ModelNotReady, UnknownTask
@@ -39,6 +40,7 @@ async def send_feedback(
         position=body.position,
         task=task.name,
         label=body.label,
+        text=labelled_text(body),
         labels=task.answer_labels(client.labels or []),
         key=key,
     )
