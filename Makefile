@@ -6,6 +6,7 @@
 #   make models    train the default models into ./models (skips those already built)
 #   make traffic   send 300 held-out SMS and e-mails through the running gateway (TRAFFIC_ARGS="--kind shifted")
 #   make drift     baselines for the served models (when missing), then one drift run over the local log
+#   make labelled-data  users' labels joined with their predictions (var/labelled-data.parquet), for training
 #   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...")
 #   make sync-model MODEL_DIR=models/spam-detector [STORE=s3://textserve-models]
 #                  upload a model directory to the store under its version
@@ -28,7 +29,7 @@ DRIFT_VENV  := .venv-drift
 DRIFT_BIN   := $(DRIFT_VENV)/bin
 DRIFT_STAMP := $(DRIFT_VENV)/.installed
 
-.PHONY: install tools run test models baselines traffic drift bench lint lock images clean sync-model promote
+.PHONY: install tools run test models baselines traffic drift labelled-data bench lint lock images clean sync-model promote
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +70,7 @@ test: $(STAMP) $(DRIFT_STAMP) tools lint
 
 # Where `make drift` reads and writes (s3://... with make run OBJECT_STORE=1; its banner says how).
 LOG_URL       ?= var/inference-log
+FEEDBACK_URL  ?= var/feedback-log
 BASELINES_URL ?= models/baselines
 REPORTS_URL   ?= var/drift-reports
 baselines: models
@@ -81,7 +83,14 @@ traffic: $(STAMP)
 
 drift: baselines $(DRIFT_STAMP)
 	$(DRIFT_BIN)/python -m drift_detector --inference-log-url $(LOG_URL) --baselines-url $(BASELINES_URL) \
-	  --reports-dir $(REPORTS_URL) $(DRIFT_ARGS)
+	  --feedback-log-url $(FEEDBACK_URL) --reports-dir $(REPORTS_URL) $(DRIFT_ARGS)
+
+# Users' labels joined with their predictions, for training's --extra-data (docs/feedback.md):
+# LABELLED_ARGS="--days 30 --exclude-key NAME".
+LABELLED_OUT ?= var/labelled-data.parquet
+labelled-data: $(DRIFT_STAMP)
+	$(DRIFT_BIN)/python -m drift_detector labelled-data --inference-log-url $(LOG_URL) --feedback-log-url $(FEEDBACK_URL) \
+	  --out $(LABELLED_OUT) $(LABELLED_ARGS)
 
 bench: models tools
 	$(BIN)/python -m devstack.bench $(BENCH_ARGS)

@@ -52,6 +52,22 @@ class DriftMetrics:
             ["environment", "model"],
             registry=r,
         )
+        self.labelled = Gauge(
+            "textserve_labelled_rows",
+            "Users' labels of the last labelled window joined with their predictions: verdict against label, "
+            "every label counted once whichever gateway replica took it.",
+            [*PAIR, "predicted", "actual"],
+            registry=r,
+        )
+        self.labelled_unmatched = Gauge(
+            "textserve_labelled_unmatched_rows",
+            "Labels of the last labelled window whose prediction was not found in the inference log.",
+            ["environment", "model"],
+            registry=r,
+        )
+        self.labelled_window = Gauge(
+            "textserve_labelled_window_seconds", "Length of the window the labelled counts cover.", registry=r
+        )
         self.last_success = Gauge(
             "textserve_drift_last_success_timestamp_seconds", "When the drift job last completed.", registry=r
         )

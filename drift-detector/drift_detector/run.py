@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from fsspec.implementations.local import LocalFileSystem
 
 from drift_detector.detectors import SignalResult, TestConfig, run_tests
+from drift_detector.labelled import count_labelled
 from drift_detector.metrics import TEXTFILE_NAME, DriftMetrics
 from drift_detector.report import plots_for, render_html, render_json
 from drift_detector.settings import DriftSettings
@@ -87,6 +88,7 @@ def run(settings: DriftSettings) -> RunOutcome:
         "drift": any(c.get("drift") for c in checks),
         "unreadable_files": unreadable_total,
         "checks": checks,
+        "labelled": count_labelled(settings, end, metrics) if settings.feedback_log_url else None,
         "generated_at": datetime.now(UTC).isoformat(),
     }
     metrics.duration.set(time.perf_counter() - started)

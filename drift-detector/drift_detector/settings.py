@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from serving_common.settings import ServiceSettings
@@ -14,6 +14,21 @@ class DriftSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DRIFT_", extra="ignore", frozen=True)
 
     inference_log_url: str = Field(default="var/inference-log", description="The inference log (dir or fsspec URL).")
+    feedback_log_url: str | None = Field(
+        default=None,
+        description="The feedback log (users' true labels, dir or fsspec URL). When set, every run also joins the "
+        "labels of the last labelled_window_hours with their predictions and exports the counts (every label, "
+        "whichever gateway replica took it).",
+    )
+    labelled_window_hours: int = Field(default=24, ge=1, description="Labels given in this many hours are counted.")
+    label_lookback_hours: int = Field(
+        default=168, ge=1, description="How far before a label its prediction is looked for in the inference log."
+    )
+    inference_log_hash_salt: SecretStr | None = Field(
+        default=None,
+        description="The transformers' hash salt: the labelled-data export then checks each label's text against "
+        "the hash of the text that was scored (text_verified).",
+    )
     baselines_url: str = Field(default="models/baselines", description="Baselines root (dir or fsspec URL).")
     reports_dir: str = Field(default="var/drift-reports", description="Where JSON/HTML reports are written.")
     textfile_dir: str | None = Field(

@@ -52,7 +52,9 @@ SCHEMA = pa.schema(
         pa.field("label", pa.string(), nullable=False),
         pa.field("probability", pa.float64(), nullable=False),
         pa.field("truncated", pa.bool_()),
-        pa.field("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+        # EMBEDDING_DIM floats, or null. A plain list, not a fixed-size one: pyarrow before 22 (the drift
+        # detector's, pinned by alibi-detect's numpy<2) cannot read a fixed-size list column with nulls back.
+        pa.field("embedding", pa.list_(pa.float32())),
         pa.field("embedding_projection", pa.string()),
         pa.field("text_hash", pa.string()),
     ]
@@ -212,15 +214,14 @@ def build_table(task: AnyTask, **rows: Any) -> pa.Table:
 
 
 def _embeddings(parts: Sequence[LogRows]) -> pa.Array:
-    """One fixed-size list per row: the parts' embedding matrices stacked, null for rows without one."""
+    """One list of EMBEDDING_DIM floats per row: the parts' embedding matrices stacked, null for rows without one."""
     kind = SCHEMA.field("embedding").type
     rows = sum(p.num_rows for p in parts)
     if all(p.embeddings is None for p in parts):
         return pa.nulls(rows, kind)
-    zeros = np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    matrix = np.concatenate(
-        [p.embeddings if p.embeddings is not None else np.zeros((p.num_rows, EMBEDDING_DIM)) for p in parts] or [zeros]
-    ).astype(np.float32, copy=False)
+    given = [p.embeddings for p in parts if p.embeddings is not None]
+    values = pa.array(np.ascontiguousarray(np.concatenate(given), dtype=np.float32).ravel())
+    sizes = np.concatenate([np.full(p.num_rows, EMBEDDING_DIM if p.embeddings is not None else 0) for p in parts])
+    offsets = pa.array(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32))
     valid = pa.array([p.embeddings is not None for p in parts for _ in range(p.num_rows)], pa.bool_())
-    values = pa.array(np.ascontiguousarray(matrix).ravel())
-    return pa.FixedSizeListArray.from_arrays(values, EMBEDDING_DIM, mask=pc.invert(valid))
+    return pa.ListArray.from_arrays(offsets, values, type=kind, mask=pc.invert(valid))
