@@ -67,13 +67,23 @@ def test_trained_directory_has_metrics_and_card(model_dir):
 
 def test_train_command_passes_its_options_to_the_training_run(tmp_path):
     from model_training.__main__ import main
+    from tests.ml_common.test_extra_data import write_export
 
     out = tmp_path / "cli-model"
     args = ["train", "--backbone", "deberta-v2-small", "--limit", "300", "--epochs", "1", "--vocab-size", "500"]
     args += ["--learning-rate", "3e-4", "--ngram-teacher-weight", "0.3"]
-    assert main([*args, "--seed", "5", "--out", str(out)]) == 0
-    training = json.loads((out / "metrics.json").read_text())["training"]
+    extra = write_export(
+        tmp_path / "labelled.parquet", [("Your parcel is held: pay the fee at this link", "spam", True)]
+    )
+    assert main([*args, "--seed", "5", "--extra-data", str(extra), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    training = metrics["training"]
     chosen = {k: training[k] for k in ("epochs", "vocab_size", "learning_rate", "seed", "ngram_teacher_weight")}
     assert chosen == {"epochs": 1, "vocab_size": 500, "learning_rate": 3e-4, "seed": 5, "ngram_teacher_weight": 0.3}
     assert "0.3 the probability of a character n-gram logistic regression" in (out / "README.md").read_text()
     assert len(json.loads((out / "tokenizer.json").read_text())["model"]["vocab"]) <= 500
+    # Users' labelled rows: in training only, and the card says so.
+    assert metrics["dataset"]["extra_training_data"]["used"] == 1
+    assert metrics["dataset"]["sizes_by_stratum"]["train"]["feedback/spam"] == 1
+    assert not any(k.startswith("feedback/") for k in metrics["dataset"]["sizes_by_stratum"]["test"])
+    assert "1 of 1 rows added to the\n**training split only**" in (out / "README.md").read_text()

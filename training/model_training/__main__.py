@@ -20,6 +20,7 @@ from ml_common.datasets import (
     load_spam_corpora,
     read_labelled_file,
 )
+from ml_common.extra_data import ExtraData
 from ml_common.mail_corpus import CITATION as SPAMASSASSIN_CITATION
 from ml_common.mail_corpus import load_spamassassin
 from model_training.backbones import DEFAULT_BACKBONE, MINILM_BACKBONE, SCRATCH_BACKBONE, SPAM_BACKBONE, config_for
@@ -44,7 +45,7 @@ def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: Trai
 
 
 def _train(args: argparse.Namespace) -> int:
-    from model_training.spam import FINE_TUNING_CONFIG, SCRATCH_CONFIG, train_spam_model
+    from model_training.spam import FINE_TUNING_CONFIG, LABELS, SCRATCH_CONFIG, train_spam_model
 
     if args.data:
         examples, source = read_labelled_file(args.data, args.text_column, args.label_column), str(args.data)
@@ -56,6 +57,7 @@ def _train(args: argparse.Namespace) -> int:
         examples, source = load_spam_corpora(), SPAM_CORPORA_CITATION
     if args.limit:
         examples = examples[: args.limit]
+    extra = ExtraData.read(args.extra_data, LABELS) if args.extra_data else None
     metadata = train_spam_model(
         examples,
         Path(args.out),
@@ -65,6 +67,7 @@ def _train(args: argparse.Namespace) -> int:
         dataset_source=source,
         max_length=args.max_length,
         cross_source_encoder=args.cross_source_encoder,
+        extra=extra,
     )
     print(f"wrote {args.out} ({metadata.name} {metadata.version})")
     return 0
@@ -127,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         default=["sms"],
         help="train the encoder on each named source alone, tested on the other (TF-IDF always is); "
         "'email' takes most of a full training run",
+    )
+    train.add_argument(
+        "--extra-data",
+        help="users' labelled rows (make labelled-data's Parquet export, a path or URL), added to the training "
+        "split only; the model card says how many were used",
     )
     train.add_argument("--text-column", default="text")
     train.add_argument("--label-column", default="label")

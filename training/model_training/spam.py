@@ -12,6 +12,7 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from ml_common.datasets import SMS_SOURCE, SMS_SPAM_CITATION, Example, Splits, stratified_split
+from ml_common.extra_data import ExtraData
 from ml_common.mail_corpus import HARD_HAM
 from model_training.backbones import SPAM_BACKBONE, Backbone, config_for, load_backbone
 from model_training.evaluation import (
@@ -160,7 +161,7 @@ def cross_source(
     """Trained on one source alone, tested on the other's test split: what training on both buys.
     TF-IDF + LinearSVC always; the encoder too when trained on a source in ``encoder_sources`` (each is a
     training run: SMS alone takes about a minute on 2 cores, e-mail alone most of the default's time)."""
-    sources = _sources(splits.train)
+    sources = _sources(splits.test)  # the corpora's (users' labelled rows train, never test)
     rows = []
     for trained_on in sources:
         alone = _of_source(splits, trained_on)
@@ -197,9 +198,11 @@ class SpamSpec:
     examples: list[Example]
     max_length: int = SERVING_MAX_LENGTH
     cross_source_encoder: Collection[str] = (SMS_SOURCE,)
+    extra: ExtraData | None = None  # users' labelled rows: training split only
     task: str = SPAM.name
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     card: str = "spam.md.j2"
+    extra_record: dict | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         unknown = {ex.label for ex in self.examples} - set(LABELS)
@@ -207,7 +210,10 @@ class SpamSpec:
             raise ValueError(f"unexpected labels {sorted(unknown)}; a spam dataset uses {LABELS}")
 
     def split(self, seed: int) -> Splits:
-        return stratified_split(self.examples, seed=seed)
+        splits = stratified_split(self.examples, seed=seed)
+        if self.extra is not None:
+            splits, self.extra_record = self.extra.into_training(splits)
+        return splits
 
     def fit(self, splits: Splits, backbone: str, config: TrainingConfig, device: torch.device, desc: str) -> Fitted:
         fitted = _fit(splits, backbone, config, device, desc, self.max_length)
@@ -254,7 +260,8 @@ class SpamSpec:
             "sizes_by_stratum": {
                 part: dict(sorted(Counter("/".join(ex.stratum) for ex in getattr(splits, part)).items()))
                 for part in ("train", "validation", "test")
-            }
+            },
+            "extra_training_data": self.extra_record,
         }
 
     def card_helpers(self) -> dict[str, Callable[..., str]]:
@@ -277,10 +284,12 @@ def train_spam_model(
     version: str = "auto",
     max_length: int = SERVING_MAX_LENGTH,
     cross_source_encoder: Collection[str] = (SMS_SOURCE,),
+    extra: ExtraData | None = None,
 ) -> ModelMetadata:
-    """Train, evaluate (overall, per source, against TF-IDF baselines, across sources) and export."""
+    """Train, evaluate (overall, per source, against TF-IDF baselines, across sources) and export.
+    ``extra``: users' labelled rows, added to the training split only."""
     return train_model(
-        SpamSpec(examples, max_length, cross_source_encoder),
+        SpamSpec(examples, max_length, cross_source_encoder, extra),
         out_dir,
         name=name,
         backbone=backbone,
