@@ -1,16 +1,21 @@
 """True labels back from users, through the real gateway in front of real transformers and model servers:
 a prediction, then its label; counted once per row by model version; bad labels refused; a key without the
-feedback permission refused; a label for a prediction the gateway no longer remembers still stored."""
+feedback permission refused; a label for a prediction the gateway no longer remembers still stored, and
+joined with its prediction by the export (``make labelled-data``), which leaves out the keys it is told to."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from prometheus_client.parser import text_string_to_metric_families
 
 from api_gateway.auth import hash_key
+from serving_common.inference_log.reader import InferenceLogReader
 from tests.e2e.conftest import extra_gateway, wait_until
 
 
@@ -117,3 +122,107 @@ def test_only_a_key_with_the_feedback_permission_may_send_labels(stack, tmp_path
         assert allowed.status_code == 200, allowed.text
     rows = ds.dataset(str(tmp_path / "feedback-log"), format="parquet", partitioning="hive").to_table().to_pylist()
     assert [(r["request_id"], r["key"]) for r in rows] == [("r-1", "labeller")]  # written on shutdown, attributed
+
+
+RAW = (
+    "From: Parcel Service <track@parcel.example>\r\nTo: you@example.com\r\nSubject: Your parcel is held\r\n"
+    'MIME-Version: 1.0\r\nContent-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
+    "\r\nA fee of =C2=A31.99 is due before we can deliver. Pay now at http://parcel.example/pay\r\n"
+)
+
+
+def test_a_label_for_a_forgotten_prediction_is_stored_and_joined_by_the_export(stack, inference_log_dir, tmp_path):
+    """A gateway that remembers one verdict; two labelling keys, one of them a flood (rate-limited); the export
+    joins the label of the forgotten prediction with the inference log, and leaves the flooder's out on request."""
+    from tests.e2e.test_drift import DRIFT_PYTHON
+
+    keys = {
+        "keys": [
+            {
+                "name": name,
+                "sha256": hash_key(f"{name}-key"),
+                "environments": ["staging"],
+                "permissions": ["predict", "feedback"],
+                "requests_per_minute": rpm,
+            }
+            for name, rpm in (("mail-ui", 600), ("flooder", 6))  # the flooder: a burst of one request
+        ]
+    }
+    (tmp_path / "keys.json").write_text(json.dumps(keys))
+    feedback_log = tmp_path / "feedback-log"
+    with extra_gateway(
+        "gateway-forgetful",
+        tmp_path,
+        stack.transformer_url("staging"),
+        stack.transformer_url("production"),
+        auth_enabled="true",
+        api_keys_file=str(tmp_path / "keys.json"),
+        feedback_log_url=str(feedback_log),
+        feedback_memory_entries="1",
+    ) as (_, base):
+        ui = httpx.Client(base_url=base, headers={"X-API-Key": "mail-ui-key"}, timeout=60)
+        raw = ui.post("/api/v1/predict", content=RAW, headers={"Content-Type": "message/rfc822"})
+        assert raw.status_code == 200, raw.text
+        forgotten = raw.json()
+        later = ui.post("/api/v1/predict", json={"email_content": "Lunch at noon on Friday?"}).json()
+
+        label = {"request_id": forgotten["request_id"], "label": "spam", "raw_email": RAW}
+        stored = ui.post("/api/v1/feedback", json=label)
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["matched"] is False  # evicted by the later prediction: stored, not counted live
+        text = {"request_id": later["request_id"], "label": "ham", "text": "Lunch at noon on Friday?"}
+        assert ui.post("/api/v1/feedback", json=text).json()["matched"] is True
+        both = ui.post("/api/v1/feedback", json={**text, "raw_email": RAW})
+        assert both.status_code == 422 and "at most one of text and raw_email" in both.text
+
+        flood = {"request_id": forgotten["request_id"], "label": "ham"}
+        answers = [
+            httpx.post(f"{base}/api/v1/feedback", json=flood, headers={"X-API-Key": "flooder-key"}, timeout=60)
+            for _ in range(3)
+        ]
+        assert [a.status_code for a in answers] == [200, 429, 429]
+        assert int(answers[1].headers["retry-after"]) >= 1
+    # The gateway has stopped: every accepted label is written; the transformer's rows reach the log.
+    reader = InferenceLogReader(str(inference_log_dir))
+    wait_until(
+        lambda: (
+            forgotten["request_id"]
+            in reader.window("staging", "spam-detector", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC))
+            .table["request_id"]
+            .to_pylist()
+        ),
+        30,
+        "the forgotten prediction's row in the inference log",
+    )
+
+    def export(*flags: str) -> dict[str, dict]:
+        out = tmp_path / f"labelled{len(flags)}.parquet"
+        args = ["--inference-log-url", str(inference_log_dir), "--feedback-log-url", str(feedback_log)]
+        subprocess.run(
+            [
+                str(DRIFT_PYTHON),
+                "-m",
+                "drift_detector",
+                "labelled-data",
+                *args,
+                "--days",
+                "1",
+                "--out",
+                str(out),
+                *flags,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return {r["request_id"]: r for r in pq.read_table(out).to_pylist()}
+
+    rows = export()
+    row = rows[forgotten["request_id"]]
+    assert row["label"] == "ham" and row["key"] == "flooder"  # the flooder's one accepted label came last
+    assert row["model_version"] == forgotten["model_version"] and row["predicted"] == forgotten["prediction"]
+    assert rows[later["request_id"]]["text"] == "Lunch at noon on Friday?"
+
+    honest = export("--exclude-key", "flooder")[forgotten["request_id"]]
+    assert honest["label"] == "spam" and honest["key"] == "mail-ui"
+    assert honest["text"].startswith("Your parcel is held A fee of £1.99 is due")  # parsed as served
