@@ -3,6 +3,8 @@ embeddings, for any batch shape, and served the same way by the predictor."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -71,6 +73,12 @@ def test_int8_stays_close_to_float32_and_keeps_the_verdicts(pair, tmp_path):
     alone, alone_embedding = int8.infer(ids[3:4, :20], mask[3:4, :20])
     np.testing.assert_array_equal(batched[3:4], alone)
     np.testing.assert_allclose(batched_embedding[3:4], alone_embedding, atol=1e-6)  # the projection: one matmul
+    # Several rows at once, each on its own thread: the same numbers, in the callers' order.
+    three = OnnxClassifier.export(torch_model, tmp_path, threads=3, int8=True)
+    assert three.row_workers == 3
+    spread, spread_embedding = three.infer(ids, mask)
+    np.testing.assert_array_equal(spread, batched)
+    np.testing.assert_array_equal(spread_embedding, batched_embedding)
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "onnx-int8"])
@@ -114,3 +122,14 @@ def test_a_compiled_model_is_warmed_up_at_every_serving_shape(model_dirs):
     classifier._run = lambda ids, mask: (seen.append(tuple(ids.shape)), run(ids, mask))[1]
     classifier.warm_up(8)
     assert sorted(seen) == [(1, 16), (1, 128), (2, 16), (2, 128), (8, 16), (8, 128)]
+
+
+def test_the_cores_in_use_follow_a_container_cpu_limit(tmp_path):
+    from ml_common.device import cpu_cores
+
+    affinity = len(os.sched_getaffinity(0))
+    (tmp_path / "limited").write_text("100000 100000\n")  # a limit of one CPU
+    (tmp_path / "unlimited").write_text("max 100000\n")
+    assert cpu_cores(str(tmp_path / "limited")) == 1
+    assert cpu_cores(str(tmp_path / "unlimited")) == affinity
+    assert cpu_cores(str(tmp_path / "absent")) == affinity
