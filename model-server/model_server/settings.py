@@ -21,13 +21,16 @@ class ModelServerSettings(KServeComponentSettings):
         default="auto", description="'auto' is bfloat16 on GPU and float32 on CPU."
     )
     torch_threads: int | None = Field(
-        default=None, ge=1, description="Intra-op CPU threads for torch; default: torch's own choice."
+        default=None,
+        ge=1,
+        description="CPU threads: torch's intra-op threads, ONNX Runtime float32's, and int8's rows run at once; "
+        "default: torch's own choice, and for ONNX Runtime the cores the process may use (a CPU limit counted).",
     )
     ort_spinning: bool = Field(
         default=True,
-        description="ONNX Runtime's idle intra-op threads spin for the next pass (its default): 8-11 % more "
-        "throughput for the default model on 2 cores; off leaves the CPU to the processes beside the server "
-        "when its model costs little (docs/benchmarks.md).",
+        description="float32 ONNX Runtime's idle intra-op threads spin for the next pass (its default); off leaves "
+        "the CPU to the processes beside the server when its model costs little (docs/benchmarks.md). int8 runs "
+        "each row on one thread, with no intra-op pool to spin.",
     )
     warmup_batch_size: int = Field(default=2, ge=1, description="Batch size of the warm-up pass run before ready.")
     batching: bool = Field(
