@@ -39,11 +39,15 @@ class ServedBy(BaseModel):
     latency_ms: float = Field(description="Time spent in the gateway, upstream call included.")
 
 
+# What runs once the answer has been sent (shadow traffic), if anything.
+After = Callable[[], Awaitable[None]] | None
+
+
 @dataclass(frozen=True)
 class Prediction(Generic[ResponseT]):
     result: ResponseT
     served: ServedBy
-    after: Callable[[], Awaitable[None]] | None  # run once the answer has been sent
+    after: After
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,17 @@ def test_every_metric_a_dashboard_queries_is_exported(prometheus, api):
     # The drift dashboard reads what the drift job pushes: tests/drift_detector checks those names
     # against the metrics a real drift run writes.
     # Production traffic: it is what the stack mirrors to staging, so the shadow metrics exist too.
-    for path, body in (
-        ("/api/v1/predict", {"email_content": "lunch at noon?"}),
-        ("/api/v1/intent/predict", {"text": "hi"}),
-    ):
-        assert api.post(path, json=body, headers={"X-Environment": "production"}).status_code == 200
+    # A user's label of one of them: the feedback counters exist once a label has come (whatever ran before).
+    answers = [
+        api.post(path, json=body, headers={"X-Environment": "production"})
+        for path, body in (
+            ("/api/v1/predict", {"email_content": "lunch at noon?"}),
+            ("/api/v1/intent/predict", {"text": "hi"}),
+        )
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    label = {"request_id": answers[0].json()["request_id"], "label": "ham"}
+    assert api.post("/api/v1/feedback", json=label, headers={"X-Environment": "production"}).status_code == 200
     wanted = {
         name
         for dashboard, exprs in dashboard_exprs().items()

@@ -7,7 +7,7 @@ FastAPI runs a plain ``def`` dependency on a worker thread, a thread hop per dep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
@@ -98,11 +98,23 @@ def authorized_environment(
     return environment, authenticator.authorize(presented_key(request), environment, permission).name
 
 
+X_ENVIRONMENT = "staging or production; absent means the default (staging)."
+# The header as OpenAPI shows a declared header parameter, for a route that reads it itself.
+X_ENVIRONMENT_PARAMETER: dict[str, Any] = {
+    "name": "x-environment",
+    "in": "header",
+    "required": False,
+    "description": X_ENVIRONMENT,
+    "schema": {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "description": X_ENVIRONMENT,
+        "title": "X-Environment",
+    },
+}
+
+
 async def environment_inference(
-    request: Request,
-    x_environment: Annotated[
-        str | None, Header(description="staging or production; absent means the default (staging).")
-    ] = None,
+    request: Request, x_environment: Annotated[str | None, Header(description=X_ENVIRONMENT)] = None
 ) -> EnvironmentInference:
     """The requested environment, once the caller's API key may use it, with the prediction use case."""
     environment, _ = authorized_environment(request, x_environment)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api_gateway import metrics
@@ -17,7 +17,7 @@ from api_gateway.api.schemas import (
     IntentOut,
     IntentVerdictOut,
 )
-from api_gateway.inference import ServedBy
+from api_gateway.inference import After, ServedBy
 from serving_common.schemas import TransformerInstance
 from serving_common.tasks import INTENT
 
@@ -25,16 +25,14 @@ router = APIRouter(prefix="/api/v1/intent", tags=["intent"])
 
 
 async def _classify(
-    texts: list[str], inference: EnvironmentInference, endpoint: str, background: BackgroundTasks
-) -> tuple[list[IntentVerdictOut], ServedBy]:
+    texts: list[str], inference: EnvironmentInference, endpoint: str
+) -> tuple[list[IntentVerdictOut], ServedBy, After]:
     prediction = await inference.predict(
         INTENT.name,
         [TransformerInstance(text=t) for t in texts],
         endpoint=endpoint,
         response_model=INTENT.response_model,
     )
-    if prediction.after is not None:
-        background.add_task(prediction.after)
     result, environment = prediction.result, inference.environment
     verdicts = []
     for out in result.predictions:
@@ -49,15 +47,15 @@ async def _classify(
                 truncated=out.truncated,
             )
         )
-    return verdicts, prediction.served
+    return verdicts, prediction.served, prediction.after
 
 
 @router.post(
     "/predict", response_model=IntentOut, summary="Intent and complexity of one prompt", responses=ERROR_RESPONSES
 )
-async def predict_intent(body: IntentIn, inference: InferenceDep, background: BackgroundTasks) -> Response:
-    verdicts, served = await _classify([body.text], inference, "intent_predict", background)
-    return json_response(IntentOut.model_construct(**dict(verdicts[0]), **dict(served)))
+async def predict_intent(body: IntentIn, inference: InferenceDep) -> Response:
+    verdicts, served, after = await _classify([body.text], inference, "intent_predict")
+    return json_response(IntentOut.model_construct(**dict(verdicts[0]), **dict(served)), after)
 
 
 @router.post(
@@ -66,7 +64,7 @@ async def predict_intent(body: IntentIn, inference: InferenceDep, background: Ba
     summary="Intent and complexity of many prompts",
     responses=ERROR_RESPONSES,
 )
-async def batch_predict_intent(body: IntentBatchIn, inference: InferenceDep, background: BackgroundTasks) -> Response:
-    verdicts, served = await _classify(body.texts, inference, "intent_batch_predict", background)
+async def batch_predict_intent(body: IntentBatchIn, inference: InferenceDep) -> Response:
+    verdicts, served, after = await _classify(body.texts, inference, "intent_batch_predict")
     out = IntentBatchOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served))
-    return json_response(out)
+    return json_response(out, after)

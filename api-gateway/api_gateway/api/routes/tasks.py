@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
@@ -15,7 +15,7 @@ from api_gateway import metrics
 from api_gateway.api.deps import EnvironmentInference, InferenceDep
 from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, TaskBatchOut, TaskOut, TextBatchIn, TextIn
-from api_gateway.inference import ServedBy
+from api_gateway.inference import After, ServedBy
 from serving_common.schemas import TransformerInstance
 from serving_common.tasks import task_named
 
@@ -30,32 +30,28 @@ INTERNAL = {"features"}
 
 
 async def _classify(
-    task_name: str, texts: list[str], inference: EnvironmentInference, endpoint: str, background: BackgroundTasks
-) -> tuple[list[dict[str, Any]], ServedBy]:
+    task_name: str, texts: list[str], inference: EnvironmentInference, endpoint: str
+) -> tuple[list[dict[str, Any]], ServedBy, After]:
     task = task_named(task_name)  # 404 with the registered tasks when it is none
     prediction = await inference.predict(
         task.name, [TransformerInstance(text=t) for t in texts], endpoint=endpoint, response_model=task.response_model
     )
-    if prediction.after is not None:
-        background.add_task(prediction.after)
     result = prediction.result
     for out in result.predictions:
         metrics.PREDICTIONS.labels(inference.environment, result.model_name, task.answer_label(out)).inc()
-    return [out.model_dump(exclude=INTERNAL) for out in result.predictions], prediction.served
+    return [out.model_dump(exclude=INTERNAL) for out in result.predictions], prediction.served, prediction.after
 
 
 @router.post("/{task}/predict", response_model=TaskOut, summary="One text, by any task", responses=RESPONSES)
-async def predict_task(task: TaskName, body: TextIn, inference: InferenceDep, background: BackgroundTasks) -> Response:
-    outputs, served = await _classify(task, [body.text], inference, "task_predict", background)
-    return json_response(TaskOut.model_construct(task=task, prediction=outputs[0], **dict(served)))
+async def predict_task(task: TaskName, body: TextIn, inference: InferenceDep) -> Response:
+    outputs, served, after = await _classify(task, [body.text], inference, "task_predict")
+    return json_response(TaskOut.model_construct(task=task, prediction=outputs[0], **dict(served)), after)
 
 
 @router.post(
     "/{task}/batch-predict", response_model=TaskBatchOut, summary="Many texts, by any task", responses=RESPONSES
 )
-async def batch_predict_task(
-    task: TaskName, body: TextBatchIn, inference: InferenceDep, background: BackgroundTasks
-) -> Response:
-    outputs, served = await _classify(task, body.texts, inference, "task_batch_predict", background)
+async def batch_predict_task(task: TaskName, body: TextBatchIn, inference: InferenceDep) -> Response:
+    outputs, served, after = await _classify(task, body.texts, inference, "task_batch_predict")
     out = TaskBatchOut.model_construct(task=task, predictions=outputs, count=len(outputs), **dict(served))
-    return json_response(out)
+    return json_response(out, after)
