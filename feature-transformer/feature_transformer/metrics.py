@@ -18,7 +18,10 @@ LOG_ROWS_DROPPED = Counter(
 )
 for _reason in ("buffer_full", "write_error"):  # exported at 0 from the start, so alerts see a series
     LOG_ROWS_DROPPED.labels(_reason)
-LOG_BUFFERED_ROWS = Gauge("inference_log_buffered_rows", "Rows waiting in memory to be written.")
+# Summed over the live worker processes when the transformer runs several (--workers).
+LOG_BUFFERED_ROWS = Gauge(
+    "inference_log_buffered_rows", "Rows waiting in memory to be written.", multiprocess_mode="livesum"
+)
 LOG_WRITE_SECONDS = Histogram(
     "inference_log_write_seconds",
     "Time to write one Parquet file of the inference log.",

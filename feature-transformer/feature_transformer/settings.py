@@ -55,10 +55,6 @@ class TransformerSettings(KServeComponentSettings):
     def _salt_long_enough(self) -> TransformerSettings:
         if self.inference_log_hash_salt is not None and len(self.inference_log_hash_salt.get_secret_value()) < 16:
             raise ValueError("inference_log_hash_salt must be at least 16 characters")
-        if self.workers > 1 and self.inference_log:
-            raise ValueError(
-                "workers > 1 needs inference_log off: the log's writer buffers in one process; run more replicas"
-            )
         return self
 
     def predictor_config(self) -> PredictorConfig:

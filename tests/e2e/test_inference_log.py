@@ -108,3 +108,56 @@ def test_sigterm_writes_what_the_log_still_holds(stack, model_dir, tmp_path):
         "staging", "spam-detector", now - timedelta(hours=1), now + timedelta(minutes=1)
     )
     assert window.rows == 7
+
+
+def test_a_transformer_with_two_workers_logs_every_row_once_and_counts_every_text(stack, model_dir, tmp_path):
+    """Two worker processes on one port, the inference log on: each writes its own part files (nothing lost or
+    overwritten, SIGTERM included), and /metrics, whichever worker answers it, counts both workers' texts."""
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.e2e.conftest import transformer_process
+
+    predictor_port = int(stack.predictor_url("staging").rsplit(":", 1)[1])
+    args = ["--environment", "staging", "--inference_log_url", str(tmp_path / "log"), "--workers", "2"]
+    transformer = transformer_process("workers-transformer", tmp_path, model_dir, predictor_port, args)
+
+    def texts_counted() -> float:
+        families = text_string_to_metric_families(httpx.get(f"{transformer.url}/metrics", timeout=10).text)
+        return sum(s.value for f in families for s in f.samples if s.name == "transformer_texts_total")
+
+    def send(i: int) -> str:
+        # A connection per request, so the kernel hands requests to both workers.
+        body = {"instances": [{"text": f"worker message {i} number {j}"} for j in range(3)]}
+        request_id = f"workers-{i}"
+        response = httpx.post(
+            f"{transformer.url}/v1/models/spam-detector:predict",
+            json=body,
+            headers={"X-Request-ID": request_id},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        return request_id
+
+    transformer.start()
+    try:
+        transformer.wait_ready(120)
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(send, range(40)))
+        # Any worker's answer to a scrape holds every worker's counts: the same total from several scrapes.
+        assert {texts_counted() for _ in range(6)} == {120.0}
+        transformer.proc.send_signal(signal.SIGTERM)
+        assert transformer.proc.wait(60) in (0, -signal.SIGTERM)
+    finally:
+        transformer.stop()
+    now = datetime.now(UTC)
+    table = (
+        InferenceLogReader(str(tmp_path / "log"))
+        .window("staging", "spam-detector", now - timedelta(hours=1), now + timedelta(minutes=1))
+        .table
+    )
+    assert table.num_rows == 120 and sorted(set(table["request_id"].to_pylist())) == sorted(ids)
+    assert len(list((tmp_path / "log").rglob("*.parquet"))) >= 1
