@@ -8,9 +8,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api_gateway import metrics
 from api_gateway.api.routes import feedback, health, intent, models, predict, tasks
@@ -29,6 +28,7 @@ from api_gateway.upstream import InferenceServiceClient as Client
 from serving_common.http_errors import install_error_handlers
 from serving_common.http_limits import BodyLimitMiddleware
 from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
+from serving_common.metrics_exposition import exposition_of
 
 log = logging.getLogger("api_gateway")
 
@@ -154,7 +154,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(models.router)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_endpoint(request: Request) -> Response:
+        content, content_type = exposition_of(request.headers.get("accept", ""))
+        return Response(content, headers={"content-type": content_type})
 
     return app

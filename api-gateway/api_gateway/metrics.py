@@ -30,7 +30,13 @@ UPSTREAM_ERRORS = Counter(
     "Failed calls to an InferenceService, by error code.",
     ["environment", "model_name", "code"],
 )
-IN_FLIGHT = Gauge("gateway_in_flight_requests", "Prediction requests being processed.", ["environment"])
+# With several worker processes (GATEWAY_WORKERS) gauges combine as multiprocess_mode says.
+IN_FLIGHT = Gauge(
+    "gateway_in_flight_requests",
+    "Prediction requests being processed.",
+    ["environment"],
+    multiprocess_mode="livesum",
+)
 PREDICTIONS = Counter(
     "gateway_predictions_total",
     "Texts classified, by predicted label (spam/ham, or the intent).",
@@ -38,8 +44,9 @@ PREDICTIONS = Counter(
 )
 ENVIRONMENT_READY = Gauge(
     "gateway_environment_ready",
-    "1 when the environment's InferenceService was ready at the last check.",
+    "1 when the environment's InferenceService was ready at the last check (of every worker process).",
     ["environment"],
+    multiprocess_mode="livemin",
 )
 UPSTREAM_RETRIES = Counter(
     "gateway_upstream_retries_total",

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import os
-from pathlib import Path
-
 import torch
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -40,16 +36,3 @@ def resolve_runtime(requested: str, device: str, compile_model: bool = False) ->
     if requested != "auto":
         return requested
     return "torch" if compile_model or resolve_device(device).type == "cuda" else "onnx-int8"
-
-
-def cpu_cores(cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
-    """The CPU cores this process may use: those it may run on, fewer under a cgroup (v2) CPU quota, as a
-    container's CPU limit sets (a pod limited to 2 CPUs on a 64-core node gets 2)."""
-    cores = len(os.sched_getaffinity(0))
-    try:
-        quota, period = Path(cgroup_cpu_max).read_text(encoding="ascii").split()
-    except (OSError, ValueError):
-        return cores
-    if quota == "max":
-        return cores
-    return max(1, min(cores, math.ceil(int(quota) / int(period))))

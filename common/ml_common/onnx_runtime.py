@@ -26,7 +26,7 @@ import torch
 from torch.jit._trace import TracerWarning
 
 from ml_common.classifier import Classifier, LogitsAndPooled, SequenceClassifier
-from ml_common.device import cpu_cores
+from serving_common.cpu import cpu_cores
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -63,7 +63,7 @@ class OnnxClassifier:
         int8: bool = False,
         spinning: bool = True,
     ) -> OnnxClassifier:
-        """``threads``: the cores to use (default: :func:`~ml_common.device.cpu_cores`). fp32 splits each pass across
+        """``threads``: the cores to use (default: :func:`~serving_common.cpu.cpu_cores`). fp32 splits each pass across
         them (intra-op threads); int8 runs that many rows at once, each on one thread: on 2 cores the default
         spam model serves 1.9x the rows of one row at a time over two intra-op threads (docs/benchmarks.md)."""
         import onnxruntime as ort

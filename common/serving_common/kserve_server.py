@@ -25,10 +25,7 @@ import argparse
 import asyncio
 import inspect
 import logging
-import os
-import shutil
 import signal
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,23 +42,23 @@ from kserve.predictor_config import PredictorConfig
 from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
-from kserve.protocol.rest.server import PrintTimings, metrics_handler
+from kserve.protocol.rest.server import PrintTimings
 from kserve.protocol.rest.v1_endpoints import register_v1_endpoints
 from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
-from prometheus_client import CollectorRegistry, exposition, multiprocess
 from pydantic import Field
 from timing_asgi import TimingMiddleware
 from timing_asgi.integrations import StarletteScopeToName
 
 from serving_common import errors
+from serving_common.cpu import share_cores_among
 from serving_common.http_errors import Translations, install_error_handlers
 from serving_common.http_limits import BodyLimitMiddleware, HttpLimitSettings
+from serving_common.metrics_exposition import exposition_of, workers_metrics_dir
 from serving_common.model_dir import ModelMetadata
 from serving_common.schemas import ModelInfo
 from serving_common.settings import ServiceSettings, add_log_level_flag
 
 log = logging.getLogger(__name__)
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 # KServe's exceptions, as the platform's: KServe's data plane raises them (unknown model, a malformed
 # v2 body, not ready); the components themselves raise serving_common.errors.
@@ -189,9 +186,7 @@ class KServeApp:
             lifespan=self._lifespan,
         )
         app.add_api_route("/", self.dataplane.live, methods=["GET"])
-        app.add_api_route(
-            "/metrics", all_workers_metrics if MULTIPROC_DIR in os.environ else metrics_handler, methods=["GET"]
-        )
+        app.add_api_route("/metrics", metrics, methods=["GET"])
         app.add_api_route("/v1/models/{model_name}/metadata", self.model_metadata, methods=["GET"])
         register_v1_endpoints(app, self.dataplane, self.extension)
         register_v2_endpoints(app, self.dataplane, self.extension)
@@ -259,26 +254,18 @@ def serve(settings: KServeComponentSettings, build: Callable[[], Component], fac
             raise SystemExit("this component serves from one process: --workers must be 1")
         if settings.enable_grpc:
             raise SystemExit("--workers > 1 serves REST only: pass --enable_grpc false")
-        # Every worker counts into files of one directory, and /metrics, whichever worker answers it, sums
-        # them (prometheus_client's multiprocess mode, chosen when a worker first imports it): no count is
-        # lost to the worker that did not answer the scrape.
-        metrics_dir = tempfile.mkdtemp(prefix="textserve-metrics-")
-        os.environ[MULTIPROC_DIR] = metrics_dir
-        log.info("serving with %d worker processes (metrics in %s)", settings.workers, metrics_dir)
-        try:
+        share_cores_among(settings.workers)
+        with workers_metrics_dir() as metrics_dir:  # /metrics from any worker sums them all
+            log.info("serving with %d worker processes (metrics in %s)", settings.workers, metrics_dir)
             uvicorn.run(factory, factory=True, workers=settings.workers, **_uvicorn_options(settings))
-        finally:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     asyncio.run(_serve_one(KServeApp(build()), settings))
 
 
-async def all_workers_metrics(request: Request) -> Response:
-    """/metrics of a component served by several worker processes: every worker's counts, summed."""
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    encoder, content_type = exposition.choose_encoder(request.headers.get("accept", ""))
-    return Response(content=encoder(registry), headers={"content-type": content_type})
+async def metrics(request: Request) -> Response:
+    """KServe's metrics and the component's, of this process or summed over its worker processes."""
+    content, content_type = exposition_of(request.headers.get("accept", ""))
+    return Response(content=content, headers={"content-type": content_type})
 
 
 def worker_app(build: Callable[[], Component]) -> FastAPI:

@@ -3,8 +3,6 @@ embeddings, for any batch shape, and served the same way by the predictor."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -122,14 +120,3 @@ def test_a_compiled_model_is_warmed_up_at_every_serving_shape(model_dirs):
     classifier._run = lambda ids, mask: (seen.append(tuple(ids.shape)), run(ids, mask))[1]
     classifier.warm_up(8)
     assert sorted(seen) == [(1, 16), (1, 128), (2, 16), (2, 128), (8, 16), (8, 128)]
-
-
-def test_the_cores_in_use_follow_a_container_cpu_limit(tmp_path):
-    from ml_common.device import cpu_cores
-
-    affinity = len(os.sched_getaffinity(0))
-    (tmp_path / "limited").write_text("100000 100000\n")  # a limit of one CPU
-    (tmp_path / "unlimited").write_text("max 100000\n")
-    assert cpu_cores(str(tmp_path / "limited")) == 1
-    assert cpu_cores(str(tmp_path / "unlimited")) == affinity
-    assert cpu_cores(str(tmp_path / "absent")) == affinity

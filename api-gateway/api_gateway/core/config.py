@@ -29,6 +29,12 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
 
     host: str = Field(default="0.0.0.0", description="Address the gateway binds.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port the gateway listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Gateway processes sharing the port (uvicorn's multi-process mode), each with its own clients, "
+        "coalescers, verdict memory and feedback-log writer, as replicas have; /metrics sums every process's counts.",
+    )
     staging_url: str = Field(
         default="http://127.0.0.1:8101",
         description="Base URL of the staging InferenceService (its transformer), e.g. "
