@@ -23,10 +23,11 @@ import torch
 from devstack.bench.defaults import markdown as defaults_markdown
 from devstack.bench.defaults import quality_rows as defaults_quality
 from devstack.bench.defaults import speed_rows as defaults_speed
-from devstack.bench.load import GATEWAY, MODEL_SERVER, TRANSFORMER, Bodies, measure_hop
+from devstack.bench.load import GATEWAY, MODEL_SERVER, TRANSFORMER, Bodies, LoadGenerator, measure_hop
 from devstack.bench.model import build_random_model, ceiling, make_email, quality
 from devstack.bench.overhead import overhead_targets, serving_overhead
-from devstack.bench.report import Row, markdown, summary_lines
+from devstack.bench.report import Row, RowFile, markdown, summary_lines
+from devstack.bench.sizing import Sizing
 from devstack.bench.soak import soak, soak_lines
 from devstack.bench.targets import targets
 from devstack.stack import LocalStack, StackConfig
@@ -69,6 +70,8 @@ def stack_config(
     batches too unless ``production_batching`` is off (one forward pass per request)."""
     production = ["--batching", "on", *batching] if production_batching else ["--batching", "off"]
     production += production_extra
+    workers = ["--workers", str(args.transformer_workers)] if args.transformer_workers > 1 else []
+    extra = transformer_args or {}
     return StackConfig.on_free_ports(
         {"staging": [model_dir], "production": [model_dir]},
         log_dir=args.out / ("logs-" + run if run else "logs"),
@@ -76,7 +79,8 @@ def stack_config(
         inference_log_url=str(args.out / "inference-log"),
         feedback_log_url=str(args.out / "feedback-log"),
         predictor_args={"staging": ["--batching", "on", *batching, *staging_extra], "production": production},
-        transformer_args=transformer_args or {},
+        transformer_args={env: [*workers, *extra.get(env, [])] for env in ("staging", "production")},
+        gateway_env={"GATEWAY_WORKERS": str(args.gateway_workers)},
     )
 
 
@@ -133,6 +137,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the ceiling and the batching predictors (GPU runs)"
+    )
+    sizing = Sizing.for_host()
+    parser.add_argument(
+        "--gateway-workers",
+        type=int,
+        default=sizing.gateway_workers,
+        help=f"gateway processes (GATEWAY_WORKERS); default sized to this host: {sizing.gateway_workers}",
+    )
+    parser.add_argument(
+        "--transformer-workers",
+        type=int,
+        default=sizing.transformer_workers,
+        help=f"feature-transformer processes per environment (--workers); default: {sizing.transformer_workers}",
+    )
+    parser.add_argument(
+        "--loadgen-cpus",
+        default=sizing.loadgen_cpus,
+        help="pin hey to these CPUs (taskset -c, e.g. 12-15); default on this host: "
+        f"{sizing.loadgen_cpus or 'not pinned (fewer than 8 cores)'}",
+    )
+    parser.add_argument(
+        "--offered-rate",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also measure the full path at these fixed offered rates, requests/s in all (hey -q), e.g. 5000",
+    )
+    parser.add_argument(
+        "--results-json",
+        type=Path,
+        default=None,
+        help="also write the serving rows here as each is measured (e.g. docs/bench-results/2026-12-05-h200.json)",
     )
     return parser
 
@@ -222,16 +258,26 @@ def main(argv: list[str] | None = None) -> int:
     config = stack_config(args, model_dir, "", batching, production_batching=False)
     bodies = Bodies.for_email(email, batch.input_ids, batch.attention_mask, metadata.task)
     name, c, seconds = metadata.name, args.concurrency, args.seconds
+    loadgen = LoadGenerator(args.loadgen_cpus)
+    processes = {"gateway_workers": args.gateway_workers, "transformer_workers": args.transformer_workers}
+    measured = RowFile(args.results_json, {"machine": _machine(), "model": str(args.model), **processes})
+
+    def hop(stack: LocalStack, which: str, env: str, label: str, concurrency: int, rate: float | None = None) -> Row:
+        row = measure_hop(stack, which, env, label, bodies, name, concurrency, seconds, loadgen.at(rate))
+        return measured.add(row)
+
     rows: list[Row] = []
     with LocalStack(config) as stack:
         for env, label in (("staging", "batching on"), ("production", "batching off")):
-            rows += [measure_hop(stack, hop, env, label, bodies, name, c, seconds) for hop in HOPS]
+            rows += [hop(stack, which, env, label, c) for which in HOPS]
         # What the gateway hop adds: one request at a time, through the gateway and straight to the transformer.
-        direct, through = (
-            measure_hop(stack, hop, "staging", "batching on", bodies, name, 1, seconds)
-            for hop in (TRANSFORMER, GATEWAY)
-        )
+        direct, through = (hop(stack, which, "staging", "batching on", 1) for which in (TRANSFORMER, GATEWAY))
         rows += [direct, through]
+        # A fixed offered rate: what a latency target is measured at (a closed loop's latency is its own load).
+        rows += [
+            hop(stack, GATEWAY, "staging", f"batching on, offered {rate:g} req/s", c, rate)
+            for rate in args.offered_rate
+        ]
     # The inference log's cost: both environments batch; only staging's transformer records predictions.
     with LocalStack(
         stack_config(
@@ -240,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     ) as stack:
         for concurrency in (c, 1):
             for env, label in (("staging", "inference log on"), ("production", "inference log off")):
-                rows.append(measure_hop(stack, GATEWAY, env, label, bodies, name, concurrency, seconds))
+                rows.append(hop(stack, GATEWAY, env, label, concurrency))
     # The served CPU runtime (int8 ONNX Runtime, staging) against eager PyTorch (production), both batching.
     if cpu_only:
         onnx = stack_config(
@@ -253,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         with LocalStack(onnx) as stack:
             for env, label in (("staging", "int8 onnx runtime"), ("production", "pytorch")):
-                for hop in (MODEL_SERVER, GATEWAY):
-                    rows.append(measure_hop(stack, hop, env, f"batching on, {label}", bodies, name, c, seconds))
+                for which in (MODEL_SERVER, GATEWAY):
+                    rows.append(hop(stack, which, env, f"batching on, {label}", c))
     for r in rows:
         r.ratio_to_ceiling = round(r.emails_per_s / ceiling_rate, 3)
     rows = overhead_rows + rows  # the overhead rows use another model: no share of this ceiling
@@ -279,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling_batch": ceiling_batch,
         "ceiling_by_batch": by_batch,
         "command": "make bench " + " ".join(argv or sys.argv[1:]),
+        **processes,
+        "load_generator_cpus": args.loadgen_cpus,
         "batching_gain_model_server": round(on.emails_per_s / off.emails_per_s, 2) if off.emails_per_s else None,
         "full_path_share_of_ceiling": round(full_on.emails_per_s / ceiling_rate, 3),
         "gateway_hop_p50_ms": round((through.p50_ms or 0) - (direct.p50_ms or 0), 2),

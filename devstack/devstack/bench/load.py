@@ -17,12 +17,37 @@ from devstack.bench.scrape import batch_counters
 from devstack.stack import LocalStack
 
 
-def run_hey(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str]) -> dict:
+@dataclass(frozen=True)
+class LoadGenerator:
+    """How ``hey`` is run: pinned to ``cpus`` (``taskset -c``, e.g. "12-15") so that it does not take the servers'
+    cores; at ``rate`` requests a second in all (``hey -q`` per connection), a fixed offered rate, or as a closed
+    loop (each connection sends as soon as its answer came)."""
+
+    cpus: str | None = None
+    rate: float | None = None
+
+    def command(self, concurrency: int) -> list[str]:
+        pinned = ["taskset", "-c", self.cpus] if self.cpus else []
+        offered = ["-q", f"{self.rate / concurrency:.3f}"] if self.rate else []
+        return [*pinned, "hey", *offered]
+
+    def at(self, rate: float | None) -> LoadGenerator:
+        return LoadGenerator(self.cpus, rate)
+
+
+def run_hey(
+    url: str,
+    body: bytes,
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str],
+    loadgen: LoadGenerator = LoadGenerator(),
+) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json") as fh:
         fh.write(body)
         fh.flush()
         cmd = [
-            "hey",
+            *loadgen.command(concurrency),
             "-z",
             f"{seconds}s",
             "-c",
@@ -66,12 +91,13 @@ def measure(
     predictor_env: str,
     headers: dict[str, str] | None = None,
     emails_per_request: int = 1,
+    loadgen: LoadGenerator = LoadGenerator(),
 ) -> Row:
     pids = [stack.processes[p].proc.pid for p in processes]
     cpu_before = [cpu_seconds(p) for p in pids]
     batches_before = batch_counters(stack.predictor_url(predictor_env))
     started = time.perf_counter()
-    result = run_hey(url, body, concurrency, seconds, headers or {})
+    result = run_hey(url, body, concurrency, seconds, headers or {}, loadgen)
     wall = time.perf_counter() - started
     cores = {
         proc: (cpu_seconds(pid) - before) / wall for proc, pid, before in zip(processes, pids, cpu_before, strict=True)
@@ -104,6 +130,8 @@ def measure(
             # Share of the run the predictor spent in forward passes: near 1, the model is the limit.
             "forward_busy": round(forward_s / wall, 3),
             "mean_forward_ms": round(1000 * forward_s / passes, 2) if passes else None,
+            "offered_rate": loadgen.rate,
+            "load_generator_cpus": loadgen.cpus,
         },
     )
 
@@ -160,6 +188,7 @@ def measure_hop(
     model: str,
     concurrency: int,
     seconds: float,
+    loadgen: LoadGenerator = LoadGenerator(),
 ) -> Row:
     """One row: ``hop`` of ``env``'s pair (and the gateway), under ``hey`` at ``concurrency``."""
     predictor, transformer = f"{env}-predictor", f"{env}-transformer"
@@ -177,4 +206,4 @@ def measure_hop(
         url, body = f"{stack.gateway_url}{bodies.public_path}", bodies.public
         processes = ["gateway", transformer, predictor]
         headers = {"X-Environment": env}
-    return measure(stack, f"{hop}, {label}", url, body, concurrency, seconds, processes, env, headers)
+    return measure(stack, f"{hop}, {label}", url, body, concurrency, seconds, processes, env, headers, loadgen=loadgen)

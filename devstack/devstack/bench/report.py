@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -71,3 +73,21 @@ def summary_lines(context: dict[str, Any], concurrency: int) -> str:
             f"held-out quality torch vs onnx: {context['onnx_quality']}\n"
         )
     return summary
+
+
+class RowFile:
+    """The run's rows as JSON, rewritten as each row is measured: a run cut short (a lease that ends, a
+    timeout) keeps every row it measured. ``path`` None: nothing is written."""
+
+    def __init__(self, path: Path | None, context: dict[str, Any]) -> None:
+        self.path = path
+        self.context = context
+        self.rows: list[Row] = []
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            payload = {"context": self.context, "rows": [asdict(r) for r in self.rows]}
+            self.path.write_text(json.dumps(payload, indent=2))
+        return row
