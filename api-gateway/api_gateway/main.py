@@ -28,7 +28,7 @@ from api_gateway.upstream import InferenceServiceClient as Client
 from serving_common.http_errors import install_error_handlers
 from serving_common.http_limits import BodyLimitMiddleware
 from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
-from serving_common.metrics_exposition import exposition_of
+from serving_common.metrics_exposition import exposition_of, forget_this_process
 
 log = logging.getLogger("api_gateway")
 
@@ -124,6 +124,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             app.state.feedback.close()  # writes the labels it holds
             for client in clients.values():
                 await client.aclose()
+            forget_this_process()
 
     app = FastAPI(
         title="textserve API gateway",

@@ -53,7 +53,7 @@ from serving_common import errors
 from serving_common.cpu import share_cores_among
 from serving_common.http_errors import Translations, install_error_handlers
 from serving_common.http_limits import BodyLimitMiddleware, HttpLimitSettings
-from serving_common.metrics_exposition import exposition_of, workers_metrics_dir
+from serving_common.metrics_exposition import exposition_of, forget_this_process, workers_metrics_dir
 from serving_common.model_dir import ModelMetadata
 from serving_common.schemas import ModelInfo
 from serving_common.settings import ServiceSettings, add_log_level_flag
@@ -223,6 +223,7 @@ class KServeApp:
                 await result
         for model, _ in self.component.models:
             model.stop()
+        forget_this_process()
 
 
 def _uvicorn_options(settings: KServeComponentSettings) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 With several workers each process counts into files of one directory (prometheus_client's multiprocess
 mode, chosen by ``PROMETHEUS_MULTIPROC_DIR`` when a worker first imports prometheus_client), and whichever
 worker answers a scrape sums them all: no count is lost to the worker that did not answer it. Gauges say
-how their workers' values combine (``multiprocess_mode``); one process ignores it.
+how their workers' values combine (``multiprocess_mode``); one process ignores it. A worker that stops
+gracefully takes its live gauges with it (:func:`forget_this_process`).
 """
 
 from __future__ import annotations
@@ -41,3 +42,10 @@ def exposition_of(accept: str) -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     encoder, content_type = exposition.choose_encoder(accept)
     return encoder(registry), content_type
+
+
+def forget_this_process() -> None:
+    """At a worker's graceful exit: drop its share of the ``live*`` gauges (in-flight requests, readiness),
+    which would otherwise keep counting a process that is gone. Its counters stay: they were counted."""
+    if MULTIPROC_DIR in os.environ:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
