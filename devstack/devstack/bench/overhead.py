@@ -11,7 +11,6 @@ plain FastAPI hop that the whole platform reaches; the hops in between show wher
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -198,34 +197,6 @@ def serving_overhead(
                     )
                 )
             rows += _shadow_rows(stack, email, out, seconds)
-        # ONNX Runtime's spinning pool (on by default: the default model gains by it) idles busily between the
-        # near-zero model's passes; the same path with it off shows what the platform's own hops cost.
-        quiet = dataclasses.replace(
-            config, component_env={**config.component_env, "MODEL_SERVER_ORT_SPINNING": "false"}
-        )
-        with LocalStack(quiet) as stack:
-            pid = {n: p.proc.pid for n, p in stack.processes.items()}
-            full = {
-                n: pid[p]
-                for n, p in (
-                    ("gateway", "gateway"),
-                    ("transformer", "staging-transformer"),
-                    ("model-server", "staging-predictor"),
-                )
-            }
-            for c in (connections, 1):
-                rows.append(
-                    _measure(
-                        "overhead: full gateway path, near-zero model, ONNX Runtime not spinning",
-                        f"{stack.gateway_url}/api/v1/predict",
-                        email,
-                        PUBLIC,
-                        c,
-                        seconds,
-                        full,
-                        {"X-Environment": "staging"},
-                    )
-                )
     finally:
         for anchor in (bare, echo):
             anchor.stop()
@@ -238,7 +209,6 @@ def serving_overhead(
 
     bare_row, echo_row = pick("bare FastAPI app", connections), pick("gateway-shaped echo", connections)
     full_row = pick("full gateway path, near-zero model", connections)
-    quiet_row = pick("full gateway path, near-zero model, ONNX Runtime not spinning", connections)
     summary = {
         "overhead_connections": connections,
         "overhead_bare_rps": bare_row.requests_per_s,
@@ -246,12 +216,6 @@ def serving_overhead(
         "overhead_full_path_rps": full_row.requests_per_s,
         "overhead_share_of_bare": round(full_row.requests_per_s / bare_row.requests_per_s, 3),
         "overhead_share_of_echo": round(full_row.requests_per_s / echo_row.requests_per_s, 3),
-        "overhead_not_spinning_rps": quiet_row.requests_per_s,
-        "overhead_not_spinning_share_of_bare": round(quiet_row.requests_per_s / bare_row.requests_per_s, 3),
-        "overhead_not_spinning_cpu_ms_per_request": quiet_row.extra["cpu_ms_per_request"],
-        "overhead_not_spinning_p50_c1_ms": pick(
-            "full gateway path, near-zero model, ONNX Runtime not spinning", 1
-        ).p50_ms,
         "overhead_transformer_rps": pick("transformer + model-server, near-zero model", connections).requests_per_s,
         "overhead_full_path_p50_c1_ms": pick("full gateway path, near-zero model", 1).p50_ms,
         "overhead_echo_p50_c1_ms": pick("gateway-shaped echo", 1).p50_ms,
@@ -279,13 +243,9 @@ def overhead_targets(summary: dict, header: bool = True) -> str:
         f"| serving overhead: full path >= 40 % of a bare FastAPI app (near-zero model, "
         f"{summary['overhead_connections']} connections, wrk, a new body per request) | "
         f"{summary['overhead_full_path_rps']} vs {summary['overhead_bare_rps']} req/s = {share:.0%} "
-        f"({summary['overhead_share_of_echo']:.0%} of the gateway-shaped echo's {summary['overhead_echo_rps']}); "
-        f"with ONNX Runtime not spinning {summary['overhead_not_spinning_rps']} req/s = "
-        f"{summary['overhead_not_spinning_share_of_bare']:.0%} | "
+        f"({summary['overhead_share_of_echo']:.0%} of the gateway-shaped echo's {summary['overhead_echo_rps']}) | "
         f"{status} | CPU per request: {per_process}, against {summary['overhead_bare_cpu_ms']} ms for the bare app "
-        f"and {summary['overhead_echo_cpu_ms']} ms for the echo (not spinning: "
-        + ", ".join(f"{n} {ms} ms" for n, ms in summary["overhead_not_spinning_cpu_ms_per_request"].items())
-        + "); three Python servers and two internal HTTP hops on "
+        f"and {summary['overhead_echo_cpu_ms']} ms for the echo; three Python servers and two internal HTTP hops on "
         f"{summary['overhead_full_path_cores']} of the machine's cores, with wrk on the rest |"
     )
     lines.append(
