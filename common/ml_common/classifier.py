@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -19,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
+from ml_common.static_shapes import ShapeBuckets, StaticShapeRunner
 from serving_common.embedding import Projection
 from serving_common.errors import ModelDirectoryError
 from serving_common.model_dir import CONFIG_FILE, WEIGHTS_FILE, ModelMetadata, validate_model_dir
@@ -66,6 +68,7 @@ class Classifier(Protocol):
 
     metadata: ModelMetadata
     projection: Projection
+    device: torch.device
     vocab_size: int
     num_outputs: int
     compiled: bool
@@ -79,6 +82,16 @@ class Classifier(Protocol):
     def warm_up(self, batch_size: int, length: int = 16) -> None: ...
 
 
+@dataclass
+class LaunchedPass:
+    """A forward pass queued on the device (:meth:`SequenceClassifier.launch`): its outputs land in these
+    host tensors once ``done`` has fired. On the CPU the pass has already run (``done`` is None)."""
+
+    logits: torch.Tensor
+    pooled: torch.Tensor
+    done: torch.cuda.Event | None = None
+
+
 class SequenceClassifier:
     def __init__(self, model: PreTrainedModel, metadata: ModelMetadata, device: torch.device, dtype: torch.dtype):
         self.model = model
@@ -89,14 +102,33 @@ class SequenceClassifier:
         self.num_outputs = int(model.config.num_labels or 0)
         self.network = LogitsAndPooled(model)
         # Replaced by its compiled form after compile().
-        self._run: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] = self.network
+        self._run: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]] = self.network
         self.projection = Projection.for_model(metadata.version, self.network.pooled_size)
         self.compiled = False
+        self.static_shapes: StaticShapeRunner | None = None
+        # On a GPU, inputs are copied in on a stream of their own, so the next batch's copy overlaps the
+        # running pass (launch/collect).
+        self._copy_stream = (
+            torch.cuda.Stream(device) if device.type == "cuda" else None  # type: ignore[no-untyped-call]
+        )
 
     def compile(self) -> None:
         """``torch.compile`` the forward (dynamic shapes); call :meth:`warm_up` before serving."""
         self._run = torch.compile(self.network, dynamic=True)
         self.compiled = True
+
+    def use_static_shapes(self, buckets: ShapeBuckets) -> None:
+        """Run every batch in the smallest of ``buckets`` that holds it, each captured as a CUDA graph on
+        a GPU (:mod:`ml_common.static_shapes`). :meth:`warm_up`, on the thread that serves, captures them."""
+        if self.compiled:
+            raise ValueError("static shapes replace torch.compile's dynamic ones: use one or the other")
+        self.static_shapes = StaticShapeRunner(self.network, buckets, self.device, graphs=self.device.type == "cuda")
+        self._run = self.static_shapes
+
+    def use_dynamic_shapes(self) -> None:
+        """Back to the eager network on every batch's own shape (static shapes dropped)."""
+        self.static_shapes = None
+        self._run = self.network
 
     @classmethod
     def load(cls, model_dir: str | Path, device: torch.device, dtype: torch.dtype) -> SequenceClassifier:
@@ -130,11 +162,42 @@ class SequenceClassifier:
     @torch.inference_mode()
     def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits [batch, outputs], embedding [batch, EMBEDDING_DIM]) from one forward pass."""
-        ids = torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)).to(self.device)
-        mask = torch.from_numpy(np.ascontiguousarray(attention_mask, dtype=np.int64)).to(self.device)
+        return self.collect(self.launch(input_ids, attention_mask))
+
+    @torch.inference_mode()
+    def launch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> LaunchedPass:
+        """Queue one forward pass and return before it has run: the inputs go through pinned memory on
+        the copy stream, the pass and the copy of its outputs into pinned host memory on the serving
+        stream after them. :meth:`collect` waits for it; meanwhile the next batch can be launched, so its
+        preparation and copy overlap this pass. On the CPU the pass runs here."""
+        if self._copy_stream is None:
+            ids = torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64))
+            mask = torch.from_numpy(np.ascontiguousarray(attention_mask, dtype=np.int64))
+            logits, pooled = self._run(ids, mask)
+            return LaunchedPass(logits.float(), pooled.float())
+        host_ids = torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)).pin_memory()
+        host_mask = torch.from_numpy(np.ascontiguousarray(attention_mask, dtype=np.int64)).pin_memory()
+        serving = torch.cuda.current_stream(self.device)
+        with torch.cuda.stream(self._copy_stream):
+            ids = host_ids.to(self.device, non_blocking=True)
+            mask = host_mask.to(self.device, non_blocking=True)
+        serving.wait_stream(self._copy_stream)
+        ids.record_stream(serving)  # allocated on the copy stream, read on the serving one
+        mask.record_stream(serving)
         logits, pooled = self._run(ids, mask)
-        embedding = self.projection.apply(pooled.float().cpu().numpy())
-        return logits.float().cpu().numpy(), embedding
+        out_logits = torch.empty(logits.shape, dtype=torch.float32, pin_memory=True)
+        out_pooled = torch.empty(pooled.shape, dtype=torch.float32, pin_memory=True)
+        out_logits.copy_(logits, non_blocking=True)
+        out_pooled.copy_(pooled, non_blocking=True)
+        done = torch.cuda.Event()  # type: ignore[no-untyped-call]
+        done.record(serving)
+        return LaunchedPass(out_logits, out_pooled, done)
+
+    def collect(self, launched: LaunchedPass) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, embedding) of a launched pass, once it is done: what :meth:`infer` returns."""
+        if launched.done is not None:
+            launched.done.synchronize()
+        return launched.logits.numpy(), self.projection.apply(launched.pooled.numpy())
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.infer(input_ids, attention_mask)[0]
@@ -143,8 +206,11 @@ class SequenceClassifier:
         """Real forward passes so the first request pays no lazy-initialisation (or compilation) cost.
 
         A compiled model is run at batch 1 and ``batch_size``, short and long, so the dynamic-shape
-        graphs exist before the server reports ready.
+        graphs exist before the server reports ready. Static shapes are allocated (captured as CUDA
+        graphs on a GPU) first. Call it on the thread that will serve: CUDA-graph trees are per thread.
         """
+        if self.static_shapes is not None and not self.static_shapes.prepared:
+            self.static_shapes.prepare()
         shapes = [(batch_size, length)]
         if self.compiled:
             shapes = [(b, n) for b in sorted({1, 2, batch_size}) for n in (length, min(128, self.metadata.max_length))]

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_batch_tokens", default=None, type=int)
     parser.add_argument("--runtime", default=None, choices=RUNTIMES)
     parser.add_argument("--compile", default=None, type=on_off, metavar="{on,off}")
+    parser.add_argument("--static_shapes", default=None, choices=["auto", "on", "off"])
+    parser.add_argument("--pipeline_depth", default=None, type=int)
     return parser
 
 

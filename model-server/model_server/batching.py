@@ -9,6 +9,12 @@ else when ``max_wait_ms`` has passed since its first request; it is padded to it
 model's max length; split in two length buckets when that saves much padding), runs on a worker
 thread so the event loop keeps accepting requests, and every caller gets exactly its own rows back.
 While one batch runs, the next one fills up.
+
+Pipelined passes (a GPU): given ``collect``, ``forward`` only *launches* a pass (stages its inputs and
+queues the work on the device) and returns a handle; ``collect`` waits for it on a thread of its own and
+returns the rows. Up to ``pipeline_depth`` passes are launched and not yet collected, so the next batch
+is taken, padded and copied to the device while the current one runs, as text-embeddings-inference
+prefetches its next batch.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +36,8 @@ from model_server.errors import BatcherFailed, Overloaded
 log = logging.getLogger(__name__)
 
 Rows = np.ndarray | tuple[np.ndarray, ...]
-Forward = Callable[[np.ndarray, np.ndarray], Rows]
+Forward = Callable[[np.ndarray, np.ndarray], Any]  # the rows, or with ``collect`` a launched pass
+Collect = Callable[[Any], Rows]
 
 
 def _slice_rows(result: Rows, start: int, stop: int) -> Rows:
@@ -100,11 +108,24 @@ class AdaptiveBatcher:
         max_queue_rows: int = 1024,
         start_when_idle: bool = False,
         max_batch_tokens: int = 1 << 30,
+        collect: Collect | None = None,
+        collect_executor: Executor | None = None,
+        pipeline_depth: int = 1,
         model_name: str = "",
         model_version: str = "",
     ) -> None:
+        if collect is not None and collect_executor is None:
+            raise ValueError("a pipelined batcher collects its passes on an executor of their own")
+        if pipeline_depth < 1:
+            raise ValueError(f"pipeline_depth must be at least 1, not {pipeline_depth}")
         self._forward = forward
         self._executor = executor
+        self._collect = collect
+        self._collect_executor = collect_executor
+        self.pipeline_depth = pipeline_depth
+        self._in_flight = 0  # passes launched and not yet delivered
+        self._pass_done = asyncio.Event()
+        self._collecting: set[asyncio.Task[None]] = set()
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue_rows = max_queue_rows
@@ -140,7 +161,8 @@ class AdaptiveBatcher:
             if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            # The worker gets here only between passes, so the model is idle now. Starting at once, what
+            await self._until_a_pass_may_start()
+            # The model can take a pass now (idle, or with a pipeline slot free). Starting at once, what
             # arrives during the pass forms the next batch (text-embeddings-inference's rule); otherwise
             # the batch gets until max_wait after its oldest request to fill up (MLServer's).
             deadline = self._queue[0].enqueued + (0.0 if self.start_when_idle else self.max_wait)
@@ -178,24 +200,57 @@ class AdaptiveBatcher:
         for pending in live:
             metrics.QUEUE_WAIT_SECONDS.labels(*self._labels).observe(now - pending.enqueued)
         groups = length_buckets([p.input_ids.shape[1] for p in live], [p.rows for p in live])
-        for group in groups:
-            await self._run_group([live[i] for i in group])
+        for i, group in enumerate(groups):
+            if i:
+                await self._until_a_pass_may_start()
+            await self._launch([live[i] for i in group])
 
-    async def _run_group(self, group: list[_Pending]) -> None:
+    async def _until_a_pass_may_start(self) -> None:
+        while self._in_flight >= self.pipeline_depth:
+            self._pass_done.clear()
+            await self._pass_done.wait()
+
+    async def _launch(self, group: list[_Pending]) -> None:
+        """Run one pass (or, pipelined, launch it and leave its collection to a task of its own)."""
         input_ids, attention_mask = pad_and_stack([(p.input_ids, p.attention_mask) for p in group])
+        self._in_flight += 1
         try:
             result = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._forward, input_ids, attention_mask
             )
-        except Exception as exc:  # every caller of the pass learns of the failure
-            for pending in group:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
+        except Exception as exc:
+            self._deliver(group, exc)
             return
+        except BaseException:  # cancelled (close): the pass's callers learn it, its slot frees
+            self._deliver(group, BatcherFailed("the model server's batching worker stopped"))
+            raise
+        if self._collect is None:
+            self._deliver(group, result)
+            return
+        task = asyncio.get_running_loop().create_task(self._collect_pass(group, result), name="collect-pass")
+        self._collecting.add(task)
+        task.add_done_callback(self._collecting.discard)
+
+    async def _collect_pass(self, group: list[_Pending], launched: Any) -> None:
+        assert self._collect is not None
+        try:
+            rows = await asyncio.get_running_loop().run_in_executor(self._collect_executor, self._collect, launched)
+        except Exception as exc:
+            self._deliver(group, exc)
+        else:
+            self._deliver(group, rows)
+
+    def _deliver(self, group: list[_Pending], result: Rows | Exception) -> None:
+        """Every caller of a pass gets exactly its rows, or the pass's failure; the pass's slot frees."""
+        self._in_flight -= 1
+        self._pass_done.set()
         start = 0
         for pending in group:
             if not pending.future.done():
-                pending.future.set_result(_slice_rows(result, start, start + pending.rows))
+                if isinstance(result, Exception):
+                    pending.future.set_exception(result)
+                else:
+                    pending.future.set_result(_slice_rows(result, start, start + pending.rows))
             start += pending.rows
 
     def _worker_ended(self, task: asyncio.Task[None]) -> None:
@@ -219,3 +274,5 @@ class AdaptiveBatcher:
     async def close(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
+        for task in list(self._collecting):
+            task.cancel()

@@ -11,7 +11,8 @@ REQUESTS = Counter(
 )
 FORWARD_SECONDS = Histogram(
     "model_server_forward_seconds",
-    "Time of one forward pass of the model.",
+    "Time of one forward pass of the model (pipelined: from its launch or the previous pass's end, so the sum "
+    "is the time the device was busy).",
     ["model_name", "model_version"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )

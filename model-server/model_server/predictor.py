@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,8 @@ import numpy as np
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from ml_common.classifier import Classifier
+from ml_common.classifier import Classifier, LaunchedPass, SequenceClassifier
+from ml_common.static_shapes import ShapeBuckets
 from model_server import inputs, metrics
 from model_server.batching import AdaptiveBatcher
 from model_server.settings import ModelServerSettings
@@ -35,25 +37,52 @@ class ClassifierPredictor(Model):
         self.settings = settings
         self.classifier: Classifier | None = None
         self.batcher: AdaptiveBatcher | None = None
-        # One thread runs forward passes: torch already uses every core inside one pass, and the
-        # event loop stays free to accept requests while a pass runs.
+        # One thread runs forward passes (the serving thread: warm-up and CUDA-graph capture run on it too):
+        # torch already uses every core inside one pass, and the event loop stays free to accept requests
+        # while a pass runs. Pipelined passes are collected on a second thread.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
+        self._collector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect")
+        self._last_collected = 0.0  # when the last pipelined pass was collected
 
     def load(self) -> bool:
         classifier = self._load_classifier()
+        asked_for_static_shapes = self.settings.static_shapes == "on"
+        settings = self.settings = self.settings.for_device(gpu=classifier.device.type == "cuda")
+        if settings.static_shapes == "on":
+            if not isinstance(classifier, SequenceClassifier):
+                raise ValueError("static shapes need the PyTorch runtime")
+            buckets = ShapeBuckets.covering(settings.batch_rows, classifier.metadata.max_length, settings.batch_tokens)
+            classifier.use_static_shapes(buckets)
         # A compiled model is warmed up at the largest batch too, so no request waits for a compilation.
-        compiled = getattr(classifier, "compiled", False)
-        classifier.warm_up(self.settings.max_batch_size if compiled else self.settings.warmup_batch_size)
+        warmup_rows = settings.batch_rows if classifier.compiled else settings.warmup_batch_size
+        try:
+            self._executor.submit(classifier.warm_up, warmup_rows).result()
+        except Exception as exc:
+            # A model whose forward cannot be captured (e.g. it copies a host value to the GPU mid-pass)
+            # is served with dynamic shapes when static ones were only the default.
+            if (
+                not isinstance(classifier, SequenceClassifier)
+                or not classifier.static_shapes
+                or asked_for_static_shapes
+            ):
+                raise
+            log.warning("%s: static shapes could not be captured (%s); serving dynamic shapes", self.name, exc)
+            classifier.use_dynamic_shapes()
+            self._executor.submit(classifier.warm_up, warmup_rows).result()
         self.classifier = classifier
-        if self.settings.batching:
+        if settings.batching:
+            pipelined = isinstance(classifier, SequenceClassifier) and settings.pipeline_depth > 1
             self.batcher = AdaptiveBatcher(
-                self._timed_forward,
+                self._timed_launch if pipelined else self._timed_forward,
                 self._executor,
-                max_batch_size=self.settings.max_batch_size,
-                max_wait_ms=self.settings.max_batch_wait_ms,
-                start_when_idle=self.settings.batch_when_idle,
-                max_batch_tokens=self.settings.max_batch_tokens,
-                max_queue_rows=self.settings.max_queue_rows,
+                collect=self._timed_collect if pipelined else None,
+                collect_executor=self._collector,
+                pipeline_depth=settings.pipeline_depth if pipelined else 1,
+                max_batch_size=settings.batch_rows,
+                max_wait_ms=settings.max_batch_wait_ms,
+                start_when_idle=settings.batch_when_idle,
+                max_batch_tokens=settings.batch_tokens,
+                max_queue_rows=settings.max_queue_rows,
                 model_name=self.name,
                 model_version=classifier.metadata.version,
             )
@@ -156,14 +185,37 @@ class ClassifierPredictor(Model):
             infer_outputs=outputs,
         )
 
+    def _observe_batch(self, input_ids: np.ndarray) -> None:
+        metrics.BATCH_SIZE.labels(self.name, self.version).observe(input_ids.shape[0])
+        metrics.SEQUENCE_LENGTH.labels(self.name, self.version).observe(input_ids.shape[1])
+
     def _timed_forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        labels = (self.name, self.version)
-        metrics.BATCH_SIZE.labels(*labels).observe(input_ids.shape[0])
-        metrics.SEQUENCE_LENGTH.labels(*labels).observe(input_ids.shape[1])
+        self._observe_batch(input_ids)
         assert self.classifier is not None, "forward before load"
-        with metrics.FORWARD_SECONDS.labels(*labels).time():
+        with metrics.FORWARD_SECONDS.labels(self.name, self.version).time():
             return self.classifier.infer(input_ids, attention_mask)
+
+    def _timed_launch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[float, LaunchedPass]:
+        """A pipelined pass's launch; its forward time runs from here to its collection."""
+        self._observe_batch(input_ids)
+        assert isinstance(self.classifier, SequenceClassifier), "pipelined passes need the PyTorch runtime"
+        return time.perf_counter(), self.classifier.launch(input_ids, attention_mask)
+
+    def _timed_collect(self, launched: tuple[float, LaunchedPass]) -> tuple[np.ndarray, np.ndarray]:
+        """A pipelined pass's collection. Passes finish in launch order (one stream), so a pass's device
+        time starts at its launch or at the previous pass's end, whichever is later: the forward-time sum
+        stays the device's busy time (the autoscaler's signal), never more than the wall time."""
+        started, handle = launched
+        assert isinstance(self.classifier, SequenceClassifier)
+        try:
+            return self.classifier.collect(handle)
+        finally:
+            ended = time.perf_counter()
+            busy_from = max(started, self._last_collected)
+            self._last_collected = ended
+            metrics.FORWARD_SECONDS.labels(self.name, self.version).observe(ended - busy_from)
 
     def stop(self) -> None:
         self._executor.shutdown(wait=True)
+        self._collector.shutdown(wait=True)
         super().stop()

@@ -36,12 +36,28 @@ class ModelServerSettings(KServeComponentSettings):
     batching: bool = Field(
         default=True, description="Gather concurrent requests into one forward pass (off: one pass per request)."
     )
-    max_batch_size: int = Field(default=32, ge=1, description="Most rows (texts) in one forward pass.")
-    max_batch_tokens: int = Field(
-        default=8192,
+    max_batch_size: int | None = Field(
+        default=None, ge=1, description="Most rows (texts) in one forward pass; default 128 on a GPU, 32 on the CPU."
+    )
+    max_batch_tokens: int | None = Field(
+        default=None,
         ge=1,
         description="Most padded tokens (rows x longest sequence) in one forward pass: long texts make smaller "
-        "batches, so a pass's cost and memory stay bounded (a single larger request still runs alone).",
+        "batches, so a pass's cost and memory stay bounded (a single larger request still runs alone); default "
+        "16,384 on a GPU (128 rows of 128 tokens), 8,192 on the CPU.",
+    )
+    pipeline_depth: int = Field(
+        default=2,
+        ge=1,
+        description="PyTorch runtime: forward passes launched and not yet collected. At 2 the next batch is "
+        "padded and copied to the GPU (pinned memory, a stream of its own) while the current one runs; 1 runs a "
+        "pass at a time. ONNX Runtime's passes run one at a time.",
+    )
+    static_shapes: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Run every batch in the smallest of a grid of (rows, length) shapes, padded, each captured "
+        "as a CUDA graph on the serving thread before ready (ml_common/static_shapes.py). 'auto': on for "
+        "PyTorch on a GPU without compile. On the CPU 'on' pads without graphs (for tests).",
     )
     max_batch_wait_ms: float = Field(
         default=5.0,
@@ -76,8 +92,33 @@ class ModelServerSettings(KServeComponentSettings):
         description="Where the exported ONNX model is kept (needs the model's size free).",
     )
 
+    def for_device(self, gpu: bool) -> ModelServerSettings:
+        """These settings with the defaults that depend on the device made concrete (batch limits, static
+        shapes), for a model that runs on a GPU or not."""
+        return self.model_copy(
+            update={
+                "max_batch_size": self.max_batch_size or (128 if gpu else 32),
+                "max_batch_tokens": self.max_batch_tokens or (16384 if gpu else 8192),
+                "static_shapes": self.static_shapes
+                if self.static_shapes != "auto"
+                else ("on" if gpu and self.runtime in ("auto", "torch") and not self.compile else "off"),
+            }
+        )
+
+    @property
+    def batch_rows(self) -> int:
+        assert self.max_batch_size is not None, "settings not made concrete by for_device"
+        return self.max_batch_size
+
+    @property
+    def batch_tokens(self) -> int:
+        assert self.max_batch_tokens is not None, "settings not made concrete by for_device"
+        return self.max_batch_tokens
+
     @model_validator(mode="after")
     def _onnx_runs_on_cpu(self) -> ModelServerSettings:
+        if self.static_shapes == "on" and (self.compile or self.runtime.startswith("onnx")):
+            raise ValueError("static shapes are a PyTorch eager path: not with compile or an ONNX runtime")
         if self.runtime.startswith("onnx") and self.device == "cuda":
             raise ValueError(f"runtime '{self.runtime}' is the CPU path; use runtime 'torch' on a GPU")
         if self.runtime.startswith("onnx") and self.compile:

@@ -193,3 +193,127 @@ async def test_a_token_budget_bounds_padded_tokens_per_pass(executor):
     assert forward.batches == [(6, 4), (1, 16)]
     assert results[-1][0].tolist() == [9 * 16, 16]
     await batcher.close()
+
+
+class FakeDevice:
+    """A device with one stream, for the pipelined batcher: ``launch`` stages a batch (host work, on the
+    batcher's forward thread) and queues its pass on the device's own thread; ``collect`` waits for the
+    pass. It records when each pass was launched, run and collected, so a test can read the overlap."""
+
+    def __init__(self, stage_s: float = 0.0, compute_s: float = 0.05, fail_pass: int | None = None):
+        self.stage_s, self.compute_s, self.fail_pass = stage_s, compute_s, fail_pass
+        self.stream = ThreadPoolExecutor(max_workers=1)
+        self.events: list[tuple[str, int]] = []
+        self.launched = 0
+        self.most_in_flight = 0
+        self._in_flight = 0
+
+    def launch(self, ids: np.ndarray, mask: np.ndarray):
+        index = self.launched
+        self.launched += 1
+        self._in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        self.events.append(("launch", index))
+        time.sleep(self.stage_s)
+        return index, self.stream.submit(self._compute, index, ids.copy(), mask.copy())
+
+    def _compute(self, index: int, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        time.sleep(self.compute_s)
+        if index == self.fail_pass:
+            raise RuntimeError(f"pass {index} failed on the device")
+        return RowSums()(ids, mask)
+
+    def collect(self, launched) -> np.ndarray:
+        index, pending = launched
+        try:
+            return pending.result()
+        finally:
+            self._in_flight -= 1
+            self.events.append(("collected", index))
+
+
+@pytest.fixture
+def collector():
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool
+
+
+async def _passes_of_two(batcher: AdaptiveBatcher, requests: int) -> list:
+    return await asyncio.gather(*(batcher.submit(*_request([[i, i]])) for i in range(requests)), return_exceptions=True)
+
+
+async def test_pipelined_passes_launch_the_next_batch_before_the_last_is_collected(executor, collector):
+    device = FakeDevice(compute_s=0.05)
+    batcher = AdaptiveBatcher(
+        device.launch,
+        executor,
+        collect=device.collect,
+        collect_executor=collector,
+        pipeline_depth=2,
+        max_batch_size=2,
+        max_wait_ms=0,
+        start_when_idle=True,
+    )
+    results = await _passes_of_two(batcher, 8)
+    for i, logits in enumerate(results):  # every caller its own row, in a pipelined world too
+        assert logits.tolist() == [[2.0 * i, 2.0]]
+    passes = device.launched
+    assert passes >= 4
+    order = {event: n for n, event in enumerate(device.events)}
+    for k in range(1, passes):  # pass k was staged while pass k-1 was still on the device...
+        assert order[("launch", k)] < order[("collected", k - 1)], device.events
+    assert device.most_in_flight == 2  # ...and never more than two passes at once
+    assert batcher._in_flight == 0
+    await batcher.close()
+
+
+async def test_a_pipeline_of_depth_one_runs_a_pass_at_a_time(executor, collector):
+    device = FakeDevice(compute_s=0.02)
+    batcher = AdaptiveBatcher(
+        device.launch,
+        executor,
+        collect=device.collect,
+        collect_executor=collector,
+        pipeline_depth=1,
+        max_batch_size=2,
+        max_wait_ms=0,
+        start_when_idle=True,
+    )
+    await _passes_of_two(batcher, 6)
+    order = {event: n for n, event in enumerate(device.events)}
+    for k in range(1, device.launched):
+        assert order[("collected", k - 1)] < order[("launch", k)], device.events
+    assert device.most_in_flight == 1
+    await batcher.close()
+
+
+async def test_a_failed_pipelined_pass_fails_only_its_callers_and_frees_its_slot(executor, collector):
+    device = FakeDevice(compute_s=0.02, fail_pass=1)
+    batcher = AdaptiveBatcher(
+        device.launch,
+        executor,
+        collect=device.collect,
+        collect_executor=collector,
+        pipeline_depth=2,
+        max_batch_size=2,
+        max_wait_ms=0,
+        start_when_idle=True,
+    )
+    first = asyncio.ensure_future(batcher.submit(*_request([[1]])))
+    await asyncio.sleep(0.005)  # pass 0 holds request 0 alone; the next two make pass 1, which fails
+    failed = await _passes_of_two(batcher, 2)
+    assert (await first).tolist() == [[1.0, 1.0]]
+    assert all(isinstance(r, RuntimeError) and "pass 1" in str(r) for r in failed), failed
+    # The failed pass gave its slot back: the batcher keeps serving, pipelined.
+    again = await _passes_of_two(batcher, 4)
+    assert [r.tolist() for r in again] == [[[2.0 * i, 2.0]] for i in range(4)]
+    assert batcher._in_flight == 0
+    await batcher.close()
+
+
+def test_a_pipelined_batcher_needs_a_collector_thread(executor):
+    device = FakeDevice()
+    with pytest.raises(ValueError, match="executor of their own"):
+        AdaptiveBatcher(device.launch, executor, collect=device.collect)
+    with pytest.raises(ValueError, match="pipeline_depth"):
+        AdaptiveBatcher(RowSums(), executor, pipeline_depth=0)

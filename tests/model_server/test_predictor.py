@@ -1,4 +1,6 @@
+import asyncio
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -129,3 +131,58 @@ def test_on_off_flags_become_settings_and_other_spellings_are_refused(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--batching", "yes"])
     assert "expected on or off, got 'yes'" in capsys.readouterr().err
+
+
+def test_batch_limits_and_static_shapes_default_by_device():
+    gpu, cpu = ModelServerSettings().for_device(gpu=True), ModelServerSettings().for_device(gpu=False)
+    assert (gpu.batch_rows, gpu.batch_tokens, gpu.static_shapes) == (128, 16384, "on")
+    assert (cpu.batch_rows, cpu.batch_tokens, cpu.static_shapes) == (32, 8192, "off")
+    chosen = ModelServerSettings(max_batch_size=7, max_batch_tokens=900, static_shapes="off").for_device(gpu=True)
+    assert (chosen.batch_rows, chosen.batch_tokens, chosen.static_shapes) == (7, 900, "off")
+    assert ModelServerSettings(compile=True).for_device(gpu=True).static_shapes == "off"  # compile's own shapes
+    with pytest.raises(ValueError, match="static shapes"):
+        ModelServerSettings(static_shapes="on", runtime="onnx-int8")
+
+
+async def test_a_predictor_with_static_shapes_answers_as_one_without(model_dir):
+    def load():
+        return SequenceClassifier.load(model_dir, CPU, torch.float32)
+
+    static = ClassifierPredictor("spam-detector", load, ModelServerSettings(static_shapes="on", max_batch_size=8))
+    static.load()
+    runner = static.classifier.static_shapes
+    assert runner is not None and runner.prepared  # allocated at load, on the serving thread, before ready
+    assert static.ready and static.batcher.pipeline_depth == 2
+    dynamic = load()
+    rng = np.random.default_rng(7)
+    requests = [rng.integers(5, 500, size=(1, int(n))) for n in rng.integers(3, 40, size=10)]
+    results = await asyncio.gather(*(static.infer_arrays(ids, np.ones_like(ids)) for ids in requests))
+    for ids, (logits, embedding) in zip(requests, results, strict=True):
+        expected_logits, expected_embedding = dynamic.infer(ids, np.ones_like(ids))
+        np.testing.assert_allclose(logits, expected_logits, atol=1e-5)
+        np.testing.assert_allclose(embedding, expected_embedding, atol=1e-5)
+    assert runner.eager_batches == 0
+    await static.batcher.close()
+
+
+def test_pipelined_forward_time_counts_overlapping_passes_once(model_dir):
+    from prometheus_client import REGISTRY
+
+    predictor = ClassifierPredictor(
+        "forward-time", lambda: SequenceClassifier.load(model_dir, CPU, torch.float32), ModelServerSettings()
+    )
+    predictor.load()
+    labels = {"model_name": "forward-time", "model_version": predictor.version}
+
+    def forward_seconds() -> float:
+        return REGISTRY.get_sample_value("model_server_forward_seconds_sum", labels) or 0.0
+
+    ids = np.array([[1, 10, 20, 2]], dtype=np.int64)
+    before = forward_seconds()
+    first = predictor._timed_launch(ids, np.ones_like(ids))
+    second = predictor._timed_launch(ids, np.ones_like(ids))  # both "on the device" at once
+    time.sleep(0.05)
+    predictor._timed_collect(first)
+    predictor._timed_collect(second)
+    wall = time.perf_counter() - first[0]
+    assert 0.05 <= forward_seconds() - before <= wall  # two overlapping passes: busy time, not twice it

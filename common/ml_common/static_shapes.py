@@ -1,0 +1,156 @@
+"""Static (batch, length) shapes for CUDA graphs.
+
+A CUDA graph replays a fixed sequence of kernels on fixed buffers, so it serves one input shape. The
+model server captures a grid of shapes (buckets) before it reports ready, runs each batch in the smallest
+bucket that holds it, padded, and slices the real rows back out; a batch no bucket holds runs eagerly.
+
+Padding keeps every real row's numbers: padded columns are masked (as a dynamic batch pads to its
+longest text), and padded rows are copies of the first row, so no row is all padding (some attention
+kernels turn a fully masked row into NaN) and no padded row ever reaches a caller.
+
+:class:`StaticShapeRunner` holds the buckets' buffers. With ``graphs`` on (CUDA), :meth:`prepare` captures
+one graph per bucket on the calling thread, the one that serves; without (CPU, tests), each bucket runs
+the model eagerly on the same padded buffers, so everything but the capture itself is exercised anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+Outputs = tuple[torch.Tensor, ...]
+Network = Callable[[torch.Tensor, torch.Tensor], Outputs]
+
+
+def _grid(largest: int, smallest: int) -> tuple[int, ...]:
+    """``smallest``, then powers of two and their midpoints (x1.5) up to ``largest``, which is always in:
+    a batch never pads by more than half again."""
+    values, step = {largest}, smallest
+    while step < largest:
+        values.add(step)
+        if step * 3 // 2 < largest and step >= 2:
+            values.add(step * 3 // 2)
+        step *= 2
+    return tuple(sorted(values))
+
+
+@dataclass(frozen=True)
+class ShapeBuckets:
+    """The captured shapes: every (batch size, length) of the grid with at most ``max_tokens`` slots."""
+
+    batch_sizes: tuple[int, ...]
+    lengths: tuple[int, ...]
+    max_tokens: int
+
+    @classmethod
+    def covering(
+        cls, max_batch_size: int, max_length: int, max_batch_tokens: int, min_length: int = 16
+    ) -> ShapeBuckets:
+        """The grid for a batcher's limits. A batch the batcher forms has at most ``max_batch_tokens``
+        padded tokens; rounding its rows and its length up to the grid multiplies each by at most 1.5, so
+        buckets of up to 2.25x the budget hold every such batch."""
+        return cls(
+            batch_sizes=_grid(max_batch_size, 1),
+            lengths=_grid(max_length, min(min_length, max_length)),
+            max_tokens=max_batch_tokens * 9 // 4,
+        )
+
+    def shapes(self) -> list[tuple[int, int]]:
+        return [(b, n) for b in self.batch_sizes for n in self.lengths if b * n <= self.max_tokens]
+
+    def select(self, rows: int, length: int) -> tuple[int, int] | None:
+        """The bucket of fewest token slots that holds ``rows`` x ``length`` (the shorter on a tie), or
+        None when none does."""
+        fitting = [(b, n) for b, n in self.shapes() if b >= rows and n >= length]
+        return min(fitting, key=lambda s: (s[0] * s[1], s[1])) if fitting else None
+
+
+def pad_into(ids: torch.Tensor, mask: torch.Tensor, static_ids: torch.Tensor, static_mask: torch.Tensor) -> None:
+    """Write a [rows, length] batch into a bucket's larger buffers: masked pad columns, padded rows as
+    copies of row 0. In place, on the buffers' device (a graph reads those exact buffers)."""
+    rows, length = ids.shape
+    static_ids.zero_()
+    static_mask.zero_()
+    static_ids[:rows, :length].copy_(ids, non_blocking=True)
+    static_mask[:rows, :length].copy_(mask, non_blocking=True)
+    if rows < static_ids.shape[0]:
+        static_ids[rows:] = static_ids[0]
+        static_mask[rows:] = static_mask[0]
+
+
+@dataclass
+class _Bucket:
+    ids: torch.Tensor
+    mask: torch.Tensor
+    graph: torch.cuda.CUDAGraph | None = None
+    outputs: Outputs = field(default_factory=tuple)
+
+
+class StaticShapeRunner:
+    """A network run in static shapes: ``runner(ids, mask)`` gives what ``network(ids, mask)`` gives."""
+
+    def __init__(self, network: Network, buckets: ShapeBuckets, device: torch.device, *, graphs: bool) -> None:
+        if graphs and device.type != "cuda":
+            raise ValueError(f"CUDA graphs need a CUDA device, not {device}")
+        self.network = network
+        self.buckets = buckets
+        self.device = device
+        self.graphs = graphs
+        self._buckets: dict[tuple[int, int], _Bucket] = {}
+        self.eager_batches = 0  # batches no bucket held
+
+    @property
+    def prepared(self) -> bool:
+        return bool(self._buckets)
+
+    def prepare(self) -> None:
+        """Allocate every bucket, and with graphs capture each one, largest first so the smaller ones reuse
+        its memory pool. Call it on the thread that serves, before ready."""
+        pool = torch.cuda.graph_pool_handle() if self.graphs else None
+        for shape in sorted(self.buckets.shapes(), key=lambda s: s[0] * s[1], reverse=True):
+            bucket = _Bucket(
+                ids=torch.ones(shape, dtype=torch.int64, device=self.device),
+                mask=torch.ones(shape, dtype=torch.int64, device=self.device),
+            )
+            if self.graphs:
+                bucket.graph, bucket.outputs = self._capture(bucket, pool)
+            self._buckets[shape] = bucket
+        log.info("%d static shapes ready (CUDA graphs %s)", len(self._buckets), "on" if self.graphs else "off")
+
+    def _capture(self, bucket: _Bucket, pool: Any) -> tuple[torch.cuda.CUDAGraph, Outputs]:
+        # Warm-up passes on a side stream first (cuBLAS workspaces, lazy kernels), as torch.cuda.graphs
+        # documents; then one captured pass whose output tensors every replay overwrites.
+        side = torch.cuda.Stream(self.device)  # type: ignore[no-untyped-call]
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                self.network(bucket.ids, bucket.mask)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=pool):
+            outputs = self.network(bucket.ids, bucket.mask)
+        return graph, outputs
+
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> Outputs:
+        rows, length = ids.shape
+        shape = self.buckets.select(rows, length)
+        bucket = self._buckets.get(shape) if shape else None
+        if bucket is None:
+            self.eager_batches += 1
+            return self.network(ids, mask)
+        pad_into(ids, mask, bucket.ids, bucket.mask)
+        if bucket.graph is not None:
+            bucket.graph.replay()
+            outputs = bucket.outputs
+        else:
+            outputs = self.network(bucket.ids, bucket.mask)
+        # Views of the static outputs. The caller queues their copy to the host on this stream before any
+        # later pass, so no replay (of this graph, or of another whose pool reuses this memory) overwrites
+        # rows still to be read: every bucket runs on the one serving stream, never two at once.
+        return tuple(out[:rows] for out in outputs)

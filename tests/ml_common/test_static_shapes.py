@@ -1,0 +1,109 @@
+"""Static shapes for CUDA graphs: which bucket a batch runs in, how it is padded, and that a padded run
+gives every real row exactly the numbers of an unpadded one (the real model, on the CPU: everything but
+the graph capture itself)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from ml_common.classifier import SequenceClassifier
+from ml_common.static_shapes import ShapeBuckets, StaticShapeRunner, pad_into
+
+
+def test_the_grid_steps_by_at_most_half_again_and_ends_at_the_limits():
+    buckets = ShapeBuckets.covering(max_batch_size=128, max_length=512, max_batch_tokens=16384)
+    assert buckets.batch_sizes == (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+    assert buckets.lengths == (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+    for grid in (buckets.batch_sizes[1:], buckets.lengths):
+        assert all(b / a <= 1.5 for a, b in itertools.pairwise(grid))
+    assert ShapeBuckets.covering(100, 200, 4096).batch_sizes[-1] == 100  # the limits themselves are in
+    assert ShapeBuckets.covering(100, 200, 4096).lengths[-1] == 200
+
+
+def test_every_batch_the_batcher_can_form_has_a_bucket():
+    buckets = ShapeBuckets.covering(max_batch_size=128, max_length=512, max_batch_tokens=16384)
+    for rows in range(1, 129):
+        for length in range(1, 513):
+            if rows * length <= 16384:
+                assert buckets.select(rows, length) is not None, (rows, length)
+
+
+def test_a_batch_runs_in_the_smallest_bucket_that_holds_it():
+    buckets = ShapeBuckets.covering(max_batch_size=64, max_length=256, max_batch_tokens=8192)
+    assert buckets.select(1, 10) == (1, 16)
+    assert buckets.select(5, 100) == (6, 128)
+    assert buckets.select(33, 128) == (48, 128)
+    assert buckets.select(64, 128) == (64, 128)
+    assert buckets.select(65, 16) is None  # more rows than any bucket: runs eagerly
+    assert buckets.select(1, 257) is None
+    assert all(b * n <= buckets.max_tokens for b, n in buckets.shapes())
+
+
+def test_padding_masks_the_new_columns_and_repeats_the_first_row():
+    ids = torch.tensor([[1, 7, 2], [1, 2, 0]])
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    static_ids, static_mask = torch.full((4, 5), 9), torch.full((4, 5), 9)  # stale numbers from a past pass
+    pad_into(ids, mask, static_ids, static_mask)
+    assert static_ids.tolist() == [[1, 7, 2, 0, 0], [1, 2, 0, 0, 0], [1, 7, 2, 0, 0], [1, 7, 2, 0, 0]]
+    assert static_mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [1, 1, 1, 0, 0]]
+
+
+@pytest.fixture(scope="module")
+def classifier(model_dir) -> SequenceClassifier:
+    return SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
+
+
+def _batch(rng: np.random.Generator, rows: int, longest: int) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.zeros((rows, longest), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for r in range(rows):
+        n = longest if r == 0 else int(rng.integers(2, longest + 1))
+        ids[r, :n] = np.concatenate([[1], rng.integers(5, 500, size=n - 2), [2]])
+        mask[r, :n] = 1
+    return ids, mask
+
+
+def test_static_shapes_give_every_row_the_numbers_of_an_eager_pass(model_dir):
+    eager = SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
+    static = SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
+    static.use_static_shapes(ShapeBuckets.covering(max_batch_size=8, max_length=64, max_batch_tokens=256))
+    static.warm_up(2)
+    assert static.static_shapes is not None and static.static_shapes.prepared
+    rng = np.random.default_rng(3)
+    for rows, longest in [(1, 5), (3, 17), (5, 40), (8, 32), (2, 64)]:
+        ids, mask = _batch(rng, rows, longest)
+        logits, embedding = static.infer(ids, mask)
+        expected_logits, expected_embedding = eager.infer(ids, mask)
+        assert logits.shape == expected_logits.shape and embedding.shape == expected_embedding.shape
+        np.testing.assert_allclose(logits, expected_logits, atol=1e-5)
+        np.testing.assert_allclose(embedding, expected_embedding, atol=1e-5)
+    assert static.static_shapes.eager_batches == 0
+    ids, mask = _batch(rng, 9, 8)  # more rows than any bucket: the eager network, same numbers
+    np.testing.assert_allclose(static.infer(ids, mask)[0], eager.infer(ids, mask)[0], atol=1e-5)
+    assert static.static_shapes.eager_batches == 1
+
+
+def test_cuda_graphs_are_refused_off_a_gpu(classifier):
+    with pytest.raises(ValueError, match="CUDA device"):
+        StaticShapeRunner(classifier.network, ShapeBuckets.covering(2, 16, 32), torch.device("cpu"), graphs=True)
+
+
+def test_static_shapes_and_torch_compile_are_one_or_the_other(model_dir):
+    model = SequenceClassifier.load(model_dir, torch.device("cpu"), torch.float32)
+    model.compiled = True
+    with pytest.raises(ValueError, match="one or the other"):
+        model.use_static_shapes(ShapeBuckets.covering(2, 16, 32))
+
+
+def test_a_launched_pass_on_the_cpu_collects_what_infer_returns(classifier):
+    ids, mask = _batch(np.random.default_rng(5), 4, 12)
+    launched = classifier.launch(ids, mask)
+    assert launched.done is None  # the CPU ran it already
+    logits, embedding = classifier.collect(launched)
+    expected = classifier.infer(ids, mask)
+    np.testing.assert_array_equal(logits, expected[0])
+    np.testing.assert_array_equal(embedding, expected[1])
