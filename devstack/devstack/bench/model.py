@@ -7,10 +7,14 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from serving_common.features import compose_email_text
 from serving_common.model_dir import TOKENIZER_FILE, read_metadata
 from serving_common.tokenization import TextEncoder
+
+if TYPE_CHECKING:
+    from ml_common.static_shapes import ShapeBuckets
 
 SENTENCES = [
     "Dear customer, your account statement for this month is now available in the online portal.",
@@ -35,7 +39,13 @@ def make_email(target_tokens: int, encoder: TextEncoder) -> str:
     return " ".join(words)
 
 
-def load_for_bench(model_dir: Path, runtime: str, onnx_dir: Path, compile_model: bool = False):
+def load_for_bench(
+    model_dir: Path,
+    runtime: str,
+    onnx_dir: Path,
+    compile_model: bool = False,
+    static_shapes: ShapeBuckets | None = None,
+):
     from ml_common.classifier import SequenceClassifier
     from ml_common.device import resolve_dtype, runtime_device
     from ml_common.onnx_runtime import for_runtime
@@ -47,6 +57,9 @@ def load_for_bench(model_dir: Path, runtime: str, onnx_dir: Path, compile_model:
     if compile_model:
         classifier.compile()
         classifier.warm_up(64)
+    if static_shapes is not None:  # captured here, on the thread that measures, as the server captures on its own
+        classifier.use_static_shapes(static_shapes)
+        classifier.warm_up(1)
     return classifier
 
 
@@ -58,10 +71,17 @@ def ceiling(
     runtime: str = "torch",
     onnx_dir: Path = Path(),
     compile_model: bool = False,
+    static_shapes: bool = False,
 ) -> tuple[float, int, dict]:
-    """The raw model in this process at its best batch size: the most any server could reach."""
-    classifier = load_for_bench(model_dir, runtime, onnx_dir, compile_model)
-    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, read_metadata(model_dir).max_length)
+    """The raw model in this process at its best batch size: the most any server could reach. With
+    ``static_shapes``, in the CUDA-graph buckets a GPU model server captures for these batch sizes."""
+    from ml_common.static_shapes import ShapeBuckets
+
+    max_length = read_metadata(model_dir).max_length
+    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, max_length)
+    tokens = int(encoder.encode([compose_email_text(text)]).input_ids.shape[1])
+    buckets = ShapeBuckets.covering(max(batch_sizes), max_length, max(batch_sizes) * tokens) if static_shapes else None
+    classifier = load_for_bench(model_dir, runtime, onnx_dir, compile_model, buckets)
     by_batch = {}
     for bs in batch_sizes:
         batch = encoder.encode([compose_email_text(text)] * bs)

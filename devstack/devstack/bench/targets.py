@@ -31,14 +31,39 @@ def targets(rows: list[Row], context: dict, concurrency: int) -> str:
     alone, full = row("model-server alone, batching on"), row("full gateway path, batching on")
     busy = alone.extra.get("forward_busy")
     if context.get("gpu"):
-        ok = full.requests_per_s >= 5000 and (full.p95_ms or 1e9) <= 100 and share >= 0.6
+        offered = [r for r in rows if "offered 5000 req/s" in r.configuration]
+        fixed = offered[0] if offered else full
+        how = "at a fixed 5,000 req/s offered" if offered else f"closed loop at {concurrency} (no fixed-rate row)"
+        ok = fixed.requests_per_s >= 5000 * 0.99 and (fixed.p95_ms or 1e9) <= 100 and not fixed.errors
+        kind = context.get("ceiling_kind", "compiled")
         full_path_line = (
-            f"| GPU: full gateway path >= 5,000 req/s, p95 <= 100 ms, >= 60 % of the compiled ceiling | "
-            f"{full.requests_per_s} req/s, p95 {full.p95_ms} ms, {share:.0%} | {met[ok]} | the model-server alone "
-            f"answers {alone.requests_per_s} req/s at {alone.mean_batch_size} rows per pass with the GPU in forward "
-            f"passes {busy:.0%} of the time: each hop is one Python process whose per-request HTTP and v2-JSON "
-            "work, not the GPU, sets the rate |"
+            f"| GPU: full gateway path >= 5,000 req/s, p95 <= 100 ms, no errors | {fixed.requests_per_s} req/s, "
+            f"p95 {fixed.p95_ms} ms, {fixed.errors} errors, {how} | {met[ok]} | the model-server alone answers "
+            f"{alone.requests_per_s} req/s at {alone.mean_batch_size} rows per pass with the GPU in forward passes "
+            f"{busy:.0%} of the time; cores used by process on the full path: "
+            + ", ".join(f"{k} {v}" for k, v in (fixed.extra.get("cores_by_process") or {}).items())
+            + " |\n"
+            f"| GPU: full path >= 60 % of the {kind} in-process ceiling | {share:.0%} of "
+            f"{context['ceiling_seq_per_s']:.0f} seq/s | {met[share >= 0.6]} | as above |"
         )
+        ceilings = context.get("gpu_ceilings") or {}
+        static = ceilings.get("static shapes")
+        others = ", ".join(
+            f"{k} {v['seq_per_s']:.0f} (batch {v['batch']})"
+            for k, v in ceilings.items()
+            if k != "static shapes" and "seq_per_s" in v
+        )
+        if static and "seq_per_s" in static:
+            full_path_line += (
+                f"\n| GPU: static-shape (CUDA graph) ceiling >= 10,000 seq/s | {static['seq_per_s']:.0f} at batch "
+                f"{static['batch']} | {met[static['seq_per_s'] >= 10000]} | beside it: {others}; one pass at a "
+                "time in this process, so the GPU idles while each batch is copied in and out |"
+            )
+        elif static:
+            full_path_line += (
+                f"\n| GPU: static-shape (CUDA graph) ceiling >= 10,000 seq/s | capture failed | not met | "
+                f"{static['error'][:200]}; beside it: {others} |"
+            )
     else:
         full_path_line = (
             f"| full gateway path >= 80 % of the in-process ceiling | {share:.0%} | {met[share >= 0.8]} | "
