@@ -179,6 +179,24 @@ def test_gpu_option_requests_a_gpu_for_predictors_only():
         assert "nvidia.com/gpu" not in isvc["spec"]["transformer"]["containers"][0]["resources"]["limits"]
 
 
+def _transformer_settings(isvc: dict):
+    from feature_transformer.settings import TransformerSettings
+
+    env = {e["name"]: e["value"] for e in isvc["spec"]["transformer"]["containers"][0]["env"] if "value" in e}
+    fields = {k.removeprefix("FEATURE_TRANSFORMER_").lower(): v for k, v in env.items() if k.startswith("FEATURE_")}
+    return TransformerSettings(**fields)
+
+
+def test_transformer_processes_match_their_cpus_and_the_gpu_option_raises_both():
+    for overlay, workers in (("staging", 1), ("production", 1), ("production-gpu", 4)):
+        for isvc in _isvcs(overlay).values():
+            settings = _transformer_settings(isvc)
+            limits = isvc["spec"]["transformer"]["containers"][0]["resources"]["limits"]
+            assert settings.workers == workers
+            assert float(limits["cpu"]) == workers  # one core per process (they size their thread pools so)
+            assert not settings.enable_grpc  # several workers serve REST only; the component refuses gRPC
+
+
 def test_network_policies_admit_only_the_gateway_to_transformers():
     policies = {o["metadata"]["name"]: o for o in render("platform") if o["kind"] == "NetworkPolicy"}
     assert policies["default-deny-ingress"]["spec"]["podSelector"] == {}
