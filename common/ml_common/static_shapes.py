@@ -109,6 +109,7 @@ class StaticShapeRunner:
     def prepared(self) -> bool:
         return bool(self._buckets)
 
+    @torch.inference_mode()
     def prepare(self) -> None:
         """Allocate every bucket, and with graphs capture each one, largest first so the smaller ones reuse
         its memory pool. Call it on the thread that serves, before ready."""
