@@ -238,22 +238,27 @@ def collector():
         yield pool
 
 
+def _pipelined(device: FakeDevice, executor, collector, depth: int) -> AdaptiveBatcher:
+    """Passes of at most two rows, each started as soon as a pipeline slot is free."""
+    return AdaptiveBatcher(
+        device.launch,
+        executor,
+        collect=device.collect,
+        collect_executor=collector,
+        pipeline_depth=depth,
+        max_batch_size=2,
+        max_wait_ms=0,
+        start_when_idle=True,
+    )
+
+
 async def _passes_of_two(batcher: AdaptiveBatcher, requests: int) -> list:
     return await asyncio.gather(*(batcher.submit(*_request([[i, i]])) for i in range(requests)), return_exceptions=True)
 
 
 async def test_pipelined_passes_launch_the_next_batch_before_the_last_is_collected(executor, collector):
     device = FakeDevice(compute_s=0.05)
-    batcher = AdaptiveBatcher(
-        device.launch,
-        executor,
-        collect=device.collect,
-        collect_executor=collector,
-        pipeline_depth=2,
-        max_batch_size=2,
-        max_wait_ms=0,
-        start_when_idle=True,
-    )
+    batcher = _pipelined(device, executor, collector, depth=2)
     results = await _passes_of_two(batcher, 8)
     for i, logits in enumerate(results):  # every caller its own row, in a pipelined world too
         assert logits.tolist() == [[2.0 * i, 2.0]]
@@ -269,16 +274,7 @@ async def test_pipelined_passes_launch_the_next_batch_before_the_last_is_collect
 
 async def test_a_pipeline_of_depth_one_runs_a_pass_at_a_time(executor, collector):
     device = FakeDevice(compute_s=0.02)
-    batcher = AdaptiveBatcher(
-        device.launch,
-        executor,
-        collect=device.collect,
-        collect_executor=collector,
-        pipeline_depth=1,
-        max_batch_size=2,
-        max_wait_ms=0,
-        start_when_idle=True,
-    )
+    batcher = _pipelined(device, executor, collector, depth=1)
     await _passes_of_two(batcher, 6)
     order = {event: n for n, event in enumerate(device.events)}
     for k in range(1, device.launched):
@@ -289,16 +285,7 @@ async def test_a_pipeline_of_depth_one_runs_a_pass_at_a_time(executor, collector
 
 async def test_a_failed_pipelined_pass_fails_only_its_callers_and_frees_its_slot(executor, collector):
     device = FakeDevice(compute_s=0.02, fail_pass=1)
-    batcher = AdaptiveBatcher(
-        device.launch,
-        executor,
-        collect=device.collect,
-        collect_executor=collector,
-        pipeline_depth=2,
-        max_batch_size=2,
-        max_wait_ms=0,
-        start_when_idle=True,
-    )
+    batcher = _pipelined(device, executor, collector, depth=2)
     first = asyncio.ensure_future(batcher.submit(*_request([[1]])))
     await asyncio.sleep(0.005)  # pass 0 holds request 0 alone; the next two make pass 1, which fails
     failed = await _passes_of_two(batcher, 2)
