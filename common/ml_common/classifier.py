@@ -50,16 +50,33 @@ class LogitsAndPooled(nn.Module):
             return int(getattr(config, "pooler_hidden_size", None) or config.hidden_size)
         return int(config.hidden_size)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.has_pooler:
-            hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask)[0]
-            pooler, dropout, head = (
-                cast(nn.Module, getattr(self.model, p)) for p in ("pooler", "dropout", "classifier")
-            )
-            pooled = pooler(hidden)
-            return head(dropout(pooled)), pooled
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        return out.logits, out.hidden_states[-1][:, 0]
+    def relative_positions(self, length: int, device: torch.device) -> torch.Tensor | None:
+        """DeBERTa's relative position ids for a sequence length, from its encoder (None for a model without
+        relative attention). They depend on the length alone: a static shape computes them once, outside its
+        CUDA graph, since computing them copies a host scalar to the GPU (transformers'
+        ``make_log_bucket_position``), which graph capture does not allow."""
+        encoder = getattr(self.model.base_model, "encoder", None)
+        if not self.has_pooler or not getattr(encoder, "relative_attention", False):
+            return None
+        return cast(torch.Tensor, encoder.get_rel_pos(torch.zeros((1, length, 1), device=device)))  # type: ignore[union-attr]
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, relative_pos: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.has_pooler:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+            return out.logits, out.hidden_states[-1][:, 0]
+        base = self.model.base_model
+        if relative_pos is None:
+            hidden = base(input_ids=input_ids, attention_mask=attention_mask)[0]
+        else:  # DeBERTa's base model is its embeddings then its encoder, here given the relative positions
+            embedded = base.embeddings(input_ids=input_ids, mask=attention_mask)  # type: ignore[operator]
+            hidden = base.encoder(  # type: ignore[operator]
+                embedded, attention_mask, output_hidden_states=False, relative_pos=relative_pos
+            ).last_hidden_state
+        pooler, dropout, head = (cast(nn.Module, getattr(self.model, p)) for p in ("pooler", "dropout", "classifier"))
+        pooled = pooler(hidden)
+        return head(dropout(pooled)), pooled
 
 
 class Classifier(Protocol):
@@ -122,7 +139,13 @@ class SequenceClassifier:
         a GPU (:mod:`ml_common.static_shapes`). :meth:`warm_up`, on the thread that serves, captures them."""
         if self.compiled:
             raise ValueError("static shapes replace torch.compile's dynamic ones: use one or the other")
-        self.static_shapes = StaticShapeRunner(self.network, buckets, self.device, graphs=self.device.type == "cuda")
+        self.static_shapes = StaticShapeRunner(
+            self.network,
+            buckets,
+            self.device,
+            graphs=self.device.type == "cuda",
+            positions=self.network.relative_positions,
+        )
         self._run = self.static_shapes
 
     def use_dynamic_shapes(self) -> None:

@@ -25,7 +25,9 @@ import torch
 log = logging.getLogger(__name__)
 
 Outputs = tuple[torch.Tensor, ...]
-Network = Callable[[torch.Tensor, torch.Tensor], Outputs]
+Network = Callable[..., Outputs]  # (ids, mask) or (ids, mask, relative positions) -> outputs
+# Relative position ids for a length (DeBERTa's), computed once per bucket outside its graph; None: none needed.
+Positions = Callable[[int, torch.device], torch.Tensor | None]
 
 
 def _grid(largest: int, smallest: int) -> tuple[int, ...]:
@@ -88,17 +90,31 @@ def pad_into(ids: torch.Tensor, mask: torch.Tensor, static_ids: torch.Tensor, st
 class _Bucket:
     ids: torch.Tensor
     mask: torch.Tensor
+    positions: torch.Tensor | None = None
     graph: torch.cuda.CUDAGraph | None = None
     outputs: Outputs = field(default_factory=tuple)
+
+    @property
+    def inputs(self) -> tuple[torch.Tensor, ...]:
+        return (self.ids, self.mask) if self.positions is None else (self.ids, self.mask, self.positions)
 
 
 class StaticShapeRunner:
     """A network run in static shapes: ``runner(ids, mask)`` gives what ``network(ids, mask)`` gives."""
 
-    def __init__(self, network: Network, buckets: ShapeBuckets, device: torch.device, *, graphs: bool) -> None:
+    def __init__(
+        self,
+        network: Network,
+        buckets: ShapeBuckets,
+        device: torch.device,
+        *,
+        graphs: bool,
+        positions: Positions | None = None,
+    ) -> None:
         if graphs and device.type != "cuda":
             raise ValueError(f"CUDA graphs need a CUDA device, not {device}")
         self.network = network
+        self.positions = positions
         self.buckets = buckets
         self.device = device
         self.graphs = graphs
@@ -118,6 +134,7 @@ class StaticShapeRunner:
             bucket = _Bucket(
                 ids=torch.ones(shape, dtype=torch.int64, device=self.device),
                 mask=torch.ones(shape, dtype=torch.int64, device=self.device),
+                positions=self.positions(shape[1], self.device) if self.positions else None,
             )
             if self.graphs:
                 bucket.graph, bucket.outputs = self._capture(bucket, pool)
@@ -131,11 +148,11 @@ class StaticShapeRunner:
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
             for _ in range(2):
-                self.network(bucket.ids, bucket.mask)
+                self.network(*bucket.inputs)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=pool):
-            outputs = self.network(bucket.ids, bucket.mask)
+            outputs = self.network(*bucket.inputs)
         return graph, outputs
 
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> Outputs:
@@ -150,7 +167,7 @@ class StaticShapeRunner:
             bucket.graph.replay()
             outputs = bucket.outputs
         else:
-            outputs = self.network(bucket.ids, bucket.mask)
+            outputs = self.network(*bucket.inputs)
         # Views of the static outputs. The caller queues their copy to the host on this stream before any
         # later pass, so no replay (of this graph, or of another whose pool reuses this memory) overwrites
         # rows still to be read: every bucket runs on the one serving stream, never two at once.

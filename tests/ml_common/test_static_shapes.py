@@ -12,6 +12,7 @@ import torch
 
 from ml_common.classifier import SequenceClassifier
 from ml_common.static_shapes import ShapeBuckets, StaticShapeRunner, pad_into
+from serving_common.model_dir import read_metadata
 
 
 def test_the_grid_steps_by_at_most_half_again_and_ends_at_the_limits():
@@ -107,3 +108,57 @@ def test_a_launched_pass_on_the_cpu_collects_what_infer_returns(classifier):
     expected = classifier.infer(ids, mask)
     np.testing.assert_array_equal(logits, expected[0])
     np.testing.assert_array_equal(embedding, expected[1])
+
+
+def _deberta(model_dir, relative: bool = True) -> SequenceClassifier:
+    """A small DeBERTa-v3-shaped classifier: relative attention with log-bucketed positions (the shape whose
+    position computation copies a host scalar to the GPU mid-forward), or none (the MiniLM defaults' shape)."""
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
+
+    config = DebertaV2Config(
+        vocab_size=600,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        relative_attention=relative,
+        pos_att_type=["p2c", "c2p"] if relative else [],
+        position_buckets=16,
+        max_relative_positions=128,
+        share_att_key=True,
+        norm_rel_ebd="layer_norm",
+        position_biased_input=False,
+        num_labels=2,
+    )
+    torch.manual_seed(0)
+    model = DebertaV2ForSequenceClassification(config).eval()
+    metadata = read_metadata(model_dir).model_copy(update={"max_length": 128})
+    return SequenceClassifier(model, metadata, torch.device("cpu"), torch.float32)
+
+
+def test_relative_positions_computed_apart_give_the_same_numbers(model_dir):
+    model = _deberta(model_dir)
+    ids, mask = (torch.from_numpy(a) for a in _batch(np.random.default_rng(11), 3, 40))
+    positions = model.network.relative_positions(40, torch.device("cpu"))
+    assert positions is not None
+    with torch.inference_mode():
+        expected = model.network(ids, mask)
+        given = model.network(ids, mask, positions)
+    for a, b in zip(expected, given, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_static_shapes_of_a_relative_attention_model_match_its_eager_passes(model_dir):
+    eager, static = _deberta(model_dir), _deberta(model_dir)
+    static.use_static_shapes(ShapeBuckets.covering(max_batch_size=4, max_length=64, max_batch_tokens=128))
+    static.warm_up(1)
+    rng = np.random.default_rng(13)
+    for rows, longest in [(1, 7), (3, 30), (2, 64)]:
+        ids, mask = _batch(rng, rows, longest)
+        np.testing.assert_allclose(static.infer(ids, mask)[0], eager.infer(ids, mask)[0], atol=1e-5)
+    assert static.static_shapes is not None and static.static_shapes.eager_batches == 0
+
+
+def test_a_model_without_relative_attention_needs_no_positions(model_dir):
+    assert _deberta(model_dir, relative=False).network.relative_positions(16, torch.device("cpu")) is None
