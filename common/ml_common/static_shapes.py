@@ -49,6 +49,12 @@ class ShapeBuckets:
     batch_sizes: tuple[int, ...]
     lengths: tuple[int, ...]
     max_tokens: int
+    # The shapes by token slots (shorter first on a tie), computed once: select scans them on every pass.
+    _by_cost: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        shapes = [(b, n) for b in self.batch_sizes for n in self.lengths if b * n <= self.max_tokens]
+        object.__setattr__(self, "_by_cost", tuple(sorted(shapes, key=lambda s: (s[0] * s[1], s[1]))))
 
     @classmethod
     def covering(
@@ -64,13 +70,12 @@ class ShapeBuckets:
         )
 
     def shapes(self) -> list[tuple[int, int]]:
-        return [(b, n) for b in self.batch_sizes for n in self.lengths if b * n <= self.max_tokens]
+        return list(self._by_cost)
 
     def select(self, rows: int, length: int) -> tuple[int, int] | None:
         """The bucket of fewest token slots that holds ``rows`` x ``length`` (the shorter on a tie), or
         None when none does."""
-        fitting = [(b, n) for b, n in self.shapes() if b >= rows and n >= length]
-        return min(fitting, key=lambda s: (s[0] * s[1], s[1])) if fitting else None
+        return next(((b, n) for b, n in self._by_cost if b >= rows and n >= length), None)
 
 
 def pad_into(ids: torch.Tensor, mask: torch.Tensor, static_ids: torch.Tensor, static_mask: torch.Tensor) -> None:
@@ -130,7 +135,7 @@ class StaticShapeRunner:
         """Allocate every bucket, and with graphs capture each one, largest first so the smaller ones reuse
         its memory pool. Call it on the thread that serves, before ready."""
         pool = torch.cuda.graph_pool_handle() if self.graphs else None
-        for shape in sorted(self.buckets.shapes(), key=lambda s: s[0] * s[1], reverse=True):
+        for shape in reversed(self.buckets.shapes()):
             bucket = _Bucket(
                 ids=torch.ones(shape, dtype=torch.int64, device=self.device),
                 mask=torch.ones(shape, dtype=torch.int64, device=self.device),

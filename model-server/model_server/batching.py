@@ -200,8 +200,8 @@ class AdaptiveBatcher:
         for pending in live:
             metrics.QUEUE_WAIT_SECONDS.labels(*self._labels).observe(now - pending.enqueued)
         groups = length_buckets([p.input_ids.shape[1] for p in live], [p.rows for p in live])
-        for i, group in enumerate(groups):
-            if i:
+        for n, group in enumerate(groups):
+            if n:  # the first pass's slot was awaited before the batch was taken
                 await self._until_a_pass_may_start()
             await self._launch([live[i] for i in group])
 

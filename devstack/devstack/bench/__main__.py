@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     onnx_dir = args.out / "onnx"
     print(f"ceiling: raw model in-process ({served}), {tokens}-token emails...", flush=True)
     gpu = torch.cuda.is_available()
+    ceiling_seconds = min(args.seconds, 5.0)
     batch_sizes = [1, 8, 16, 32, 64, 128] if gpu else [1, 8, 16, 32, 64]
     # On a GPU the servers run static shapes (CUDA graphs) unless compiled: that is the ceiling their share is
     # taken of; eager (and compiled, with --compile) ceilings are rows beside it.
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                     model_dir,
                     email,
                     batch_sizes,
-                    min(args.seconds, 5.0),
+                    ceiling_seconds,
                     served,
                     onnx_dir,
                     compile_model=kind == "compiled",
@@ -271,17 +272,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         ceiling_rate, ceiling_batch, by_batch = ceiling(
-            model_dir, email, batch_sizes, min(args.seconds, 5.0), served, onnx_dir
+            model_dir, email, batch_sizes, ceiling_seconds, served, onnx_dir
         )
     print("  " + ", ".join(f"batch {bs}: {rate:.1f}" for bs, rate in by_batch.items()) + " emails/s", flush=True)
     # fp32 ONNX Runtime against eager PyTorch, in-process: measured only where there is no GPU (on a GPU the
     # ceiling above is PyTorch's).
-    cpu_only = not torch.cuda.is_available()
-    seconds = min(args.seconds, 5.0)
-    _, _, torch_by_batch = ceiling(model_dir, email, batch_sizes, seconds, "torch") if cpu_only else (0, 0, by_batch)
+    cpu_only = not gpu
+    _, _, torch_by_batch = (
+        ceiling(model_dir, email, batch_sizes, ceiling_seconds, "torch") if cpu_only else (0, 0, by_batch)
+    )
     torch_rate = max(torch_by_batch.values())
     onnx_rate, onnx_batch, onnx_by_batch = (
-        ceiling(model_dir, email, batch_sizes, seconds, "onnx", onnx_dir) if cpu_only else (0.0, 0, {})
+        ceiling(model_dir, email, batch_sizes, ceiling_seconds, "onnx", onnx_dir) if cpu_only else (0.0, 0, {})
     )
     onnx_quality = quality(model_dir, onnx_dir) if cpu_only else None
 
