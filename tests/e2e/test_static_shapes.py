@@ -34,6 +34,9 @@ async def _concurrently(url: str) -> list[httpx.Response]:
 
 def test_static_shapes_and_pipelined_passes_serve_what_the_model_gives_in_process(model_dir, tmp_path_factory):
     flags = ["--runtime", "torch", "--static_shapes", "on", "--pipeline_depth", "2", "--max_batch_size", "8"]
+    # Batches wait up to 200 ms to fill, so the concurrent calls share passes however fast the tiny model
+    # runs (starting at once when idle, each call could take a pass of its own).
+    flags += ["--batch_when_idle", "off", "--max_batch_wait_ms", "200"]
     with extra_pair("static", tmp_path_factory.mktemp("static"), model_dir, predictor_args=flags) as pair:
         predictor, transformer = pair
         responses = asyncio.run(_concurrently(f"{transformer.url}/v1/models/spam-detector:predict"))
