@@ -75,6 +75,23 @@ def report(model_dir: Path) -> str:
             if "encoder" in r:
                 figures.insert(0, f"encoder F1 {r['encoder']['f1']:.3f}, ROC-AUC {r['encoder']['roc_auc']:.4f}")
             lines.append(f"  trained on {r['trained_on']} only, tested on {r['tested_on']}: " + "; ".join(figures))
+        from model_training.independent import evaluate_spam
+
+        # A directory trained before the independent e-mails existed is measured on them now.
+        independent = metrics.get("independent") or [evaluate_spam(model_dir)]
+        for i in independent:
+            ham = i["support"] - i["spam"]
+            line = (
+                f"  independent set {i['set']} ({i['support']} e-mails written apart, {i['spam']} spam): ROC-AUC "
+                f"{i['roc_auc']:.4f}, F1 {i['f1']:.3f}, ham called spam {i['ham_called_spam']}/{ham}"
+            )
+            svc = i.get("baseline_tfidf_svc")
+            if svc:
+                line += (
+                    f"; TF-IDF + LinearSVC ROC-AUC {svc['roc_auc']:.4f}, F1 {svc['f1']:.3f}, "
+                    f"ham called spam {svc['ham_called_spam']}/{ham}"
+                )
+            lines.append(line)
         return "\n".join(lines)
     lines = [
         name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -101,11 +102,13 @@ def tfidf_baselines(
     seed: int,
     *,
     logistic: bool = True,
+    extra_texts: Sequence[str] = (),
 ) -> tuple[dict, dict]:
     """The cheap baselines on one character 2-5-gram TF-IDF: logistic regression, thresholded on
     validation like the served model (``logistic``); and a linear SVM at its own margin, the baseline the
     issue tracker measured the served model against (no threshold to choose; ROC-AUC from the margin).
-    Each result carries its test ``scores`` (a list), for metrics on parts of the test split."""
+    Each result carries its test ``scores`` (a list), for metrics on parts of the test split; the SVM's also
+    its margins on ``extra_texts`` (``extra_scores``: texts from outside the splits, such as an independent set)."""
     vectorizer = ngram_features()
     x_train = vectorizer.fit_transform(train_texts)
     x_test = vectorizer.transform(test_texts)
@@ -116,7 +119,10 @@ def tfidf_baselines(
         lr_scores = model.predict_proba(x_test)[:, 1]
         lr = binary_metrics(y_test, lr_scores, threshold) | {"scores": lr_scores.tolist()}
         lr["model"] = "char_wb 2-5 gram TF-IDF + LogisticRegression(C=20)"
-    svc_scores = LinearSVC(C=1.0).fit(x_train, y_train).decision_function(x_test)
+    svc_model = LinearSVC(C=1.0).fit(x_train, y_train)
+    svc_scores = svc_model.decision_function(x_test)
     svc = binary_metrics(y_test, svc_scores, 0.0) | {"scores": svc_scores.tolist()}
+    if extra_texts:
+        svc["extra_scores"] = svc_model.decision_function(vectorizer.transform(list(extra_texts))).tolist()
     svc["model"] = "char_wb 2-5 gram TF-IDF + LinearSVC(C=1), margin 0"
     return lr, svc

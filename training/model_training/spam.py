@@ -21,6 +21,7 @@ from model_training.evaluation import (
     reliability,
     tfidf_baselines,
 )
+from model_training.independent import SPAM_INDEPENDENT, email_texts, read_independent_emails, score_spam, set_name
 from model_training.ngram import FOLDS, cross_fitted_probabilities, soft_targets
 from model_training.skeleton import Fitted, train_model
 from model_training.trainer import (
@@ -230,6 +231,8 @@ class SpamSpec:
         held_out = binary_metrics(y_test, test_scores, model.threshold)
         # Top-label reliability, as for intent: the probability of the likelier class against how often it is right.
         calibration = reliability(np.maximum(test_scores, 1 - test_scores), (test_scores >= 0.5) == (y_test == 1))
+        emails = read_independent_emails()
+        email_text = email_texts(emails)
         baseline, svc = tfidf_baselines(
             [e.text for e in splits.train],
             _labels(splits.train),
@@ -238,8 +241,11 @@ class SpamSpec:
             test_texts,
             y_test,
             config.seed,
+            extra_texts=email_text,
         )
         svc_scores = np.array(svc.pop("scores"))
+        independent = score_spam(model.scores(email_text), emails, model.threshold)
+        independent["baseline_tfidf_svc"] = score_spam(np.array(svc.pop("extra_scores")), emails, 0.0)
         baseline.pop("scores")
         crossed = cross_source(splits, model.backbone_name, config, device, self.max_length, self.cross_source_encoder)
         return {
@@ -253,6 +259,7 @@ class SpamSpec:
             "f1_gain_over_svc": held_out["f1"] - svc["f1"],
             "roc_auc_gain_over_baseline": held_out["roc_auc"] - baseline["roc_auc"],
             "confidence_reliability": {"split": "test", **calibration},
+            "independent": [{"set": set_name(SPAM_INDEPENDENT), **independent}],
         }
 
     def dataset_record(self, splits: Splits) -> dict:
