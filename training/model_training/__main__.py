@@ -45,7 +45,13 @@ def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: Trai
 
 
 def _train(args: argparse.Namespace) -> int:
-    from model_training.spam import FINE_TUNING_CONFIG, LABELS, SCRATCH_CONFIG, train_spam_model
+    from model_training.spam import (
+        DEFAULT_GENERATED_HAM,
+        FINE_TUNING_CONFIG,
+        LABELS,
+        SCRATCH_CONFIG,
+        train_spam_model,
+    )
 
     if args.data:
         examples, source = read_labelled_file(args.data, args.text_column, args.label_column), str(args.data)
@@ -58,6 +64,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.limit:
         examples = examples[: args.limit]
     extra = ExtraData.read(args.extra_data, LABELS) if args.extra_data else None
+    # The default recipe's generated ham belongs with the default data, the two corpora together.
+    default_generated = DEFAULT_GENERATED_HAM if source == SPAM_CORPORA_CITATION else 0
     metadata = train_spam_model(
         examples,
         Path(args.out),
@@ -68,6 +76,7 @@ def _train(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         cross_source_encoder=args.cross_source_encoder,
         extra=extra,
+        generated_ham=args.generated_ham if args.generated_ham is not None else default_generated,
     )
     print(f"wrote {args.out} ({metadata.name} {metadata.version})")
     return 0
@@ -135,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         "--extra-data",
         help="users' labelled rows (make labelled-data's Parquet export, a path or URL), added to the training "
         "split only; the model card says how many were used",
+    )
+    train.add_argument(
+        "--generated-ham",
+        type=int,
+        default=None,
+        help="generated business and transactional messages added to the training split only "
+        "(model_training.mail_ham; default: 400 with both corpora, as make models, else 0)",
     )
     train.add_argument("--text-column", default="text")
     train.add_argument("--label-column", default="label")

@@ -19,12 +19,12 @@ def ensure_default_models(models_dir: Path) -> list[Path]:
     """Build every default model that is missing or invalid; leave valid ones alone (fast restarts)."""
     from ml_common.datasets import read_intent_prompts
     from model_training.intent import train_intent_model
-    from model_training.spam import train_spam_model
+    from model_training.spam import DEFAULT_GENERATED_HAM, train_spam_model
 
     # Both on their defaults: the pretrained MiniLM encoder, fine-tuned (model_training.backbones).
     builders = {
         DEFAULT_SPAM_DIR: lambda target: train_spam_model(
-            load_spam_corpora(), target, dataset_source=SPAM_CORPORA_CITATION
+            load_spam_corpora(), target, dataset_source=SPAM_CORPORA_CITATION, generated_ham=DEFAULT_GENERATED_HAM
         ),
         DEFAULT_INTENT_DIR: lambda target: train_intent_model(read_intent_prompts(), target),
     }

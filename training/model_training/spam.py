@@ -22,6 +22,7 @@ from model_training.evaluation import (
     tfidf_baselines,
 )
 from model_training.independent import SPAM_INDEPENDENT, email_texts, read_independent_emails, score_spam, set_name
+from model_training.mail_ham import generated_ham
 from model_training.ngram import FOLDS, cross_fitted_probabilities, soft_targets
 from model_training.skeleton import Fitted, train_model
 from model_training.trainer import (
@@ -43,6 +44,9 @@ LABELS = ["ham", "spam"]
 # body. Served at 256 tokens, the same model (trained at 128) scored worse on the validation e-mails
 # (F1 0.940 against 0.967), and every token costs CPU time (docs/models.md).
 SERVING_MAX_LENGTH = 128
+# The default's generated business and transactional ham (``model_training.mail_ham``), added to the training
+# split of the two corpora: about 5 % more training texts.
+DEFAULT_GENERATED_HAM = 400
 # From scratch: a 2,000-token vocabulary, not 8,000: on 3,174 training texts most of an 8,000-token BPE
 # vocabulary is seen a handful of times, while smaller pieces are shared across messages. Over four
 # seeds it lifted held-out ROC-AUC from 0.993 to 0.996 and F1 from 0.940 to 0.954 (docs/models.md).
@@ -200,6 +204,7 @@ class SpamSpec:
     max_length: int = SERVING_MAX_LENGTH
     cross_source_encoder: Collection[str] = (SMS_SOURCE,)
     extra: ExtraData | None = None  # users' labelled rows: training split only
+    generated_ham: int = 0  # generated business and transactional mail (model_training.mail_ham): training split only
     task: str = SPAM.name
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     card: str = "spam.md.j2"
@@ -214,6 +219,8 @@ class SpamSpec:
         splits = stratified_split(self.examples, seed=seed)
         if self.extra is not None:
             splits, self.extra_record = self.extra.into_training(splits)
+        if self.generated_ham:
+            splits = replace(splits, train=[*splits.train, *generated_ham(self.generated_ham, seed)])
         return splits
 
     def fit(self, splits: Splits, backbone: str, config: TrainingConfig, device: torch.device, desc: str) -> Fitted:
@@ -269,6 +276,7 @@ class SpamSpec:
                 for part in ("train", "validation", "test")
             },
             "extra_training_data": self.extra_record,
+            "generated_ham": self.generated_ham,
         }
 
     def card_helpers(self) -> dict[str, Callable[..., str]]:
@@ -292,11 +300,13 @@ def train_spam_model(
     max_length: int = SERVING_MAX_LENGTH,
     cross_source_encoder: Collection[str] = (SMS_SOURCE,),
     extra: ExtraData | None = None,
+    generated_ham: int = 0,
 ) -> ModelMetadata:
     """Train, evaluate (overall, per source, against TF-IDF baselines, across sources) and export.
-    ``extra``: users' labelled rows, added to the training split only."""
+    ``extra``: users' labelled rows, and ``generated_ham`` generated business and transactional messages
+    (``model_training.mail_ham``), both added to the training split only."""
     return train_model(
-        SpamSpec(examples, max_length, cross_source_encoder, extra),
+        SpamSpec(examples, max_length, cross_source_encoder, extra, generated_ham=generated_ham),
         out_dir,
         name=name,
         backbone=backbone,
