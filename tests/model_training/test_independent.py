@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,16 +57,20 @@ def test_make_models_reports_split_and_independent_figures(intent_model_dir, mod
     assert "TF-IDF + LR baseline F1" in spam and "TF-IDF + LinearSVC F1" in spam
 
 
-def test_a_model_trained_before_the_independent_set_is_measured_on_it(intent_model_dir, tmp_path):
-    import shutil
-
-    from model_training.defaults import report
-
-    old = tmp_path / "intent-classifier"
-    shutil.copytree(intent_model_dir, old)
+def _trained_before_the_independent_sets(model_dir: Path, tmp_path: Path) -> Path:
+    """A copy of a model directory whose metrics predate the independent sets."""
+    old = tmp_path / model_dir.name
+    shutil.copytree(model_dir, old)
     metrics = json.loads((old / METRICS_FILE).read_text())
     del metrics["independent"]
     (old / METRICS_FILE).write_text(json.dumps(metrics))
+    return old
+
+
+def test_a_model_trained_before_the_independent_set_is_measured_on_it(intent_model_dir, tmp_path):
+    from model_training.defaults import report
+
+    old = _trained_before_the_independent_sets(intent_model_dir, tmp_path)
     assert all(f"independent set {set_name(p)} (" in report(old) for p in INTENT_SETS)
 
 
@@ -120,13 +126,7 @@ def test_training_reports_the_spam_model_on_the_independent_emails(model_dir):
 
 
 def test_a_spam_model_trained_before_the_independent_emails_is_measured_on_them(model_dir, tmp_path):
-    import shutil
-
     from model_training.defaults import report
 
-    old = tmp_path / "spam-detector"
-    shutil.copytree(model_dir, old)
-    metrics = json.loads((old / METRICS_FILE).read_text())
-    del metrics["independent"]
-    (old / METRICS_FILE).write_text(json.dumps(metrics))
+    old = _trained_before_the_independent_sets(model_dir, tmp_path)
     assert f"independent set {set_name(SPAM_INDEPENDENT)} ({len(read_independent_emails())} e-mails" in report(old)
