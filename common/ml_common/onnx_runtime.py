@@ -165,10 +165,15 @@ def _export(source: SequenceClassifier, path: Path) -> Path:
 
 
 def _quantized(path: Path) -> Path:
-    """The int8 twin of an fp32 ONNX graph (dynamic quantization of its MatMul weights), cached beside it."""
+    """The int8 twin of an fp32 ONNX graph (dynamic quantization of its MatMul weights), cached beside it.
+
+    Weights are scaled per output channel, not per tensor: on the spam default's validation split, float32's
+    probability moved by 0.028 at the 99th percentile and one verdict of 1,045 flipped, against 0.211 and 8
+    per tensor, at the same speed (docs/models.md). The file name says so, so a per-tensor cache written
+    before is never taken for it."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    target = path.with_suffix(".int8.onnx")
+    target = path.with_suffix(".int8-per-channel.onnx")
     if not target.exists():
         started = time.perf_counter()
         # In a directory of this process's own: quantize_dynamic writes a shape-inferred copy beside its
@@ -177,7 +182,13 @@ def _quantized(path: Path) -> Path:
             source = Path(own) / path.name
             os.link(path, source)
             quantized = Path(own) / target.name
-            quantize_dynamic(str(source), str(quantized), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+            quantize_dynamic(
+                str(source),
+                str(quantized),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+            )
             quantized.rename(target)
         log.info("quantized %s to int8 in %.1f s", path.name, time.perf_counter() - started)
     return target

@@ -4,6 +4,7 @@ embeddings, for any batch shape, and served the same way by the predictor."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from kserve.protocol.infer_type import InferInput, InferRequest
@@ -56,7 +57,11 @@ def test_int8_stays_close_to_float32_and_keeps_the_verdicts(pair, tmp_path):
     texts the model is sure of, the same embedding projection."""
     torch_model, _ = pair
     int8 = OnnxClassifier.export(torch_model, tmp_path, int8=True)
-    assert (tmp_path / f"{torch_model.metadata.name}-{torch_model.metadata.version}.int8.onnx").is_file()
+    quantized = tmp_path / f"{torch_model.metadata.name}-{torch_model.metadata.version}.int8-per-channel.onnx"
+    assert quantized.is_file()
+    # Per output channel: every quantized weight has a vector of scales, one per column.
+    scales = [t for t in onnx.load(str(quantized)).graph.initializer if t.name.endswith("_scale") and t.dims]
+    assert scales and all(len(t.dims) == 1 and t.dims[0] > 1 for t in scales)
     ids = np.random.default_rng(11).integers(5, torch_model.vocab_size, size=(16, 48))
     mask = np.ones_like(ids)
     expected, _ = torch_model.infer(ids, mask)
