@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.process import ManagedProcess, free_port
+from devstack.process import ManagedProcess, free_ports
 
 ENVIRONMENTS = ("staging", "production")
 
@@ -39,8 +39,9 @@ class StackConfig:
 
     @classmethod
     def on_free_ports(cls, model_dirs: dict[str, list[Path]], **kwargs: object) -> StackConfig:
-        ports = {env: PairPorts(free_port(), free_port()) for env in ENVIRONMENTS}
-        return cls(model_dirs=model_dirs, gateway_port=free_port(), pair_ports=ports, **kwargs)
+        gateway, *pairs = free_ports(1 + 2 * len(ENVIRONMENTS))
+        ports = {env: PairPorts(pairs[2 * i], pairs[2 * i + 1]) for i, env in enumerate(ENVIRONMENTS)}
+        return cls(model_dirs=model_dirs, gateway_port=gateway, pair_ports=ports, **kwargs)
 
 
 def gateway_process(

@@ -1,0 +1,22 @@
+import socket
+
+from devstack.process import free_ports
+from devstack.stack import StackConfig
+
+
+def test_free_ports_are_distinct_and_bindable():
+    ports = free_ports(40)
+    assert len(set(ports)) == 40
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))
+
+
+def test_a_stack_never_gives_two_of_its_servers_one_port(tmp_path):
+    for _ in range(20):
+        config = StackConfig.on_free_ports({"staging": [], "production": []}, log_dir=tmp_path)
+        ports = [
+            config.gateway_port,
+            *(p for pair in config.pair_ports.values() for p in (pair.transformer, pair.predictor)),
+        ]
+        assert len(set(ports)) == len(ports) == 5
