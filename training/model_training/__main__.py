@@ -25,6 +25,7 @@ from ml_common.mail_corpus import CITATION as SPAMASSASSIN_CITATION
 from ml_common.mail_corpus import load_spamassassin
 from model_training.backbones import DEFAULT_BACKBONE, MINILM_BACKBONE, SCRATCH_BACKBONE, SPAM_BACKBONE, config_for
 from model_training.defaults import ensure_default_models, report
+from model_training.spam import DEFAULT_GENERATED_HAM
 from model_training.spam import SERVING_MAX_LENGTH as SPAM_MAX_LENGTH
 from model_training.trainer import FINE_TUNING, TrainingConfig
 from serving_common.logging import configure_logging
@@ -45,13 +46,7 @@ def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: Trai
 
 
 def _train(args: argparse.Namespace) -> int:
-    from model_training.spam import (
-        DEFAULT_GENERATED_HAM,
-        FINE_TUNING_CONFIG,
-        LABELS,
-        SCRATCH_CONFIG,
-        train_spam_model,
-    )
+    from model_training.spam import FINE_TUNING_CONFIG, LABELS, SCRATCH_CONFIG, train_spam_model
 
     if args.data:
         examples, source = read_labelled_file(args.data, args.text_column, args.label_column), str(args.data)
@@ -150,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="generated business and transactional messages added to the training split only "
-        "(model_training.mail_ham; default: 400 with both corpora, as make models, else 0)",
+        f"(model_training.mail_ham; default: {DEFAULT_GENERATED_HAM} with both corpora, as make models, else 0)",
     )
     train.add_argument("--text-column", default="text")
     train.add_argument("--label-column", default="label")

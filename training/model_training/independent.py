@@ -1,6 +1,6 @@
 """Evaluation on text written apart from the training data: ``training/data/independent/``.
 
-Two intent sets and one e-mail set, never used for training, threshold choice or model selection.
+Two intent sets and one e-mail set, never used for training or threshold choice.
 
 Two intent sets, each prompt labelled with its intent and complexity level (the rubric in docs/api.md), written
 by hand without the generator's templates or word lists and never used for training, threshold choice or
@@ -108,13 +108,14 @@ def score_spam(spam_probability: np.ndarray, rows: Sequence[dict[str, str]], thr
     spam = np.array([r["label"] == "spam" for r in rows])
     called = spam_probability >= threshold
     wrong = called != spam
+    ham_called = called & ~spam
     groups = np.array([f"{r['label']}/{r['kind']}" for r in rows])
     figures = binary_metrics(spam.astype(int), spam_probability, threshold)
     return {
         **figures,
         "spam": int(spam.sum()),
-        "ham_called_spam": int((called & ~spam).sum()),
-        "ham_false_positive_rate": round(float((called & ~spam).sum() / max(int((~spam).sum()), 1)), 4),
+        "ham_called_spam": int(ham_called.sum()),
+        "ham_false_positive_rate": round(float(ham_called.sum() / max(int((~spam).sum()), 1)), 4),
         "errors_by_kind": {
             g: {"support": int((groups == g).sum()), "errors": int(wrong[groups == g].sum())}
             for g in sorted(set(groups))

@@ -20,7 +20,7 @@ the real one.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 
@@ -174,13 +174,11 @@ _MONTHS = [
 ]
 
 
-@dataclass
 class _Slots:
-    rng: random.Random
+    """What ``str.format_map`` looks every ``{slot}`` up in: a fresh random value at each lookup."""
 
-    def __getitem__(self, key: str) -> str:  # str.format_map looks every {slot} up here, fresh each time
-        r = self.rng
-        values = {
+    def __init__(self, r: random.Random) -> None:
+        self._values: dict[str, Callable[[], str]] = {
             "first": lambda: r.choice(_FIRST),
             "name": lambda: f"{r.choice(_FIRST)} {r.choice(_LAST)}",
             "company": lambda: r.choice(_COMPANY),
@@ -198,7 +196,9 @@ class _Slots:
             "pct": lambda: f"{r.randint(1, 40)}.{r.randint(0, 9)}%",
             "unit": lambda: r.choice(["MMBtu/day", "barrels", "MWh", "tonnes", "units", "cases", "pallets"]),
         }
-        return values[key]()
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]()
 
 
 # (subjects, body sentences): a message takes one subject and two to four of its sentences, in order.
