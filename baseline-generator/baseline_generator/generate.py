@@ -19,7 +19,6 @@ from serving_common.baseline import BaselineMetadata
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES
 from serving_common.inference_log.records import extra_columns, to_table
-from serving_common.model_dir import TOKENIZER_FILE
 from serving_common.pipeline import TextPipeline
 from serving_common.tokenization import TextEncoder
 
@@ -37,7 +36,7 @@ def run_reference(
 ) -> pa.Table:
     """Rows exactly as the feature transformer would log them for these texts (one pipeline for both)."""
     metadata = classifier.metadata
-    pipeline = TextPipeline(metadata, TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length))
+    pipeline = TextPipeline(metadata, TextEncoder.for_model(model_dir, metadata))
     parts = [
         pipeline.rows(
             pipeline.run(classifier.infer, texts[start : start + batch_size], batch_size=batch_size),

@@ -55,6 +55,12 @@ class ModelMetadata(BaseModel):
     architecture: str
     labels: list[str] = Field(min_length=2)
     max_length: int = Field(default=512, ge=8, le=4096)
+    tail_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="of a text longer than max_length, the tokens kept from its end (the rest from its start); "
+        "0 keeps the start alone",
+    )
     decision_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     positive_label: str | None = None
     heads: list[HeadSpec] = Field(default_factory=list)
@@ -65,6 +71,8 @@ class ModelMetadata(BaseModel):
     def _check(self) -> ModelMetadata:
         if self.positive_label is not None and self.positive_label not in self.labels:
             raise ValueError(f"positive_label {self.positive_label!r} is not one of labels {self.labels}")
+        if self.tail_tokens > self.max_length // 2:
+            raise ValueError(f"tail_tokens {self.tail_tokens} is more than half of max_length {self.max_length}")
         return self
 
     @property

@@ -18,7 +18,7 @@ import numpy as np
 
 from serving_common.features import compose_email_text, extract_features
 from serving_common.inference_log.records import LogRows
-from serving_common.model_dir import TOKENIZER_FILE, ModelMetadata, read_metadata
+from serving_common.model_dir import ModelMetadata, read_metadata
 from serving_common.tasks import AnyTask, task_of
 from serving_common.tokenization import EncodedBatch, TextEncoder
 
@@ -68,7 +68,7 @@ class TextPipeline:
     @classmethod
     def from_model_dir(cls, model_dir: str | Path) -> TextPipeline:
         metadata = read_metadata(model_dir)
-        return cls(metadata, TextEncoder.from_file(Path(model_dir) / TOKENIZER_FILE, metadata.max_length))
+        return cls(metadata, TextEncoder.for_model(model_dir, metadata))
 
     def prepare(self, bodies: Sequence[str], subjects: Sequence[str | None] | None = None) -> Prepared:
         """ValueError naming the first text that is empty once normalised."""

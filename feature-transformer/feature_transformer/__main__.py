@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from fastapi import FastAPI
 from kserve.model import BaseKServeModel
@@ -71,7 +70,7 @@ def build(settings: TransformerSettings) -> Component:
     for model_dir, metadata, name in zip(
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
-        encoder = TextEncoder.from_file(Path(model_dir) / TOKENIZER_FILE, metadata.max_length)
+        encoder = TextEncoder.for_model(model_dir, metadata)
         transformer = TextTransformer(name, metadata, encoder, settings, writer)
         transformers.append(transformer)
         models.append((transformer, metadata))

@@ -18,7 +18,7 @@ from api_gateway.core.config import GatewaySettings
 from ml_common.mail_corpus import raw_messages, tarball
 from model_training.backbones import SPAM_BACKBONE, load_backbone
 from model_training.export import export_model_dir
-from model_training.spam import LABELS, SERVING_MAX_LENGTH
+from model_training.spam import FINE_TUNING_CONFIG, LABELS, SERVING_MAX_LENGTH
 from serving_common.model_dir import ModelMetadata
 from tests.e2e.conftest import extra_gateway, extra_pair
 
@@ -35,6 +35,7 @@ def default_shaped_model(tmp_path_factory):
         architecture="DebertaV2ForSequenceClassification",
         labels=LABELS,
         max_length=SERVING_MAX_LENGTH,
+        tail_tokens=FINE_TUNING_CONFIG.tail_tokens,
         decision_threshold=0.5,
         positive_label="spam",
         created_at=datetime.now(UTC).isoformat(),

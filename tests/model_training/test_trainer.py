@@ -15,6 +15,7 @@ from model_training.trainer import (
     _validate,
     cross_entropy,
     parameter_groups,
+    predict_logits,
     train_classifier,
 )
 
@@ -158,3 +159,27 @@ def test_the_head_learns_at_its_own_rate_and_only_weight_matrices_decay():
     assert all(rate[id(named[n])] == pytest.approx(1e-3 if n in heads else 1e-4) for n in named)
     assert decay[id(named["classifier.weight"])] == 0.01 and decay[id(named["classifier.bias"])] == 0.0
     assert all(decay[id(p)] == 0.0 for n, p in named.items() if "LayerNorm" in n)
+
+
+def test_a_model_trained_with_a_tail_learns_from_the_end_of_long_texts():
+    """Texts whose label is in their last words, after more filler than the training length: cut to their
+    start the two classes look alike; with a tail, training and scoring both see the end."""
+    rng = np.random.default_rng(0)
+    words = ["the", "meeting", "report", "figures", "schedule", "office", "budget", "team", "review", "notes"]
+    endings = ["kind regards anna", "click here to claim your prize"]
+    labels = rng.integers(0, 2, 160)
+    texts = [" ".join(rng.choice(words, 60)) + " " + endings[y] for y in labels]
+    data = LabelledTexts(texts, torch.tensor(labels))
+    accuracy = {}
+    for tail in (0, 8):
+        config = TrainingConfig(
+            epochs=3, batch_size=16, max_train_length=32, tail_tokens=tail, learning_rate=2e-3, vocab_size=300
+        )
+        torch.manual_seed(config.seed)
+        bb = load_backbone(SCRATCH_BACKBONE, train_texts=texts, labels=["ham", "spam"], max_length=32, vocab_size=300)
+        loss_fn = cross_entropy(labels, 2, torch.device("cpu"), balance_classes=False)
+        train_classifier(bb.model, bb.tokenizer, data, data, loss_fn=loss_fn, config=config, device=torch.device("cpu"))
+        logits = predict_logits(bb.model, bb.tokenizer, texts, 32, torch.device("cpu"), tail_tokens=tail)
+        accuracy[tail] = float(np.mean(logits.argmax(axis=1) == labels))
+    assert accuracy[8] == 1.0, accuracy
+    assert accuracy[0] < 0.75, accuracy

@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from ml_common.datasets import Example, deduplicate, load_sms_spam, read_labelled_file, stratified_split
+from serving_common.model_dir import read_metadata
 
 
 def test_sms_spam_collection_is_read_from_its_package():
@@ -71,15 +74,24 @@ def test_train_command_passes_its_options_to_the_training_run(tmp_path):
 
     out = tmp_path / "cli-model"
     args = ["train", "--backbone", "deberta-v2-small", "--limit", "300", "--epochs", "1", "--vocab-size", "500"]
-    args += ["--learning-rate", "3e-4", "--ngram-teacher-weight", "0.3"]
+    args += ["--learning-rate", "3e-4", "--ngram-teacher-weight", "0.3", "--tail-tokens", "16"]
     extra = write_export(
         tmp_path / "labelled.parquet", [("Your parcel is held: pay the fee at this link", "spam", True)]
     )
     assert main([*args, "--seed", "5", "--extra-data", str(extra), "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     training = metrics["training"]
-    chosen = {k: training[k] for k in ("epochs", "vocab_size", "learning_rate", "seed", "ngram_teacher_weight")}
-    assert chosen == {"epochs": 1, "vocab_size": 500, "learning_rate": 3e-4, "seed": 5, "ngram_teacher_weight": 0.3}
+    names = ("epochs", "vocab_size", "learning_rate", "seed", "ngram_teacher_weight", "tail_tokens")
+    chosen = {k: training[k] for k in names}
+    assert chosen == {
+        "epochs": 1,
+        "vocab_size": 500,
+        "learning_rate": 3e-4,
+        "seed": 5,
+        "ngram_teacher_weight": 0.3,
+        "tail_tokens": 16,
+    }
+    assert read_metadata(out).tail_tokens == 16  # serving cuts as training did
     assert "0.3 the probability of a character n-gram logistic regression" in (out / "README.md").read_text()
     assert len(json.loads((out / "tokenizer.json").read_text())["model"]["vocab"]) <= 500
     # Users' labelled rows: in training only, and the card says so.
@@ -87,3 +99,12 @@ def test_train_command_passes_its_options_to_the_training_run(tmp_path):
     assert metrics["dataset"]["sizes_by_stratum"]["train"]["feedback/spam"] == 1
     assert not any(k.startswith("feedback/") for k in metrics["dataset"]["sizes_by_stratum"]["test"])
     assert "1 of 1 rows added to the\n**training split only**" in (out / "README.md").read_text()
+
+
+def test_a_tail_longer_than_half_the_model_length_is_refused_before_training(tmp_path):
+    from model_training.__main__ import main
+
+    args = ["train", "--backbone", "deberta-v2-small", "--limit", "50", "--max-length", "48", "--tail-tokens", "32"]
+    with pytest.raises(ValueError, match="tail_tokens 32 is more than half of the 48 tokens"):
+        main([*args, "--out", str(tmp_path / "model")])
+    assert not (tmp_path / "model").exists()

@@ -39,7 +39,7 @@ LEARNING_RATE_HELP = (
 
 def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: TrainingConfig) -> TrainingConfig:
     """The backbone's default settings for the task (``config_for``), with the flags that were given."""
-    flags = ("epochs", "batch_size", "seed", "vocab_size", "learning_rate", "ngram_teacher_weight")
+    flags = ("epochs", "batch_size", "seed", "vocab_size", "learning_rate", "ngram_teacher_weight", "tail_tokens")
     given = {f: getattr(args, f, None) for f in flags}
     defaults = config_for(args.backbone, scratch, fine_tuning)
     return replace(defaults, **{f: v for f, v in given.items() if v is not None})
@@ -126,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     train.add_argument(
         "--max-length", type=int, default=SPAM_MAX_LENGTH, help="tokens the model reads, in training and serving"
+    )
+    train.add_argument(
+        "--tail-tokens",
+        type=int,
+        default=None,
+        help="of a longer text, the tokens read from its end, the rest from its start (stored in metadata.json, "
+        "so serving cuts alike); default: the recipe's",
     )
     train.add_argument(
         "--cross-source-encoder",

@@ -34,6 +34,9 @@ class TrainingConfig:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     max_train_length: int = 128
+    # Of a text longer than ``max_train_length``, the tokens kept from its end (the rest from its start;
+    # ``serving_common.tokenization.TextEncoder``). Stored in the model's metadata, so serving cuts alike.
+    tail_tokens: int = 0
     seed: int = 13
     # Epochs without a better validation score before training stops (the best epoch's weights are kept).
     patience: int = 1
@@ -165,7 +168,7 @@ def _validate(
 ) -> tuple[float, np.ndarray]:
     """Mean loss and the logits over ``data`` at the training length; the model is left in training mode."""
     device = next(model.parameters()).device
-    logits = predict_logits(model, tokenizer, data.texts, config.max_train_length, device)
+    logits = predict_logits(model, tokenizer, data.texts, config.max_train_length, device, config.tail_tokens)
     loss = float(loss_fn(torch.from_numpy(logits).to(device), data.targets.to(device)))
     model.train()
     return loss, logits
@@ -214,7 +217,7 @@ def train_classifier(
     total = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_fraction), total)
     generator = torch.Generator().manual_seed(config.seed)
-    encoder = TextEncoder(tokenizer, config.max_train_length)
+    encoder = TextEncoder(tokenizer, config.max_train_length, config.tail_tokens)
     lengths = _lengths(encoder, texts)
     history = TrainingHistory()
     bf16 = config.mixed_precision and has_native_bf16(device)
@@ -256,10 +259,11 @@ def predict_logits(
     texts: list[str],
     max_length: int,
     device: torch.device,
+    tail_tokens: int = 0,
     batch_size: int = 64,
 ) -> np.ndarray:
     model.to(device).eval()
-    encoder = TextEncoder(tokenizer, max_length)
+    encoder = TextEncoder(tokenizer, max_length, tail_tokens)
     out = []
     for start in range(0, len(texts), batch_size):
         ids, mask = _tensors(encoder, texts[start : start + batch_size], device)

@@ -32,7 +32,7 @@ from devstack.bench.soak import soak, soak_lines
 from devstack.bench.targets import targets
 from devstack.stack import LocalStack, StackConfig
 from serving_common.features import compose_email_text
-from serving_common.model_dir import TOKENIZER_FILE, read_metadata
+from serving_common.model_dir import read_metadata
 from serving_common.tokenization import TextEncoder
 
 HOPS = (MODEL_SERVER, TRANSFORMER, GATEWAY)
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out / "deberta-v3-base-random", Path("models/spam-detector"), "deberta-v3-base"
         )
     metadata = read_metadata(model_dir)
-    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, metadata.max_length)
+    encoder = TextEncoder.for_model(model_dir, metadata)
     email = make_email(args.tokens, encoder)
     batch = encoder.encode([compose_email_text(email)])
     tokens = int(batch.input_ids.shape[1])

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from serving_common.features import compose_email_text
-from serving_common.model_dir import TOKENIZER_FILE, read_metadata
+from serving_common.model_dir import read_metadata
 from serving_common.tokenization import TextEncoder
 
 if TYPE_CHECKING:
@@ -77,8 +77,9 @@ def ceiling(
     ``static_shapes``, in the CUDA-graph buckets a GPU model server captures for these batch sizes."""
     from ml_common.static_shapes import ShapeBuckets
 
-    max_length = read_metadata(model_dir).max_length
-    encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, max_length)
+    metadata = read_metadata(model_dir)
+    max_length = metadata.max_length
+    encoder = TextEncoder.for_model(model_dir, metadata)
     tokens = int(encoder.encode([compose_email_text(text)]).input_ids.shape[1])
     buckets = ShapeBuckets.covering(max(batch_sizes), max_length, max(batch_sizes) * tokens) if static_shapes else None
     classifier = load_for_bench(model_dir, runtime, onnx_dir, compile_model, buckets)
