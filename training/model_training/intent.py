@@ -106,14 +106,16 @@ class IntentSpec:
         evaluation = {}
         for part in ("validation", "test"):
             examples = getattr(splits, part)
-            logits = predict_logits(bb.model, bb.tokenizer, [e.text for e in examples], self.max_length, device)
+            texts = [e.text for e in examples]
+            logits = predict_logits(bb.model, bb.tokenizer, texts, self.max_length, device, metadata.tail_tokens)
             evaluation[part] = _evaluate(INTENT.verdicts(logits, metadata), *self._targets(examples))
         # Prompts written apart from the generator (never used for training or any choice): the figure that
         # says how the model does on what users write.
         independent = []
         for path in INTENT_SETS:
             rows_of_set = read_independent_intents(path)
-            logits = predict_logits(bb.model, bb.tokenizer, [r["text"] for r in rows_of_set], self.max_length, device)
+            texts = [r["text"] for r in rows_of_set]
+            logits = predict_logits(bb.model, bb.tokenizer, texts, self.max_length, device, metadata.tail_tokens)
             independent.append({"set": set_name(path), **score_intent(INTENT.verdicts(logits, metadata), rows_of_set)})
         return {"held_out": evaluation["test"], "validation": evaluation["validation"], "independent": independent}
 

@@ -83,6 +83,12 @@ def train_model(
     version: str = "auto",
 ) -> ModelMetadata:
     """Train, evaluate and export one model directory for ``spec``'s task."""
+    read = min(spec.max_length, config.max_train_length)
+    if config.tail_tokens > read // 2:  # refused before training, not when the metadata is written after it
+        raise ValueError(
+            f"tail_tokens {config.tail_tokens} is more than half of the {read} tokens the model reads: give a "
+            "smaller --tail-tokens (0 reads the start alone)"
+        )
     device = device or resolve_device("auto")
     started = time.perf_counter()
     splits = spec.split(config.seed)
@@ -95,6 +101,7 @@ def train_model(
         architecture=type(bb.model).__name__,
         labels=spec.labels,
         max_length=spec.max_length,
+        tail_tokens=config.tail_tokens,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         extra={"backbone": bb.source, "dataset_hash": splits.dataset_hash},
         **fitted.metadata_fields,

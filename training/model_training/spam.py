@@ -237,7 +237,7 @@ class SpamSpec:
     def fit(self, splits: Splits, backbone: str, config: TrainingConfig, device: torch.device, desc: str) -> Fitted:
         fitted = _fit(splits, backbone, config, device, desc, self.max_length)
         threshold = min(max(fitted.threshold, 0.01), 0.99)
-        fields = {"decision_threshold": threshold, "positive_label": "spam", "tail_tokens": config.tail_tokens}
+        fields = {"decision_threshold": threshold, "positive_label": "spam"}
         return Fitted(fitted.backbone, fitted.history, fields, state=fitted)
 
     def evaluate(
@@ -316,19 +316,12 @@ def train_spam_model(
     """Train, evaluate (overall, per source, against TF-IDF baselines, across sources) and export.
     ``extra``: users' labelled rows, and ``generated_ham`` generated business and transactional messages
     (``model_training.mail_ham``), both added to the training split only."""
-    config = config or config_for(backbone, SCRATCH_CONFIG, FINE_TUNING_CONFIG)
-    if config.tail_tokens > min(max_length, config.max_train_length) // 2:
-        # Refused before training, not when the metadata is written after it.
-        raise ValueError(
-            f"tail_tokens {config.tail_tokens} is more than half of the {min(max_length, config.max_train_length)} "
-            "tokens the model reads: give a smaller --tail-tokens (0 reads the start alone)"
-        )
     return train_model(
         SpamSpec(examples, max_length, cross_source_encoder, extra, generated_ham=generated_ham),
         out_dir,
         name=name,
         backbone=backbone,
-        config=config,
+        config=config or config_for(backbone, SCRATCH_CONFIG, FINE_TUNING_CONFIG),
         dataset_source=dataset_source,
         device=device,
         version=version,
