@@ -25,8 +25,12 @@ class RequestIdMiddleware:
         request_id = accept_or_generate_request_id(incoming)
         token = request_id_var.set(request_id)
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _HEADER]
                 headers.append((_HEADER, request_id.encode()))
                 message["headers"] = headers
@@ -34,6 +38,12 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # A bug (an exception no handler maps) would otherwise be answered by Starlette's outermost
+            # middleware, outside this one: a 500 without the request id that would find it in the logs.
+            if started:
+                raise
+            await send_error(scope, send_with_id, exc)  # logs it with its traceback
         finally:
             request_id_var.reset(token)
 

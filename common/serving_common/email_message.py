@@ -3,7 +3,8 @@
 Serving (the gateway's ``message/rfc822`` and ``raw_email`` input) and training (the SpamAssassin
 corpus) both call :func:`parse_email`, so the model is trained on exactly the text it is later shown.
 It keeps the subject, the sender and the body: the first ``text/plain`` part that is not an attachment,
-else the first ``text/html`` one turned into text. Transfer encodings (base64, quoted-printable) and
+else the first ``text/html`` one turned into text; the message's own parts, not those of a message attached to
+it (a forwarded message is read only when there is nothing else). Transfer encodings (base64, quoted-printable) and
 charsets are decoded; attachments are counted and skipped; the input is bounded in bytes and the body
 text in characters (the model reads a few hundred tokens of it).
 """
@@ -29,6 +30,10 @@ MAX_EMAIL_BYTES = 2 * 1024 * 1024
 # The body text kept (characters, after decoding): far more than the model's 512 tokens, and what the
 # features (lengths, counts) are computed on, in training and serving alike.
 MAX_BODY_CHARS = 20_000
+# MIME parts nested deeper than this are refused (422): mail clients nest a few levels (mixed, alternative,
+# related, a forwarded message), and the standard library's parser recurses once per level, so a small crafted
+# message nested a thousand deep would otherwise exhaust the stack.
+MAX_MIME_DEPTH = 50
 _PARSER = BytesParser(policy=policy.default)
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
@@ -61,25 +66,19 @@ def parse_email(raw: bytes | str, *, max_bytes: int = MAX_EMAIL_BYTES) -> Parsed
         raise PayloadTooLarge(
             f"the message has {len(data)} bytes; the limit is {max_bytes}", details={"max_email_bytes": max_bytes}
         )
-    message = _PARSER.parsebytes(data)
+    try:
+        message = _PARSER.parsebytes(data)
+    except RecursionError:
+        raise _too_deep() from None
     if not message.keys() or any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in _defects(message)):
         raise MalformedEmail(
             "not an RFC 822 message: it must start with header fields (From:, Subject:, ...) and a blank line "
             "before the body"
         )
-    parts, attachments = _text_parts(message)
-    body, body_type = "", ""
-    for kind in ("plain", "html"):
-        for part in parts:
-            if part.get_content_subtype() == kind:
-                text = _decode(part)
-                if kind == "html":
-                    text = html_to_text(text)
-                if text.strip():
-                    body, body_type = text, f"text/{kind}"
-                    break
-        if body:
-            break
+    own, forwarded, attachments = _text_parts(message)  # raises MalformedEmail past MAX_MIME_DEPTH
+    body, body_type = _first_text(own)
+    if not body:  # nothing of its own to read (a message forwarded as an attachment): the forwarded one's text
+        body, body_type = _first_text(forwarded)
     subject, sender = _header(message, "subject"), _header(message, "from")
     if not body.strip() and not (subject and subject.strip()):
         raise MalformedEmail("the message has no text to classify: no subject and no text/plain or text/html body")
@@ -100,18 +99,59 @@ def _header(message: Message, name: str) -> str | None:
         return None if raw is None else str(raw)
 
 
-def _text_parts(message: Message) -> tuple[list[Message], int]:
-    """The message's text parts in order, and how many parts were attachments (skipped)."""
-    texts: list[Message] = []
+def _text_parts(message: Message) -> tuple[list[Message], list[Message], int]:
+    """The message's own text parts in order; the text parts of messages attached to it (``message/rfc822``,
+    a forwarded message), read only when it has no text of its own; and how many parts were skipped as
+    attachments (an attached message counts as one)."""
+    own: list[Message] = []
+    forwarded: list[Message] = []
     attachments = 0
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_disposition() == "attachment" or part.get_content_maintype() != "text":
+
+    def visit(part: Message, into: list[Message], depth: int = 0) -> None:
+        nonlocal attachments
+        if depth > MAX_MIME_DEPTH:
+            raise _too_deep()
+        if part is not message and part.get_content_maintype() == "message":
+            attachments += 1  # an attached message (or message/delivery-status and the like) is one attachment
+            if part.is_multipart():  # message/rfc822 holds the attached message as its one subpart
+                for inner in _subparts(part):
+                    visit(inner, forwarded, depth + 1)
+        elif part.is_multipart():
+            for sub in _subparts(part):
+                visit(sub, into, depth + 1)
+        elif part.get_content_disposition() == "attachment" or part.get_content_maintype() != "text":
             attachments += 1
-            continue
-        texts.append(part)
-    return texts, attachments
+        else:
+            into.append(part)
+
+    visit(message, own)
+    return own, forwarded, attachments
+
+
+def _subparts(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def _too_deep() -> MalformedEmail:
+    return MalformedEmail(
+        f"the message's MIME parts are nested more than {MAX_MIME_DEPTH} levels deep",
+        details={"max_mime_depth": MAX_MIME_DEPTH},
+    )
+
+
+def _first_text(parts: list[Message]) -> tuple[str, str]:
+    """The first non-blank ``text/plain`` part's text, else the first non-blank ``text/html`` part's, as text;
+    with the MIME type it was read from."""
+    for kind in ("plain", "html"):
+        for part in parts:
+            if part.get_content_subtype() == kind:
+                text = _decode(part)
+                if kind == "html":
+                    text = html_to_text(text)
+                if text.strip():
+                    return text, f"text/{kind}"
+    return "", ""
 
 
 def _decode(part: Message) -> str:

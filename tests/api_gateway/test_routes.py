@@ -236,3 +236,29 @@ def test_predict_is_served_below_fastapi_and_still_documented(client):
     assert serving is LEAN_PREDICT_ROUTE  # the plain Starlette route: no dependency solving per request
     assert "post" in client.app.openapi()["paths"]["/api/v1/predict"]  # FastAPI's route documents it
     # Its errors keep the platform's shape (the cases above and below), through the app's one set of handlers.
+
+
+def test_a_raw_message_nested_past_the_bound_is_422_in_predict_and_in_a_batch(client):
+    head = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(1000))
+    raw = f"From: a@example.com\nSubject: deep\n{head}Content-Type: text/plain\n\nhello\n"
+    response = client.post("/api/v1/predict", content=raw.encode(), headers={"content-type": "message/rfc822"})
+    assert "nested" in _assert_error_shape(response, 422, "malformed_email")["error"]["message"]
+    batch = client.post("/api/v1/batch-predict", json={"emails": ["fine", {"raw_email": raw}]})
+    _assert_error_shape(batch, 422, "malformed_email")
+
+
+def test_an_unexpected_error_is_a_500_that_carries_the_request_id(client, monkeypatch, caplog):
+    import api_gateway.api.emails as emails
+
+    def broken(raw):
+        raise RuntimeError("a bug, not the caller's fault")
+
+    monkeypatch.setattr(emails, "parse_email", broken)
+    response = client.post(
+        "/api/v1/predict",
+        content=b"Subject: x\n\nhi",
+        headers={"content-type": "message/rfc822", "X-Request-ID": "trace-me-1"},
+    )
+    body = _assert_error_shape(response, 500, "internal_error")
+    assert body["request_id"] == "trace-me-1" and "a bug" not in response.text  # no internals leak to the caller
+    assert any(r.exc_info and "a bug" in str(r.exc_info[1]) for r in caplog.records)  # but the log has them

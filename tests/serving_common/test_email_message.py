@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from email.message import EmailMessage
 from email.mime.application import MIMEApplication
+from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving_common.email_message import MAX_BODY_CHARS, MalformedEmail, html_to_text, parse_email
+from serving_common.email_message import MAX_BODY_CHARS, MAX_MIME_DEPTH, MalformedEmail, html_to_text, parse_email
 from serving_common.errors import PayloadTooLarge
 
 BODY = "Your invoice for March is attached. Café opens at 9; déjà vu — €12 due."
@@ -107,6 +108,48 @@ def test_alternative_prefers_plain_text_and_attachments_are_skipped():
     parsed = parse_email(mixed.as_bytes())
     assert parsed.body.strip() == "The plain version."
     assert parsed.attachments == 2
+
+
+def _forwarded(body: str) -> MIMEMessage:
+    inner = EmailMessage()
+    inner["From"] = "prizes@example.net"
+    inner["Subject"] = "You won"
+    inner.set_content(body)
+    return MIMEMessage(inner)
+
+
+def test_the_message_own_body_is_read_not_a_message_attached_to_it():
+    # An HTML-only note forwarding a plain-text message: the note is the body, though plain text is preferred.
+    mixed = _headers(MIMEMultipart("mixed"), subject="Fwd: look at this")
+    mixed.attach(MIMEText("<p>Is this one spam? Our meeting is at ten.</p>", "html"))
+    mixed.attach(_forwarded("WIN CASH NOW, call 09061701461"))
+    parsed = parse_email(mixed.as_bytes())
+    assert parsed.body.strip() == "Is this one spam? Our meeting is at ten."
+    assert parsed.body_type == "text/html" and parsed.attachments == 1
+
+
+def test_a_message_with_nothing_but_a_forwarded_one_is_read_by_the_forwarded_text():
+    mixed = _headers(MIMEMultipart("mixed"), subject="Fwd: You won")
+    mixed.attach(_forwarded("WIN CASH NOW, call 09061701461"))
+    parsed = parse_email(mixed.as_bytes())
+    assert parsed.body.strip() == "WIN CASH NOW, call 09061701461"
+    assert parsed.attachments == 1
+
+
+def _nested(levels: int) -> bytes:
+    head = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(levels))
+    return f"From: a@example.com\nSubject: deep\n{head}Content-Type: text/plain\n\nhello\n".encode()
+
+
+def test_nesting_is_read_up_to_its_bound():
+    assert parse_email(_nested(MAX_MIME_DEPTH - 1)).body.strip() == "hello"
+
+
+@pytest.mark.parametrize("levels", [MAX_MIME_DEPTH + 1, 1000, 3000])  # 1000 and more exhaust the parser's stack
+def test_nesting_past_the_bound_is_422_not_a_crash(levels):
+    with pytest.raises(MalformedEmail) as caught:
+        parse_email(_nested(levels))
+    assert caught.value.details == {"max_mime_depth": MAX_MIME_DEPTH} and "nested" in caught.value.message
 
 
 def test_a_blank_plain_part_falls_back_to_html():
