@@ -262,3 +262,19 @@ def test_an_unexpected_error_is_a_500_that_carries_the_request_id(client, monkey
     body = _assert_error_shape(response, 500, "internal_error")
     assert body["request_id"] == "trace-me-1" and "a bug" not in response.text  # no internals leak to the caller
     assert any(r.exc_info and "a bug" in str(r.exc_info[1]) for r in caplog.records)  # but the log has them
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_raw_message_sent_without_its_content_type_is_told_which_to_send(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/api/v1/predict", content=b"From: a@example.com\nSubject: hi\n\nhello", headers=headers)
+    body = _assert_error_shape(response, 422, "invalid_input")
+    assert "message/rfc822" in body["error"]["message"] and "application/json" in body["error"]["message"]
+    assert body["error"]["details"]["content_type"] == content_type
+
+
+def test_json_sent_as_text_plain_is_still_read(client):
+    response = client.post(
+        "/api/v1/predict", content=b'{"email_content": "hi"}', headers={"content-type": "text/plain"}
+    )
+    _assert_error_shape(response, 503, "upstream_unavailable")  # accepted; no upstream in this test

@@ -62,9 +62,20 @@ async def email_body(request: Request) -> EmailText:
     try:
         email = EmailIn.model_validate_json(body)
     except ValidationError as exc:
+        if _not_json(media_type) and any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
+            # Most often a raw message sent without its Content-Type (curl --data-binary sends a form's).
+            raise InvalidInput(
+                f"the body is not JSON, and its Content-Type is {media_type or 'missing'}: send application/json, "
+                f"or {RFC822} for a raw message",
+                details={"content_type": media_type or None, "accepted": ["application/json", RFC822]},
+            ) from None
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
     return from_json(email)
+
+
+def _not_json(media_type: str) -> bool:
+    return media_type != "application/json" and not media_type.endswith("+json")
 
 
 def _verdicts(emails: list[EmailText], result: SpamResponse, environment: Environment) -> list[SpamVerdict]:
