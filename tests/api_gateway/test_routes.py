@@ -278,3 +278,19 @@ def test_json_sent_as_text_plain_is_still_read(client):
         "/api/v1/predict", content=b'{"email_content": "hi"}', headers={"content-type": "text/plain"}
     )
     _assert_error_shape(response, 503, "upstream_unavailable")  # accepted; no upstream in this test
+
+
+@pytest.mark.parametrize(
+    ("item", "where", "says"),
+    [
+        (None, "emails.1", "a string (its body) or an object"),
+        (5, "emails.1", "a string (its body) or an object"),
+        ("   ", "emails.1.email_content", "visible text"),
+        ({"email_content": "x", "raw_email": "Subject: y\n\ny"}, "emails.1", "exactly one of"),
+        ({"email_content": "x", "bogus": 1}, "emails.1.bogus", "Extra inputs"),
+    ],
+)
+def test_a_bad_batch_item_is_named_by_its_place_and_field(client, item, where, says):
+    response = client.post("/api/v1/batch-predict", json={"emails": ["fine", item]})
+    message = _assert_error_shape(response, 422, "invalid_input")["error"]["message"]
+    assert message.startswith(f"{where}: ") and says in message and "function-after" not in message

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from api_gateway.inference import ServedBy
 from api_gateway.readiness import EnvironmentReadiness
@@ -101,6 +101,20 @@ class EmailIn(BaseModel):
         return self
 
 
+def _email_object(value: Any) -> Any:
+    """A batch item given as a bare string is that email's body (``email_content``)."""
+    if isinstance(value, str):
+        return {"email_content": value}
+    if not isinstance(value, dict | EmailIn):
+        raise ValueError("each email is a string (its body) or an object with email_content or raw_email")
+    return value
+
+
+# An object, or a string read as one; documented as either. One model to validate, so an error names the field
+# at fault (``emails.1.email_content``), not one of pydantic's union members.
+BatchEmail = Annotated[EmailIn, BeforeValidator(_email_object, json_schema_input_type=EmailIn | str)]
+
+
 class BatchPredictIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -109,20 +123,9 @@ class BatchPredictIn(BaseModel):
         },
     )
 
-    emails: list[EmailIn | str] = Field(
+    emails: list[BatchEmail] = Field(
         min_length=1, description="Email texts, or objects like /predict's JSON body (`email_content` or `raw_email`)."
     )
-
-    def as_emails(self) -> list[EmailIn]:
-        return [EmailIn(email_content=e) if isinstance(e, str) else e for e in self.emails]
-
-    @field_validator("emails")
-    @classmethod
-    def _strings_not_blank(cls, emails: list[EmailIn | str]) -> list[EmailIn | str]:
-        for i, email in enumerate(emails):
-            if isinstance(email, str):
-                _not_blank(email, f"email {i}")
-        return emails
 
 
 class SpamVerdict(BaseModel):

@@ -136,7 +136,7 @@ LEAN_PREDICT_ROUTE = Route(f"{router.prefix}/predict", predict, methods=["POST"]
     responses=ERROR_RESPONSES,
 )
 async def batch_predict(body: BatchPredictIn, inference: InferenceDep) -> Response:
-    emails = body.as_emails()
+    emails = body.emails
     if any(e.raw_email is not None for e in emails):
         # Raw messages of a large batch take seconds to parse (the 256 longest SpamAssassin messages, 9 MB:
         # 3.8 s): on a worker thread, the event loop keeps answering everyone else meanwhile.
