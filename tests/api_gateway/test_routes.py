@@ -294,3 +294,29 @@ def test_a_bad_batch_item_is_named_by_its_place_and_field(client, item, where, s
     response = client.post("/api/v1/batch-predict", json={"emails": ["fine", item]})
     message = _assert_error_shape(response, 422, "invalid_input")["error"]["message"]
     assert message.startswith(f"{where}: ") and says in message and "function-after" not in message
+
+
+def test_a_large_raw_message_is_read_off_the_event_loop_and_a_small_one_on_it(client, monkeypatch):
+    import asyncio
+
+    import api_gateway.api.emails as emails
+
+    where, real = [], emails.parse_email
+
+    def recording(raw):
+        try:
+            asyncio.get_running_loop()
+            where.append("event loop")
+        except RuntimeError:
+            where.append("worker thread")
+        return real(raw)
+
+    monkeypatch.setattr(emails, "parse_email", recording)
+    small = b"From: a@example.com\nSubject: hi\n\nhello"
+    large = small + b" word" * (emails.INLINE_RAW_CHARS // 5 + 1)
+    for raw in (small, large):
+        client.post("/api/v1/predict", content=raw, headers={"content-type": "message/rfc822"})
+    client.post("/api/v1/predict", json={"raw_email": large.decode()})
+    client.post("/api/v1/batch-predict", json={"emails": ["plain text", {"raw_email": small.decode()}]})
+    client.post("/api/v1/batch-predict", json={"emails": [{"raw_email": small.decode()}] * 2})  # several: a thread
+    assert where == ["event loop", "worker thread", "worker thread", "event loop", "worker thread", "worker thread"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api_gateway.api.deps import ClientsDep, FeedbackAccessDep
-from api_gateway.api.emails import labelled_text
+from api_gateway.api.emails import labelled_text, read_raw
 from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, FeedbackIn, FeedbackOut
 from api_gateway.feedback import Feedback
 from serving_common.errors import ModelNotReady, UnknownTask
@@ -34,13 +34,14 @@ async def send_feedback(
     if client.labels is None and await client.info() is None:
         raise ModelNotReady(f"the {environment} {client.model_name} service cannot say its labels yet; retry")
     feedback: Feedback = request.app.state.feedback
+    text = await read_raw([body.raw_email], labelled_text, body)
     result = feedback.give(
         environment,
         request_id=body.request_id,
         position=body.position,
         task=task.name,
         label=body.label,
-        text=labelled_text(body),
+        text=text,
         labels=task.answer_labels(client.labels or []),
         key=key,
     )

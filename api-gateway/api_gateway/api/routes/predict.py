@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -13,7 +12,7 @@ from starlette.routing import Route
 
 from api_gateway import metrics
 from api_gateway.api.deps import X_ENVIRONMENT_PARAMETER, EnvironmentInference, InferenceDep, environment_inference
-from api_gateway.api.emails import EmailText, from_batch, from_json, from_raw
+from api_gateway.api.emails import EmailText, from_batch, from_json, from_raw, read_raw
 from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
@@ -54,7 +53,7 @@ async def email_body(request: Request) -> EmailText:
     body = await request.body()
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == RFC822:
-        return from_raw(body)
+        return await read_raw([body], from_raw, body)
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -71,7 +70,7 @@ async def email_body(request: Request) -> EmailText:
             ) from None
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
-    return from_json(email)
+    return await read_raw([email.raw_email], from_json, email)
 
 
 def _not_json(media_type: str) -> bool:
@@ -137,12 +136,7 @@ LEAN_PREDICT_ROUTE = Route(f"{router.prefix}/predict", predict, methods=["POST"]
 )
 async def batch_predict(body: BatchPredictIn, inference: InferenceDep) -> Response:
     emails = body.emails
-    if any(e.raw_email is not None for e in emails):
-        # Raw messages of a large batch take seconds to parse (the 256 longest SpamAssassin messages, 9 MB:
-        # 3.8 s): on a worker thread, the event loop keeps answering everyone else meanwhile.
-        texts = await run_in_threadpool(from_batch, emails)
-    else:
-        texts = from_batch(emails)
+    texts = await read_raw([e.raw_email for e in emails], from_batch, emails)
     verdicts, served, after = await _classify(texts, inference, "batch_predict")
     out = BatchPredictOut.model_construct(predictions=verdicts, count=len(verdicts), **dict(served))
     return json_response(out, after)
