@@ -48,9 +48,10 @@ def from_object_store(model_dirs: dict[str, list[Path]], mount: Path) -> dict[st
 def object_store_banner(store: ObjectStore | None, endpoint: str) -> str:
     where = store.endpoint if store is not None else endpoint
     lines = [
-        f"  object store {where}: models in {MODELS_BUCKET}, inference log in {LOG_BUCKET}",
-        "  drift through it:  make drift LOG_URL=s3://textserve-inference-log "
-        "BASELINES_URL=s3://textserve-models/baselines REPORTS_URL=s3://textserve-drift-reports",
+        f"  object store {where}: models in {MODELS_BUCKET}, inference log in {LOG_BUCKET}, "
+        f"feedback log in {FEEDBACK_BUCKET}",
+        f"  drift through it:  make drift LOG_URL={LOG_BUCKET} FEEDBACK_URL={FEEDBACK_BUCKET} "
+        f"BASELINES_URL={MODELS_BUCKET}/baselines REPORTS_URL=s3://textserve-drift-reports",
     ]
     if store is not None:  # a throwaway local store: its made-up credentials, to reach it from another shell
         lines.append("  " + " ".join(f"export {k}={v};" for k, v in store.env().items()))
