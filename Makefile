@@ -110,7 +110,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 REGISTRY ?= ghcr.io/textserve
-VERSION  ?= 0.1.0
+# The images' tag. A default for this target only: VERSION is also make promote's model version, whose
+# absence means "the version staging serves" (a global default here made every promote ask for 0.1.0).
+images: VERSION ?= 0.1.0
 # One Dockerfile, one table of images (pyproject.toml, [tool.textserve.images]).
 images: $(STAMP)
 	$(BIN)/python -m devstack.images --registry $(REGISTRY) --version $(VERSION)
