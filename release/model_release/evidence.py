@@ -217,8 +217,9 @@ def _evaluation(evidence: Evidence, store: str, model: str, version: str) -> Non
         evidence.found.append(f"evaluation (held-out split): {shown}")
     else:
         evidence.missing.append("evaluation: metrics.json has no held-out figures")
-    if figures.get("independent"):
-        evidence.found.append(f"evaluation (independent sets): {figures['independent']}")
+    for independent in figures.get("independent") or []:  # each set's headline figures, not its tables
+        shown = {k: round(v, 4) for k, v in independent.items() if isinstance(v, float)}
+        evidence.found.append(f"evaluation (independent set {independent.get('set', '?')}): {shown}")
 
 
 def _baseline(evidence: Evidence, baselines_url: str, model: str, version: str) -> None:

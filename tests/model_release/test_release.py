@@ -141,6 +141,11 @@ def test_promote_with_evidence_edits_production_and_a_rollback_needs_none(repo, 
     current = production.version("spam-detector")
     metrics = _shadow_metrics(tmp_path, current, candidate, rows=150, agreeing=145)
     baselines = _baseline(tmp_path, model_dir)
+    figures_file = Path(store) / "spam-detector" / candidate / "metrics.json"
+    figures = json.loads(figures_file.read_text())
+    matrix = {"labels": ["negative", "positive"], "matrix": [[60, 5], [4, 44]]}
+    figures["independent"] = [{"set": "emails_apart", "roc_auc": 0.94937, "f1": 0.871, "confusion_matrix": matrix}]
+    figures_file.write_text(json.dumps(figures))
     args = _promote_args(overlays, metrics, baselines)
     assert main(args) == 0
     promoted = Served.read(overlays, "production")
@@ -150,6 +155,9 @@ def test_promote_with_evidence_edits_production_and_a_rollback_needs_none(repo, 
     assert (entry["from"], entry["to"], entry["forced"]) == (current, candidate, False)
     out = capsys.readouterr().out
     assert "shadow agreement on label: 145/150" in out and "evaluation (held-out split)" in out
+    # An independent set by its headline figures, not its tables.
+    assert "evaluation (independent set emails_apart): {'roc_auc': 0.9494, 'f1': 0.871}" in out
+    assert "matrix" not in out
 
     rendered = subprocess.run(
         ["kubectl", "kustomize", str(overlays / "production")], capture_output=True, text=True, check=True
