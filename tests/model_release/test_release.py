@@ -223,3 +223,21 @@ def test_users_labels_are_weighed_once_both_versions_have_enough(repo, tmp_path,
     out = capsys.readouterr().out
     assert "  MISSING  users' labels: staging 72.7% accuracy, macro F1" in out
     assert "production 95.0% accuracy" in out and "(staging is more than 1% less accurate)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "--model spam-detector"),  # no version: the one staging serves
+        (["VERSION=v1-abc"], "--model spam-detector --version v1-abc"),
+    ],
+)
+def test_make_promote_asks_for_a_version_only_when_given_one(args, expected):
+    root = Path(__file__).resolve().parents[2]
+    dry_run = subprocess.run(
+        ["make", "-n", "promote", "MODEL=spam-detector", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    (command,) = [line for line in dry_run.splitlines() if "model_release promote" in line]
+    assert command.split("promote", 1)[1].split("\\")[0].strip() == expected
+    images = subprocess.run(["make", "-n", "images"], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert "--version 0.1.0" in images  # the images' own default tag
