@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -41,6 +42,40 @@ def _validation_error(exc: RequestValidationError) -> InvalidInput:
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
     return InvalidInput(f"{where}: {first['msg']}", details={"errors": errors})
+
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def media_type_of(content_type: str | None) -> str:
+    """``text/plain; charset=utf-8`` -> ``text/plain``."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def is_json(media_type: str) -> bool:
+    return media_type == JSON_MEDIA_TYPE or media_type.endswith("+json")
+
+
+def body_not_json(media_type: str, accepted: tuple[str, ...] = (JSON_MEDIA_TYPE,)) -> InvalidInput:
+    """A body that is not JSON under a Content-Type that does not claim it is (a raw message or a form sent to a
+    JSON route): the 422 names the type it came with and the types the route takes."""
+    return InvalidInput(
+        f"the body is not JSON, and its Content-Type is {media_type or 'missing'}: send {' or '.join(accepted)}",
+        details={"content_type": media_type or None, "accepted": list(accepted)},
+    )
+
+
+# What a validator says of a body that is not a JSON object at all.
+_NOT_AN_OBJECT = frozenset({"json_invalid", "model_attributes_type", "model_type", "dict_type"})
+
+
+def _whole_body_not_json(exc: RequestValidationError, content_type: str | None) -> bool:
+    first: dict[str, Any] = next(iter(exc.errors()), {})
+    return (
+        tuple(first.get("loc", ())) == ("body",)
+        and first.get("type") in _NOT_AN_OBJECT
+        and not is_json(media_type_of(content_type))
+    )
 
 
 def _http_error(exc: StarletteHTTPException) -> PlatformError:
@@ -86,7 +121,11 @@ def install_error_handlers(app: FastAPI, translations: Translations = NO_TRANSLA
     """One handler for everything a FastAPI app raises (registered for each base Starlette dispatches on)."""
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        error = as_platform_error(exc, translations)
+        content_type = request.headers.get("content-type")
+        if isinstance(exc, RequestValidationError) and _whole_body_not_json(exc, content_type):
+            error: PlatformError = body_not_json(media_type_of(content_type))
+        else:
+            error = as_platform_error(exc, translations)
         _log(error, exc)
         # The gateway sets the request-id context; the KServe components only have the header.
         request_id = request_id_var.get() or request.headers.get(REQUEST_ID_HEADER)

@@ -320,3 +320,28 @@ def test_a_large_raw_message_is_read_off_the_event_loop_and_a_small_one_on_it(cl
     client.post("/api/v1/batch-predict", json={"emails": ["plain text", {"raw_email": small.decode()}]})
     client.post("/api/v1/batch-predict", json={"emails": [{"raw_email": small.decode()}] * 2})  # several: a thread
     assert where == ["event loop", "worker thread", "worker thread", "event loop", "worker thread", "worker thread"]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/api/v1/batch-predict", "message/rfc822"),
+        ("/api/v1/intent/predict", "text/plain"),
+        ("/api/v1/feedback", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_json_route_sent_another_media_type_says_to_send_json(client, path, content_type):
+    response = client.post(
+        path, content=b"From: a@example.com\nSubject: hi\n\nhello", headers={"content-type": content_type}
+    )
+    body = _assert_error_shape(response, 422, "invalid_input")
+    assert (
+        body["error"]["message"]
+        == f"the body is not JSON, and its Content-Type is {content_type}: send application/json"
+    )
+    assert body["error"]["details"] == {"content_type": content_type, "accepted": ["application/json"]}
+
+
+def test_a_json_route_sent_a_json_array_keeps_the_validation_answer(client):
+    response = client.post("/api/v1/batch-predict", json=["not", "an", "object"])
+    assert "not JSON" not in _assert_error_shape(response, 422, "invalid_input")["error"]["message"]

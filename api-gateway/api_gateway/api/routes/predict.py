@@ -26,6 +26,7 @@ from api_gateway.api.schemas import (
 from api_gateway.core.environments import Environment
 from api_gateway.inference import After, ServedBy
 from serving_common.errors import InvalidInput
+from serving_common.http_errors import JSON_MEDIA_TYPE, body_not_json, is_json, media_type_of
 from serving_common.schemas import SpamResponse
 from serving_common.tasks import SPAM
 
@@ -51,7 +52,7 @@ async def email_body(request: Request) -> EmailText:
     """The email of a /predict request: a raw message (``Content-Type: message/rfc822``) or EmailIn JSON.
     JSON is validated exactly as a declared body would be (the same 422)."""
     body = await request.body()
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = media_type_of(request.headers.get("content-type"))
     if media_type == RFC822:
         return await read_raw([body], from_raw, body)
     try:
@@ -61,20 +62,12 @@ async def email_body(request: Request) -> EmailText:
     try:
         email = EmailIn.model_validate_json(body)
     except ValidationError as exc:
-        if _not_json(media_type) and any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
+        if not is_json(media_type) and any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
             # Most often a raw message sent without its Content-Type (curl --data-binary sends a form's).
-            raise InvalidInput(
-                f"the body is not JSON, and its Content-Type is {media_type or 'missing'}: send application/json, "
-                f"or {RFC822} for a raw message",
-                details={"content_type": media_type or None, "accepted": ["application/json", RFC822]},
-            ) from None
+            raise body_not_json(media_type, (JSON_MEDIA_TYPE, RFC822)) from None
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
     return await read_raw([email.raw_email], from_json, email)
-
-
-def _not_json(media_type: str) -> bool:
-    return media_type != "application/json" and not media_type.endswith("+json")
 
 
 def _verdicts(emails: list[EmailText], result: SpamResponse, environment: Environment) -> list[SpamVerdict]:
