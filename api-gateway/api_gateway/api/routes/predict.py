@@ -67,6 +67,8 @@ async def email_body(request: Request) -> EmailText:
             raise body_not_json(media_type, (JSON_MEDIA_TYPE, RFC822)) from None
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
+    if email.raw_email is None:  # the busiest case: nothing to read, no coroutine to make
+        return from_json(email)
     return await read_raw([email.raw_email], from_json, email)
 
 
