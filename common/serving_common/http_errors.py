@@ -9,7 +9,7 @@ handlers and the plain-ASGI paths (:func:`send_error`) both answer with it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -37,11 +37,17 @@ Translations = Mapping[type[BaseException], Callable[[str], PlatformError]]
 NO_TRANSLATIONS: Translations = MappingProxyType({})
 
 
-def _validation_error(exc: RequestValidationError) -> InvalidInput:
-    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+def validation_failed(raw_errors: Sequence[Mapping[str, Any]]) -> InvalidInput:
+    """Validation errors (pydantic's, or FastAPI's of a declared body) as one 422: the first one's place and
+    message, and every one's place, message and type in the details (not the input, which may be mail)."""
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in raw_errors]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
     return InvalidInput(f"{where}: {first['msg']}", details={"errors": errors})
+
+
+def _validation_error(exc: RequestValidationError) -> InvalidInput:
+    return validation_failed(exc.errors())
 
 
 JSON_MEDIA_TYPE = "application/json"

@@ -17,6 +17,7 @@ from feature_transformer import metrics
 from feature_transformer.predictor_client import PredictorClient
 from feature_transformer.settings import TransformerSettings
 from serving_common.errors import InferenceFailed, InvalidInput
+from serving_common.http_errors import validation_failed
 from serving_common.inference_log.writer import InferenceLogWriter
 from serving_common.model_dir import ModelMetadata
 from serving_common.pipeline import Prepared, TextPipeline
@@ -68,7 +69,7 @@ class TextTransformer(Model):
         try:
             request = TransformerRequest.model_validate(payload)
         except ValidationError as exc:
-            raise InvalidInput(f"invalid request body: {exc.errors(include_url=False)}") from None
+            raise validation_failed(exc.errors(include_url=False)) from None
         try:
             prepared = self.pipeline.prepare(
                 [i.text for i in request.instances], [i.subject for i in request.instances]

@@ -80,6 +80,28 @@ def test_bad_bodies_are_invalid_input(transformer, payload):
         transformer.preprocess(payload, {})
 
 
+@pytest.mark.parametrize(
+    ("payload", "loc", "message"),
+    [
+        ({}, ["instances"], "instances: Field required"),
+        ({"instances": [{"text": 5}]}, ["instances", 0, "text"], "instances.0.text: Input should be a valid string"),
+        (
+            {"instances": [{"text": "the secret code is 4411", "subject": 7}]},
+            ["instances", 0, "subject"],
+            "instances.0.subject: ",
+        ),
+    ],
+)
+def test_a_bad_body_says_where_and_what_as_the_gateway_does_without_echoing_the_text(
+    transformer, payload, loc, message
+):
+    with pytest.raises(InvalidInput) as caught:
+        transformer.preprocess(payload, {})
+    assert caught.value.message.startswith(message)
+    assert caught.value.details["errors"][0]["loc"] == loc
+    assert "secret code" not in caught.value.message + str(caught.value.details)
+
+
 def test_inference_log_flag_overrides_the_setting(monkeypatch):
     from feature_transformer.__main__ import transformer_parser
     from feature_transformer.settings import TransformerSettings
