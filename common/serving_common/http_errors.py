@@ -46,7 +46,9 @@ def validation_failed(raw_errors: Sequence[Mapping[str, Any]]) -> InvalidInput:
     return InvalidInput(f"{where}: {first['msg']}", details={"errors": errors})
 
 
-def _validation_error(exc: RequestValidationError) -> InvalidInput:
+def _validation_error(exc: RequestValidationError, content_type: str | None) -> InvalidInput:
+    if _whole_body_not_json(exc, content_type):
+        return body_not_json(media_type_of(content_type))
     return validation_failed(exc.errors())
 
 
@@ -97,12 +99,15 @@ def _http_error(exc: StarletteHTTPException) -> PlatformError:
     return error
 
 
-def as_platform_error(exc: BaseException, translations: Translations = NO_TRANSLATIONS) -> PlatformError:
-    """What any exception means in the platform's hierarchy; unknown ones are internal errors."""
+def as_platform_error(
+    exc: BaseException, translations: Translations = NO_TRANSLATIONS, content_type: str | None = None
+) -> PlatformError:
+    """What any exception means in the platform's hierarchy; unknown ones are internal errors. ``content_type``
+    (the request's) lets a body that was not JSON be told so."""
     if isinstance(exc, PlatformError):
         return exc
     if isinstance(exc, RequestValidationError):
-        return _validation_error(exc)
+        return _validation_error(exc, content_type)
     if isinstance(exc, StarletteHTTPException):
         return _http_error(exc)
     for exc_type, translate in translations.items():
@@ -127,11 +132,7 @@ def install_error_handlers(app: FastAPI, translations: Translations = NO_TRANSLA
     """One handler for everything a FastAPI app raises (registered for each base Starlette dispatches on)."""
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        content_type = request.headers.get("content-type")
-        if isinstance(exc, RequestValidationError) and _whole_body_not_json(exc, content_type):
-            error: PlatformError = body_not_json(media_type_of(content_type))
-        else:
-            error = as_platform_error(exc, translations)
+        error = as_platform_error(exc, translations, request.headers.get("content-type"))
         _log(error, exc)
         # The gateway sets the request-id context; the KServe components only have the header.
         request_id = request_id_var.get() or request.headers.get(REQUEST_ID_HEADER)
