@@ -40,10 +40,21 @@ NO_TRANSLATIONS: Translations = MappingProxyType({})
 def validation_failed(raw_errors: Sequence[Mapping[str, Any]]) -> InvalidInput:
     """Validation errors (pydantic's, or FastAPI's of a declared body) as one 422: the first one's place and
     message, and every one's place, message and type in the details (not the input, which may be mail)."""
-    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in raw_errors]
+    errors = [_entry(e) for e in raw_errors]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
     return InvalidInput(f"{where}: {first['msg']}", details={"errors": errors})
+
+
+def _entry(error: Mapping[str, Any]) -> dict[str, Any]:
+    ctx = error.get("ctx") or {}
+    if error.get("type") == "json_invalid" and "error" in ctx:
+        # FastAPI's decoding of a declared body: its place is a character offset and its message "JSON decode
+        # error"; the decoder's own words (in ctx) say what is wrong, as pydantic's parser does on /predict.
+        where = error.get("loc", ())[1:2]  # (body, offset)
+        at = f" at character {where[0] + 1}" if where and isinstance(where[0], int) else ""
+        return {"loc": ["body"], "msg": f"Invalid JSON: {ctx['error']}{at}", "type": "json_invalid"}
+    return {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
 
 
 def _validation_error(exc: RequestValidationError, content_type: str | None) -> InvalidInput:

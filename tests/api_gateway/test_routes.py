@@ -345,3 +345,36 @@ def test_a_json_route_sent_another_media_type_says_to_send_json(client, path, co
 def test_a_json_route_sent_a_json_array_keeps_the_validation_answer(client):
     response = client.post("/api/v1/batch-predict", json=["not", "an", "object"])
     assert "not JSON" not in _assert_error_shape(response, 422, "invalid_input")["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/predict", '{"email_content": "hello HALF world"}'),
+        ("/api/v1/batch-predict", '{"emails": ["fine", "hello HALF world"]}'),
+        ("/api/v1/batch-predict", '{"emails": [{"email_content": "fine", "email_id": "HALF"}]}'),
+        ("/api/v1/intent/predict", '{"text": "write a HALF function"}'),
+        ("/api/v1/intent/batch-predict", '{"texts": ["HALF"]}'),
+        ("/api/v1/tasks/intent/predict", '{"text": "write a HALF function"}'),
+        ("/api/v1/feedback", '{"request_id": "r1", "label": "spam", "text": "hello HALF"}'),
+    ],
+)
+@pytest.mark.parametrize("half", ["\\ud800", "\\udfff", "\\ud83d"])
+def test_half_a_surrogate_pair_is_a_422_not_a_500(client, path, body, half):
+    # JSON can escape one half of a UTF-16 pair; the string it makes cannot be encoded, and once failed upstream
+    # or in the log as a 500. A whole pair (an emoji) is text like any other: validated, then sent upstream
+    # (which is down here: 503).
+    json = {"content-type": "application/json"}
+    response = client.post(path, content=body.replace("HALF", half).encode(), headers=json)
+    error = _assert_error_shape(response, 422, "invalid_input")["error"]
+    assert error["message"].startswith("body: Invalid JSON: ") and "surrogate" in error["message"], error
+    assert error["details"]["errors"][0]["loc"] == ["body"]
+    whole = client.post(path, content=body.replace("HALF", "\\ud83d\\ude00").encode(), headers=json)
+    _assert_error_shape(whole, 503, "upstream_unavailable" if path != "/api/v1/feedback" else "model_not_ready")
+
+
+def test_malformed_json_is_told_alike_on_every_route(client):
+    for path in ("/api/v1/predict", "/api/v1/batch-predict", "/api/v1/intent/predict", "/api/v1/feedback"):
+        response = client.post(path, content=b'{"a": 1,}', headers={"content-type": "application/json"})
+        message = _assert_error_shape(response, 422, "invalid_input")["error"]["message"]
+        assert message.startswith("body: Invalid JSON: trailing comma") and " at " in message, (path, message)

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Request
 
 from api_gateway.api.deps import ClientsDep, FeedbackAccessDep
 from api_gateway.api.emails import labelled_text, read_raw
+from api_gateway.api.json_body import JsonBodyRoute
 from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, FeedbackIn, FeedbackOut
 from api_gateway.feedback import Feedback
 from serving_common.errors import ModelNotReady, UnknownTask
 from serving_common.tasks import task_named
 
-router = APIRouter(prefix="/api/v1", tags=["feedback"])
+router = APIRouter(route_class=JsonBodyRoute, prefix="/api/v1", tags=["feedback"])
 
 
 @router.post(

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from api_gateway import metrics
 from api_gateway.api.deps import EnvironmentInference, InferenceDep
+from api_gateway.api.json_body import JsonBodyRoute
 from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
@@ -21,7 +22,7 @@ from api_gateway.inference import After, ServedBy
 from serving_common.schemas import TransformerInstance
 from serving_common.tasks import INTENT
 
-router = APIRouter(prefix="/api/v1/intent", tags=["intent"])
+router = APIRouter(route_class=JsonBodyRoute, prefix="/api/v1/intent", tags=["intent"])
 
 
 async def _classify(

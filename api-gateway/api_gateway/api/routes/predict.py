@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from starlette.routing import Route
 from api_gateway import metrics
 from api_gateway.api.deps import X_ENVIRONMENT_PARAMETER, EnvironmentInference, InferenceDep, environment_inference
 from api_gateway.api.emails import EmailText, from_batch, from_json, from_raw, read_raw
+from api_gateway.api.json_body import JsonBodyRoute, json_invalid, load_json
 from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
@@ -30,7 +32,7 @@ from serving_common.http_errors import JSON_MEDIA_TYPE, body_not_json, is_json, 
 from serving_common.schemas import SpamResponse
 from serving_common.tasks import SPAM
 
-router = APIRouter(prefix="/api/v1", tags=["spam"])
+router = APIRouter(route_class=JsonBodyRoute, prefix="/api/v1", tags=["spam"])
 RFC822 = "message/rfc822"
 
 # /predict reads its body itself (JSON or a raw message), so OpenAPI is told of both media types here.
@@ -48,24 +50,34 @@ PREDICT_BODY: dict[str, Any] = {
 }
 
 
+def _not_json(body: bytes, media_type: str, errors: list[Any]) -> Exception:
+    """What a body pydantic could not parse gets: the answers a declared body gets (the decoder the other routes
+    use says what is wrong), or, under a type that is not JSON, which types to send."""
+    try:
+        load_json(body)
+    except UnicodeDecodeError:
+        return InvalidInput("the request body is not valid UTF-8 JSON")  # FastAPI's declared bodies' answer
+    except json.JSONDecodeError as exc:
+        if not is_json(media_type):
+            # Most often a raw message sent without its Content-Type (curl --data-binary sends a form's).
+            return body_not_json(media_type, (JSON_MEDIA_TYPE, RFC822))
+        return RequestValidationError([json_invalid(exc)])
+    return RequestValidationError(errors)  # orjson read what pydantic's parser did not: the parser's own words
+
+
 async def email_body(request: Request) -> EmailText:
     """The email of a /predict request: a raw message (``Content-Type: message/rfc822``) or EmailIn JSON.
-    JSON is validated exactly as a declared body would be (the same 422)."""
+    JSON is decoded and validated exactly as a declared body would be (the same 422s)."""
     body = await request.body()
     media_type = media_type_of(request.headers.get("content-type"))
     if media_type == RFC822:
         return await read_raw([body], from_raw, body)
     try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput("the request body is not valid UTF-8 JSON") from None  # FastAPI's declared bodies' answer
-    try:
         email = EmailIn.model_validate_json(body)
     except ValidationError as exc:
-        if not is_json(media_type) and any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
-            # Most often a raw message sent without its Content-Type (curl --data-binary sends a form's).
-            raise body_not_json(media_type, (JSON_MEDIA_TYPE, RFC822)) from None
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise _not_json(body, media_type, errors) from None
         raise RequestValidationError(errors) from None
     if email.raw_email is None:  # the busiest case: nothing to read, no coroutine to make
         return from_json(email)

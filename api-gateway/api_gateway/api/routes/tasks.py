@@ -13,13 +13,14 @@ from fastapi.responses import Response
 
 from api_gateway import metrics
 from api_gateway.api.deps import EnvironmentInference, InferenceDep
+from api_gateway.api.json_body import JsonBodyRoute
 from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import ERROR_RESPONSES, ErrorOut, TaskBatchOut, TaskOut, TextBatchIn, TextIn
 from api_gateway.inference import After, ServedBy
 from serving_common.schemas import TransformerInstance
 from serving_common.tasks import task_named
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+router = APIRouter(route_class=JsonBodyRoute, prefix="/api/v1/tasks", tags=["tasks"])
 TaskName = Annotated[str, PathParam(description="A task this gateway serves, e.g. spam or intent.")]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
