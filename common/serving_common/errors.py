@@ -84,8 +84,19 @@ class UnknownTask(NotFound):
 
 
 class MethodNotAllowed(ClientError):
+    """The path exists, not for this method; the answer names the methods it takes (``Allow``, which a 405 must
+    carry, and ``details.allowed``)."""
+
     status_code = 405
     code = "method_not_allowed"
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(f"method not allowed here; allowed: {', '.join(allowed)}", details={"allowed": allowed})
+        self.allowed = allowed
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Allow": ", ".join(self.allowed)}
 
 
 class Unavailable(ServerError):

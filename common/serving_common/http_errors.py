@@ -102,7 +102,10 @@ def _http_error(exc: StarletteHTTPException) -> PlatformError:
         # FastAPI's own wording for a body it cannot decode (e.g. not UTF-8): the same class of
         # mistake as malformed JSON, so the same answer.
         return InvalidInput("the request body is not valid UTF-8 JSON")
-    known: dict[int, type[PlatformError]] = {404: NotFound, 405: MethodNotAllowed, 422: InvalidInput}
+    if exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        return MethodNotAllowed(sorted(m.strip() for m in allow.split(",") if m.strip()))
+    known: dict[int, type[PlatformError]] = {404: NotFound, 422: InvalidInput}
     if exc.status_code in known:
         return known[exc.status_code](str(exc.detail))
     error = PlatformError(str(exc.detail))

@@ -378,3 +378,18 @@ def test_malformed_json_is_told_alike_on_every_route(client):
         response = client.post(path, content=b'{"a": 1,}', headers={"content-type": "application/json"})
         message = _assert_error_shape(response, 422, "invalid_input")["error"]["message"]
         assert message.startswith("body: Invalid JSON: trailing comma") and " at " in message, (path, message)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/api/v1/predict", ["POST"]),
+        ("DELETE", "/api/v1/intent/batch-predict", ["POST"]),
+        ("POST", "/health", ["GET"]),
+    ],
+)
+def test_a_wrong_method_is_a_405_naming_the_allowed_ones(client, method, path, allowed):
+    response = client.request(method, path)
+    error = _assert_error_shape(response, 405, "method_not_allowed")["error"]
+    assert response.headers["allow"] == ", ".join(allowed)  # RFC 9110: a 405 must carry Allow
+    assert error["details"] == {"allowed": allowed} and ", ".join(allowed) in error["message"]

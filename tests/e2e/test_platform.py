@@ -218,6 +218,18 @@ def test_transformer_errors_share_the_platform_shape(stack):
     assert set(not_json.json()) == {"error", "request_id"}
 
 
+@pytest.mark.parametrize("component", ["transformer", "predictor"])
+def test_a_wrong_method_is_a_405_naming_the_allowed_ones(stack, component):
+    url = getattr(stack, f"{component}_url")("staging")
+    wrong = httpx.get(f"{url}/v2/models/spam-detector/infer")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST", wrong.headers  # a 405 must carry Allow
+    assert wrong.json()["error"] == {
+        "code": "method_not_allowed",
+        "message": "method not allowed here; allowed: POST",
+        "details": {"allowed": ["POST"]},
+    }
+
+
 def test_processes_stop_gracefully_on_sigterm(stack_model_dirs, tmp_path):
     config = StackConfig.on_free_ports(stack_model_dirs, log_dir=tmp_path, echo=False)
     proc = LocalStack(config).processes["gateway"]
