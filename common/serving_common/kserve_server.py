@@ -26,6 +26,7 @@ import asyncio
 import inspect
 import logging
 import signal
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.exceptions import FastAPIDeprecationWarning
+from fastapi.responses import JSONResponse
 from kserve import context as kserve_context
 from kserve import errors as kserve_errors
 from kserve.model import BaseKServeModel
@@ -59,6 +61,11 @@ from serving_common.schemas import ModelInfo
 from serving_common.settings import ServiceSettings, add_log_level_flag
 
 log = logging.getLogger(__name__)
+
+# KServe's v1 handlers answer with FastAPI's ORJSONResponse, which FastAPI deprecates: the warning is about
+# KServe's code, not about a request or a setting, and opened every component's log at its first call. The
+# platform's own routes answer with FastAPI's default response.
+warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated", category=FastAPIDeprecationWarning)
 
 # KServe's exceptions, as the platform's: KServe's data plane raises them (unknown model, a malformed
 # v2 body, not ready); the components themselves raise serving_common.errors.
@@ -180,7 +187,6 @@ class KServeApp:
     def _create_app(self) -> FastAPI:
         app = FastAPI(
             title="textserve KServe component",
-            default_response_class=ORJSONResponse,
             docs_url=None,
             redoc_url=None,
             lifespan=self._lifespan,
