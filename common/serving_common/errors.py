@@ -56,6 +56,24 @@ class PayloadTooLarge(ClientError):
     code = "payload_too_large"
 
 
+class UnsupportedContentEncoding(ClientError):
+    """A compressed (or otherwise encoded) request body: every server reads bodies as sent, so it says so (RFC
+    9110: 415 with ``Accept-Encoding`` naming the codings it takes) instead of misreading the bytes."""
+
+    status_code = 415
+    code = "unsupported_content_encoding"
+
+    def __init__(self, coding: str) -> None:
+        super().__init__(
+            f"Content-Encoding {coding} is not accepted: send the body uncompressed",
+            details={"content_encoding": coding, "accepted": ["identity"]},
+        )
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Accept-Encoding": "identity"}
+
+
 class RequestTimeout(ClientError):
     """The request body did not arrive within the server's body deadline."""
 

@@ -10,7 +10,8 @@ Two pieces, used by the gateway and by both KServe components alike:
 - :class:`BodyLimitMiddleware` refuses a declared ``Content-Length`` over the limit with 413 before
   reading a byte, cuts a chunked or lying body off as soon as it passes the limit (413), and answers
   408 to a body that does not arrive within its deadline (nginx's ``client_max_body_size`` and
-  ``client_body_timeout``). It reads the body *before* the application runs, so the work bounds
+  ``client_body_timeout``); a body under a ``Content-Encoding`` (gzip, ...) is 415 before it is read,
+  since bodies are read as sent. It reads the body *before* the application runs, so the work bounds
   inside (the gateway's in-flight limit) count requests that have arrived, never stalled uploads.
 
 Refusals keep the platform's one error shape and close the connection with a lingering close: what the
@@ -29,7 +30,13 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from serving_common.errors import HeadersTooLarge, PayloadTooLarge, PlatformError, RequestTimeout
+from serving_common.errors import (
+    HeadersTooLarge,
+    PayloadTooLarge,
+    PlatformError,
+    RequestTimeout,
+    UnsupportedContentEncoding,
+)
 from serving_common.http_errors import error_body, send_error
 
 MIB = 1024 * 1024
@@ -262,11 +269,13 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
+            if (coding := _content_coding(scope)) is not None:
+                raise UnsupportedContentEncoding(coding)
             declared = _content_length(scope)
             if declared is not None and declared > self.max_body_bytes:
                 raise self._too_large(f"the request body declares {declared} bytes")
             messages = await self._read_body(receive)
-        except (PayloadTooLarge, RequestTimeout) as refusal:
+        except (PayloadTooLarge, RequestTimeout, UnsupportedContentEncoding) as refusal:
             await send_error(scope, send, refusal, close=True)
             return
         if messages is None:  # the client went away while sending
@@ -307,6 +316,17 @@ def _content_length(scope: Scope) -> int | None:
                 return int(value)
             except ValueError:
                 return None  # the HTTP parser has already refused a malformed length
+    return None
+
+
+def _content_coding(scope: Scope) -> str | None:
+    """The request's Content-Encoding when it is anything but identity (a gzip body read as sent is garbage: the
+    JSON or the message it holds would be misreported as malformed)."""
+    for key, value in scope["headers"]:
+        if key == b"content-encoding":
+            coding: str = value.decode("latin-1").strip()
+            if any(c.strip().lower() not in ("", "identity") for c in coding.split(",")):
+                return coding
     return None
 
 

@@ -4,6 +4,8 @@ Upstream URLs point at loopback ports where nothing listens, so upstream failure
 connection failures, not mocks.
 """
 
+import gzip
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -393,3 +395,29 @@ def test_a_wrong_method_is_a_405_naming_the_allowed_ones(client, method, path, a
     error = _assert_error_shape(response, 405, "method_not_allowed")["error"]
     assert response.headers["allow"] == ", ".join(allowed)  # RFC 9110: a 405 must carry Allow
     assert error["details"] == {"allowed": allowed} and ", ".join(allowed) in error["message"]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "gzip, identity"])
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/api/v1/predict", "application/json"),
+        ("/api/v1/predict", "message/rfc822"),
+        ("/api/v1/batch-predict", "application/json"),
+    ],
+)
+def test_a_compressed_body_is_a_415_not_a_malformed_one(client, coding, path, content_type):
+    # Read as sent, a gzip body was told "not valid UTF-8 JSON" or "not an RFC 822 message", neither true.
+    body = gzip.compress(b'{"email_content": "hello there", "emails": ["hi"]}')
+    response = client.post(path, content=body, headers={"content-type": content_type, "content-encoding": coding})
+    error = _assert_error_shape(response, 415, "unsupported_content_encoding")["error"]
+    assert response.headers["accept-encoding"] == "identity"
+    assert error["details"] == {"content_encoding": coding, "accepted": ["identity"]}
+    assert error["message"] == f"Content-Encoding {coding} is not accepted: send the body uncompressed"
+
+
+def test_an_identity_content_encoding_is_read_as_any_body(client):
+    response = client.post(
+        "/api/v1/predict", json={"email_content": "hello there"}, headers={"content-encoding": "identity"}
+    )
+    _assert_error_shape(response, 503, "upstream_unavailable")  # read and validated, then the upstream is down

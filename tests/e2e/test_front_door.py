@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import time
 from pathlib import Path
 
@@ -184,3 +185,17 @@ def test_kserve_components_cut_off_a_dripping_body(stack):
         answer = asyncio.run(rawhttp.drip_body(base, "/v2/models/spam-detector/infer", 1000, 0.25, deadline=8))
         assert answer.status == 408, (base, answer)
         assert answer.body["error"]["code"] == "request_timeout"
+
+
+def test_kserve_components_refuse_a_compressed_body(stack):
+    body = gzip.compress(b'{"instances": [{"text": "hello"}]}')
+    for base in (stack.transformer_url("staging"), stack.predictor_url("staging")):
+        answer = httpx.post(
+            f"{base}/v1/models/spam-detector:predict",
+            content=body,
+            headers={"content-type": "application/json", "content-encoding": "gzip", "x-request-id": "gz-1"},
+        )
+        assert answer.status_code == 415, (base, answer.text)
+        assert answer.headers["accept-encoding"] == "identity"
+        assert answer.json()["error"]["code"] == "unsupported_content_encoding"
+        assert answer.json()["request_id"] == "gz-1"

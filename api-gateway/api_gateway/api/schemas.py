@@ -41,6 +41,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "The key may not use this environment",
         408: "The request body did not arrive within the body timeout",
         413: "Body, text or batch too large",
+        415: "The body came compressed (Content-Encoding); send it as it is",
         422: "Invalid body",
         429: "The key's rate limit is exceeded",
         431: "Request head too large, or too many header fields",
