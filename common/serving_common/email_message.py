@@ -15,11 +15,12 @@ import codecs
 import html
 import re
 from dataclasses import dataclass
-from email import policy
 from email.errors import MessageDefect, MissingHeaderBodySeparatorDefect
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy, Policy
 from html.parser import HTMLParser
+from typing import Any, Self
 
 from serving_common.errors import InvalidInput, PayloadTooLarge
 from serving_common.features import compose_email_text
@@ -34,14 +35,57 @@ MAX_BODY_CHARS = 20_000
 # related, a forwarded message), and the standard library's parser recurses once per level, so a small crafted
 # message nested a thousand deep would otherwise exhaust the stack.
 MAX_MIME_DEPTH = 50
-_PARSER = BytesParser(policy=policy.default)
+# More MIME parts than this are refused (422): real mail has a few (the SpamAssassin corpus at most 22; a MIME
+# digest of a busy list some hundreds), and the parser spends about 0.2 ms on each (50,000 two-line parts in
+# 2 MiB took 10 s of CPU).
+MAX_MIME_PARTS = 1_000
+# A header value is cut to this many characters before the standard library parses it (the subject, the sender
+# and each part's Content-* fields are the ones read). Its structured-header parsers are superlinear: a 64 KB
+# From took 6 s, a 256 KB Content-Type 20 s, and 2 MB of encoded words in a Subject more than 20 GB of memory.
+# The corpus' longest subject is 746 characters; the model reads far fewer than this of it.
+MAX_HEADER_CHARS = 1_000
+# Header characters parsed for one message, all parts and re-reads together, past which it is refused (422):
+# parsing costs about 3 us a character, so this bounds a message's header work near 0.3 s however its parts
+# and fields are arranged (500 parts of 1,000-character Content-* fields took 10 s). A real message parses a
+# few thousand.
+MAX_PARSED_HEADER_CHARS = 100_000
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
 class MalformedEmail(InvalidInput):
-    """The input is not a readable RFC 822 message (no header fields, or no text to read)."""
+    """The input is not a readable RFC 822 message (no header fields, or no text to read), or one past the
+    bounds on its structure that keep reading it cheap."""
 
     code = "malformed_email"
+
+
+class _BoundedHeaders(EmailPolicy):
+    """``policy.default`` with header parsing bounded: each value is cut to :data:`MAX_HEADER_CHARS`, and the
+    characters parsed for one message (``parsed``, a counter each parse's clone of the policy shares with its
+    parts) to :data:`MAX_PARSED_HEADER_CHARS`. ``header_fetch_parse`` is the policy's documented hook for how
+    a stored value becomes a header object."""
+
+    parsed: list[int] | None = None
+
+    def clone(self, **kw: Any) -> Self:  # typed to take ``parsed``, which the base class's clone sets like any field
+        return super().clone(**kw)
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        value = value[:MAX_HEADER_CHARS]
+        if self.parsed is not None:
+            self.parsed[0] += len(value)
+            if self.parsed[0] > MAX_PARSED_HEADER_CHARS:
+                raise MalformedEmail(
+                    f"the message's header fields are too large to read: more than {MAX_PARSED_HEADER_CHARS} "
+                    "characters of them",
+                    details={"max_parsed_header_chars": MAX_PARSED_HEADER_CHARS},
+                )
+        return super().header_fetch_parse(name, value)
+
+
+_POLICY = _BoundedHeaders()
 
 
 @dataclass(frozen=True)
@@ -67,7 +111,7 @@ def parse_email(raw: bytes | str, *, max_bytes: int = MAX_EMAIL_BYTES) -> Parsed
             f"the message has {len(data)} bytes; the limit is {max_bytes}", details={"max_email_bytes": max_bytes}
         )
     try:
-        message = _PARSER.parsebytes(data)
+        message = _parse(data)
     except RecursionError:
         raise _too_deep() from None
     if not message.keys() or any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in _defects(message)):
@@ -85,6 +129,23 @@ def parse_email(raw: bytes | str, *, max_bytes: int = MAX_EMAIL_BYTES) -> Parsed
     return ParsedEmail(subject, sender, body[:MAX_BODY_CHARS], body_type or "text/plain", attachments)
 
 
+def _parse(data: bytes) -> Message:
+    """The standard library's parser, stopped with a 422 once it has made :data:`MAX_MIME_PARTS` parts or parsed
+    :data:`MAX_PARSED_HEADER_CHARS` characters of header values."""
+    made = 0
+
+    def new_part(policy: Policy) -> EmailMessage:
+        nonlocal made
+        made += 1
+        if made > MAX_MIME_PARTS:
+            raise MalformedEmail(
+                f"the message has more than {MAX_MIME_PARTS} MIME parts", details={"max_mime_parts": MAX_MIME_PARTS}
+            )
+        return EmailMessage(policy)
+
+    return BytesParser(policy=_POLICY.clone(message_factory=new_part, parsed=[0])).parsebytes(data)
+
+
 def _defects(message: Message) -> list[MessageDefect]:
     return list(getattr(message, "defects", []))
 
@@ -94,9 +155,11 @@ def _header(message: Message, name: str) -> str | None:
     try:
         value = message.get(name)
         return None if value is None else str(value)
+    except MalformedEmail:
+        raise
     except Exception:  # the email package can raise on pathological header values
         raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
-        return None if raw is None else str(raw)
+        return None if raw is None else str(raw)[:MAX_HEADER_CHARS]
 
 
 def _text_parts(message: Message) -> tuple[list[Message], list[Message], int]:

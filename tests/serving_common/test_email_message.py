@@ -14,7 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving_common.email_message import MAX_BODY_CHARS, MAX_MIME_DEPTH, MalformedEmail, html_to_text, parse_email
+from serving_common.email_message import (
+    MAX_BODY_CHARS,
+    MAX_HEADER_CHARS,
+    MAX_MIME_DEPTH,
+    MAX_MIME_PARTS,
+    MAX_PARSED_HEADER_CHARS,
+    MalformedEmail,
+    html_to_text,
+    parse_email,
+)
 from serving_common.errors import PayloadTooLarge
 
 BODY = "Your invoice for March is attached. Café opens at 9; déjà vu — €12 due."
@@ -149,7 +158,58 @@ def test_nesting_is_read_up_to_its_bound():
 def test_nesting_past_the_bound_is_422_not_a_crash(levels):
     with pytest.raises(MalformedEmail) as caught:
         parse_email(_nested(levels))
-    assert caught.value.details == {"max_mime_depth": MAX_MIME_DEPTH} and "nested" in caught.value.message
+    if levels == MAX_MIME_DEPTH + 1:
+        assert caught.value.details == {"max_mime_depth": MAX_MIME_DEPTH} and "nested" in caught.value.message
+    else:  # a thousand levels' headers pass the bound on header work first (or the parser's stack gives out)
+        assert caught.value.details in ({"max_mime_depth": MAX_MIME_DEPTH}, {"max_parsed_header_chars": 100_000})
+
+
+# Header values the standard library's parsers take superlinear time or memory on (seconds to minutes, or
+# gigabytes, at these sizes before they were cut): each is read, cut to MAX_HEADER_CHARS.
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("Subject", "a " * 500_000),
+        ("Subject", "=?utf-8?b?YQ==?= " * 100_000),  # 2 MB of encoded words took over 20 GB
+        ("From", "a " * 300_000),
+    ],
+    ids=["long-subject", "encoded-words", "long-from"],
+)
+def test_a_huge_header_is_cut_before_it_is_parsed(field, value):
+    raw = f"{field}: {value}\r\nSubject: s\r\n\r\nthe body\r\n".encode()
+    parsed = parse_email(raw)
+    assert parsed.body.strip() == "the body"
+    # what is read of the field is what its first MAX_HEADER_CHARS characters say (a display name gains quotes)
+    read = parsed.subject if field == "Subject" else parsed.sender
+    assert read and read.lstrip('"').startswith("a") and len(read) <= MAX_HEADER_CHARS + 2
+
+
+def test_a_huge_content_type_still_gives_the_type_it_starts_with():
+    raw = b"Subject: s\r\nContent-Type: text/html; " + b"a=b; " * 50_000 + b"\r\n\r\n<p>the body</p>\r\n"
+    assert (parse_email(raw).body.strip(), parse_email(raw).body_type) == ("the body", "text/html")
+
+
+def _multipart(parts: list[bytes]) -> bytes:
+    head = b"From: a@example.com\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    return head + b"".join(b"--b\r\n" + part + b"\r\n" for part in parts) + b"--b--\r\n"
+
+
+def test_parts_are_read_up_to_their_bound_and_refused_past_it():
+    part = b"Content-Type: text/plain\r\n\r\nhi"
+    assert parse_email(_multipart([part] * (MAX_MIME_PARTS - 1))).body.strip() == "hi"  # the message is one more
+    with pytest.raises(MalformedEmail) as caught:
+        parse_email(_multipart([part] * 40_000))  # 1.3 MB: 10 s of parsing before the bound
+    assert caught.value.details == {"max_mime_parts": MAX_MIME_PARTS} and "MIME parts" in caught.value.message
+
+
+def test_header_work_is_bounded_across_parts():
+    # 300 parts of 1,000-character Content-* fields, each within every other bound, took seconds to read.
+    junk = b"; " + b"a=b; " * 196
+    part = b"Content-Type: text/plain" + junk + b"\r\nContent-Disposition: inline" + junk + b"\r\n\r\nhi"
+    with pytest.raises(MalformedEmail) as caught:
+        parse_email(_multipart([part] * 300))
+    assert caught.value.details == {"max_parsed_header_chars": MAX_PARSED_HEADER_CHARS}
+    assert parse_email(_multipart([part] * 10)).body.strip() == "hi"  # a few such parts are read
 
 
 def test_a_blank_plain_part_falls_back_to_html():
