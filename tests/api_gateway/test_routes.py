@@ -241,7 +241,7 @@ def test_predict_is_served_below_fastapi_and_still_documented(client):
 
 
 def test_a_raw_message_nested_past_the_bound_is_422_in_predict_and_in_a_batch(client):
-    head = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(1000))
+    head = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(60))
     raw = f"From: a@example.com\nSubject: deep\n{head}Content-Type: text/plain\n\nhello\n"
     response = client.post("/api/v1/predict", content=raw.encode(), headers={"content-type": "message/rfc822"})
     assert "nested" in _assert_error_shape(response, 422, "malformed_email")["error"]["message"]
@@ -298,7 +298,7 @@ def test_a_bad_batch_item_is_named_by_its_place_and_field(client, item, where, s
     assert message.startswith(f"{where}: ") and says in message and "function-after" not in message
 
 
-def test_a_large_raw_message_is_read_off_the_event_loop_and_a_small_one_on_it(client, monkeypatch):
+def test_raw_mail_is_read_off_the_event_loop(client, monkeypatch):
     import asyncio
 
     import api_gateway.api.emails as emails
@@ -314,14 +314,13 @@ def test_a_large_raw_message_is_read_off_the_event_loop_and_a_small_one_on_it(cl
         return real(raw)
 
     monkeypatch.setattr(emails, "parse_email", recording)
+    # A small message too: a crafted one of a few KB can cost up to the parser's bound on header work.
     small = b"From: a@example.com\nSubject: hi\n\nhello"
-    large = small + b" word" * (emails.INLINE_RAW_CHARS // 5 + 1)
-    for raw in (small, large):
-        client.post("/api/v1/predict", content=raw, headers={"content-type": "message/rfc822"})
-    client.post("/api/v1/predict", json={"raw_email": large.decode()})
+    client.post("/api/v1/predict", content=small, headers={"content-type": "message/rfc822"})
+    client.post("/api/v1/predict", json={"raw_email": small.decode()})
     client.post("/api/v1/batch-predict", json={"emails": ["plain text", {"raw_email": small.decode()}]})
-    client.post("/api/v1/batch-predict", json={"emails": [{"raw_email": small.decode()}] * 2})  # several: a thread
-    assert where == ["event loop", "worker thread", "worker thread", "event loop", "worker thread", "worker thread"]
+    client.post("/api/v1/batch-predict", json={"emails": [{"raw_email": small.decode()}] * 2})
+    assert where == ["worker thread"] * 5
 
 
 @pytest.mark.parametrize(
