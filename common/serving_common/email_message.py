@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import html
+import logging
 import re
 from dataclasses import dataclass
 from email.errors import MessageDefect, MissingHeaderBodySeparatorDefect
@@ -49,6 +50,7 @@ MAX_HEADER_CHARS = 1_000
 # and fields are arranged (500 parts of 1,000-character Content-* fields took 10 s). A real message parses a
 # few thousand.
 MAX_PARSED_HEADER_CHARS = 100_000
+log = logging.getLogger(__name__)
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
@@ -82,7 +84,10 @@ class _BoundedHeaders(EmailPolicy):
                     "characters of them",
                     details={"max_parsed_header_chars": MAX_PARSED_HEADER_CHARS},
                 )
-        return super().header_fetch_parse(name, value)
+        try:
+            return super().header_fetch_parse(name, value)
+        except Exception:  # its parsers raise on some malformed values (IndexError on ``text/plain; name*0*``)
+            return super().header_fetch_parse(name, value.split(";", 1)[0])  # the value, less its parameters
 
 
 _POLICY = _BoundedHeaders()
@@ -111,9 +116,20 @@ def parse_email(raw: bytes | str, *, max_bytes: int = MAX_EMAIL_BYTES) -> Parsed
             f"the message has {len(data)} bytes; the limit is {max_bytes}", details={"max_email_bytes": max_bytes}
         )
     try:
-        message = _parse(data)
+        return _read(data)
+    except MalformedEmail:
+        raise
     except RecursionError:
         raise _too_deep() from None
+    except Exception:  # the standard library's email package, on input no test has shown it yet
+        log.warning("a raw message could not be read", exc_info=True)
+        raise MalformedEmail(
+            "the message could not be read: its MIME structure or header fields are malformed"
+        ) from None
+
+
+def _read(data: bytes) -> ParsedEmail:
+    message = _parse(data)
     if not message.keys() or any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in _defects(message)):
         raise MalformedEmail(
             "not an RFC 822 message: it must start with header fields (From:, Subject:, ...) and a blank line "

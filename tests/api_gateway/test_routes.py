@@ -420,3 +420,9 @@ def test_an_identity_content_encoding_is_read_as_any_body(client):
         "/api/v1/predict", json={"email_content": "hello there"}, headers={"content-encoding": "identity"}
     )
     _assert_error_shape(response, 503, "upstream_unavailable")  # read and validated, then the upstream is down
+
+
+def test_a_header_the_email_package_chokes_on_is_read_not_a_500(client):
+    raw = b"From: a@example.com\r\nSubject: s\r\nContent-Type: text/plain; name*0*\r\n\r\nthe body\r\n"
+    response = client.post("/api/v1/predict", content=raw, headers={"content-type": "message/rfc822"})
+    _assert_error_shape(response, 503, "upstream_unavailable")  # read, then sent to the (absent) upstream

@@ -212,6 +212,33 @@ def test_header_work_is_bounded_across_parts():
     assert parse_email(_multipart([part] * 10)).body.strip() == "hi"  # a few such parts are read
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain; name*0*",
+        "text/plain; a=b; name*",
+        "text/plain; " + "".join(f"n*{i}*=utf-8''a%41; " for i in range(60)),
+    ],
+)
+def test_a_content_type_the_standard_library_cannot_parse_is_read_by_its_type(content_type):
+    # Its parser raised IndexError on these (a 500 at the gateway); the type before the parameters is read.
+    raw = f"From: a@example.com\r\nSubject: s\r\nContent-Type: {content_type}\r\n\r\nthe body\r\n".encode()
+    parsed = parse_email(raw)
+    assert (parsed.body.strip(), parsed.body_type) == ("the body", "text/plain")
+
+
+def test_an_error_of_the_email_package_is_a_422_never_anything_else(monkeypatch, caplog):
+    import serving_common.email_message as email_message
+
+    def broken(data):
+        raise IndexError("string index out of range")  # what the standard library raised on a crafted header
+
+    monkeypatch.setattr(email_message, "_parse", broken)
+    with pytest.raises(MalformedEmail, match="could not be read"):
+        parse_email(b"Subject: s\r\n\r\nbody\r\n")
+    assert "a raw message could not be read" in caplog.text  # logged with its traceback, for the next fix
+
+
 def test_a_blank_plain_part_falls_back_to_html():
     alternative = _headers(MIMEMultipart("alternative"))
     alternative.attach(MIMEText("  \n ", "plain"))
