@@ -6,7 +6,10 @@ It keeps the subject, the sender and the body: the first ``text/plain`` part tha
 else the first ``text/html`` one turned into text; the message's own parts, not those of a message attached to
 it (a forwarded message is read only when there is nothing else). Transfer encodings (base64, quoted-printable) and
 charsets are decoded; attachments are counted and skipped; the input is bounded in bytes and the body
-text in characters (the model reads a few hundred tokens of it).
+text in characters (the model reads a few hundred tokens of it), and the work of reading it is bounded too
+(MIME depth and parts, each header value's length and the header characters parsed), so that reading costs
+at most in proportion to the size: about 1 ms for an ordinary message, under 2 s of CPU and 50 MB for the
+worst 2 MiB ones found (2 MiB of HTML tags), where a crafted header once took minutes or all memory.
 """
 
 from __future__ import annotations
