@@ -13,11 +13,11 @@ SHADOW_HEADER = "x-textserve-shadow"
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Accept what proxies and clients commonly send; anything else is replaced rather than echoed.
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 def accept_or_generate_request_id(candidate: str | None) -> str:
     """Keep a caller's well-formed id so a trace spans systems; otherwise mint a new one."""
-    if candidate and _VALID_REQUEST_ID.match(candidate):
+    if candidate and _VALID_REQUEST_ID.fullmatch(candidate):  # not match(): "$" lets a final newline through
         return candidate
     return uuid.uuid4().hex

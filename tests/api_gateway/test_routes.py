@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api_gateway.core.config import GatewaySettings
 from api_gateway.main import create_app
 from devstack.process import free_port
+from serving_common.request_context import accept_or_generate_request_id
 
 
 @pytest.fixture
@@ -108,6 +109,13 @@ def test_request_id_is_accepted_or_generated(client):
     assert given.headers["x-request-id"] == "client-id-1"
     generated = client.get("/health", headers={"X-Request-ID": "bad id with spaces"})
     assert generated.headers["x-request-id"] != "bad id with spaces" and len(generated.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize("candidate", ["ok-id\n", "x" * 129, "", "id;rm", "caf\u00e9"])
+def test_a_request_id_outside_its_grammar_is_replaced_not_echoed(candidate):
+    assert accept_or_generate_request_id("a.b:c-1_2") == "a.b:c-1_2"
+    replaced = accept_or_generate_request_id(candidate)
+    assert replaced != candidate and len(replaced) == 32
 
 
 def test_openapi_documents_examples(client):
