@@ -74,9 +74,10 @@ def labelled_text(feedback: FeedbackIn) -> str | None:
 async def read_raw(raw: Sequence[str | bytes | None], read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``read(*args, **kwargs)``, which reads the raw messages ``raw`` (None: not a raw message): on a worker thread
     when there is one, so the event loop answers everyone else meanwhile. Reading is bounded, not always short: an
-    ordinary message takes about a millisecond, one 2 MiB HTML message 50-80 ms, and a small crafted one up to
-    about 0.3 s of header parsing before the parser's bound refuses it (``serving_common.email_message``); the
-    thread hop costs about 0.1 ms. Requests without raw mail (the busiest) are read inline."""
+    ordinary message takes about a millisecond, one 2 MiB HTML message 50-80 ms or up to 1.6 s when crafted, and a
+    crafted one of some hundred KB 0.7 s of header parsing before the parser's bound refuses it
+    (``serving_common.email_message``); the thread hop costs about 0.1 ms. Requests without raw mail (the
+    busiest) are read inline."""
     if any(m is not None for m in raw):
         return await run_in_threadpool(read, *args, **kwargs)
     return read(*args, **kwargs)
