@@ -13,6 +13,15 @@ REQUESTS = Counter(
     "Prediction requests answered, by outcome and the model version that answered.",
     ["environment", "model_name", "model_version", "endpoint", "status"],
 )
+# Every answer, refusals included (a 422 for a malformed message, a 413, a 415, a 401 never reach a model and are
+# in no other series). route: the matched route's path template; "unrouted" for an answer given before routing
+# (the body limits, the in-flight bound) or when no route matched (404).
+RESPONSES = Counter(
+    "gateway_http_responses_total",
+    "HTTP answers the gateway sent, by route template and status code.",
+    ["route", "status"],
+)
+UNROUTED = "unrouted"
 REQUEST_DURATION = Histogram(
     "gateway_request_duration_seconds",
     "Time from request received to response sent, for prediction endpoints.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api_gateway import metrics
 from api_gateway.core.errors import GatewayOverloaded
 from serving_common.http_errors import send_error
 from serving_common.request_context import REQUEST_ID_HEADER, accept_or_generate_request_id, request_id_var
@@ -12,7 +13,8 @@ _HEADER = REQUEST_ID_HEADER.encode()
 
 
 class RequestIdMiddleware:
-    """Accept the caller's ``X-Request-ID`` or mint one; expose it to the app and return it."""
+    """Accept the caller's ``X-Request-ID`` or mint one; expose it to the app and return it. Every answer passes
+    here, so this also counts them (``gateway_http_responses_total``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -34,6 +36,8 @@ class RequestIdMiddleware:
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _HEADER]
                 headers.append((_HEADER, request_id.encode()))
                 message["headers"] = headers
+                route = getattr(scope.get("route"), "path", metrics.UNROUTED)  # set by the router once matched
+                metrics.RESPONSES.labels(route, str(message["status"])).inc()
             await send(message)
 
         try:

@@ -434,3 +434,34 @@ def test_a_header_the_email_package_chokes_on_is_read_not_a_500(client):
     raw = b"From: a@example.com\r\nSubject: s\r\nContent-Type: text/plain; name*0*\r\n\r\nthe body\r\n"
     response = client.post("/api/v1/predict", content=raw, headers={"content-type": "message/rfc822"})
     _assert_error_shape(response, 503, "upstream_unavailable")  # read, then sent to the (absent) upstream
+
+
+def test_every_answer_is_counted_by_route_and_status_refusals_included(client):
+    def count(route: str, status: int) -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith(f'gateway_http_responses_total{{route="{route}",status="{status}"}}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = {
+        "malformed": count("/api/v1/predict", 422),
+        "intent": count("/api/v1/intent/predict", 422),
+        "refused_body": count("unrouted", 415),
+        "missing": count("unrouted", 404),
+        "health": count("/health", 200),
+    }
+    client.post("/api/v1/predict", content=b"hello", headers={"content-type": "message/rfc822"})  # malformed_email
+    client.post("/api/v1/intent/predict", json={"text": ""})
+    client.post(
+        "/api/v1/predict", content=b"x", headers={"content-type": "application/json", "content-encoding": "gzip"}
+    )
+    client.get("/api/v1/nothing-here")
+    client.get("/health")
+    after = {
+        "malformed": count("/api/v1/predict", 422),
+        "intent": count("/api/v1/intent/predict", 422),
+        "refused_body": count("unrouted", 415),
+        "missing": count("unrouted", 404),
+        "health": count("/health", 200),
+    }
+    assert {k: after[k] - before[k] for k in before} == dict.fromkeys(before, 1.0)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from api_gateway import metrics
 from api_gateway.api.deps import X_ENVIRONMENT_PARAMETER, EnvironmentInference, InferenceDep, environment_inference
@@ -132,7 +133,18 @@ async def predict(request: Request) -> Response:
 # per request (dependency solving, parameter and cookie parsing, response wrapping: a fifth of the gateway's
 # CPU, docs/benchmarks.md); errors go through the app's one set of handlers either way. The FastAPI route above
 # documents it in OpenAPI and is never reached for POST.
-LEAN_PREDICT_ROUTE = Route(f"{router.prefix}/predict", predict, methods=["POST"], include_in_schema=False)
+class _PlainRoute(Route):
+    """A Starlette route that names itself in the scope once matched (``scope["route"]``), as FastAPI's routes do,
+    so what reads the matched route (the gateway's answer counts by route) finds it."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+LEAN_PREDICT_ROUTE = _PlainRoute(f"{router.prefix}/predict", predict, methods=["POST"], include_in_schema=False)
 
 
 @router.post(
