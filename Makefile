@@ -104,10 +104,12 @@ promote: $(STAMP)
 	$(BIN)/python -m model_release promote --model $(MODEL) $(if $(VERSION),--version $(VERSION)) \
 	  $(if $(PROMETHEUS),--prometheus $(PROMETHEUS)) $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
 
-# ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]).
+# ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]); docs/ built as a
+# site with --strict (every link and anchor checked), into a scratch directory.
 lint: $(STAMP)
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release tests
 	$(BIN)/mypy
+	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir $$site; status=$$?; rm -rf $$site; exit $$status
 
 REGISTRY ?= ghcr.io/textserve
 # The images' tag. A default for this target only: VERSION is also make promote's model version, whose
