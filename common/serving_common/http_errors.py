@@ -84,6 +84,12 @@ def body_not_json(media_type: str, accepted: tuple[str, ...] = (JSON_MEDIA_TYPE,
     )
 
 
+def body_not_utf8() -> InvalidInput:
+    """A body that cannot be decoded as UTF-8: the same class of mistake as malformed JSON, so a 422 alike on every
+    route (FastAPI's declared bodies and the routes that read their own)."""
+    return InvalidInput("the request body is not valid UTF-8 JSON")
+
+
 # What a validator says of a body that is not a JSON object at all.
 _NOT_AN_OBJECT = frozenset({"json_invalid", "model_attributes_type", "model_type", "dict_type"})
 
@@ -99,9 +105,7 @@ def _whole_body_not_json(exc: RequestValidationError, content_type: str | None) 
 
 def _http_error(exc: StarletteHTTPException) -> PlatformError:
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-        # FastAPI's own wording for a body it cannot decode (e.g. not UTF-8): the same class of
-        # mistake as malformed JSON, so the same answer.
-        return InvalidInput("the request body is not valid UTF-8 JSON")
+        return body_not_utf8()  # FastAPI's own wording for a body it cannot decode (e.g. not UTF-8)
     if exc.status_code == 405:
         allow = (exc.headers or {}).get("Allow", "")
         return MethodNotAllowed(sorted(m.strip() for m in allow.split(",") if m.strip()))

@@ -28,8 +28,7 @@ from api_gateway.api.schemas import (
 )
 from api_gateway.core.environments import Environment
 from api_gateway.inference import After, ServedBy
-from serving_common.errors import InvalidInput
-from serving_common.http_errors import JSON_MEDIA_TYPE, body_not_json, is_json, media_type_of
+from serving_common.http_errors import JSON_MEDIA_TYPE, body_not_json, body_not_utf8, is_json, media_type_of
 from serving_common.schemas import SpamResponse
 from serving_common.tasks import SPAM
 
@@ -57,7 +56,7 @@ def _not_json(body: bytes, media_type: str, errors: list[Any]) -> Exception:
     try:
         load_json(body)
     except UnicodeDecodeError:
-        return InvalidInput("the request body is not valid UTF-8 JSON")  # FastAPI's declared bodies' answer
+        return body_not_utf8()
     except json.JSONDecodeError as exc:
         if not is_json(media_type):
             # Most often a raw message sent without its Content-Type (curl --data-binary sends a form's).
