@@ -68,7 +68,10 @@ def _shadow(settings: GatewaySettings, options: ClientOptions) -> Shadow:
 
 def _feedback(settings: GatewaySettings, memory: VerdictMemory) -> Feedback:
     """True labels: one feedback-log writer per environment, beside the inference log."""
-    hooks = WriterHooks(dropped=lambda reason, rows: metrics.FEEDBACK_LOG_DROPPED.labels(reason).inc(rows))
+    hooks = WriterHooks(
+        dropped=lambda reason, rows: metrics.FEEDBACK_LOG_DROPPED.labels(reason).inc(rows),
+        failed=metrics.FEEDBACK_LOG_WRITE_FAILURES.inc,
+    )
     writers = {
         env: InferenceLogWriter(
             settings.feedback_log_url,

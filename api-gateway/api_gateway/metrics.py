@@ -112,8 +112,12 @@ FEEDBACK_UNMATCHED = Counter(
 )
 FEEDBACK_LOG_DROPPED = Counter(
     "gateway_feedback_log_rows_dropped_total",
-    "Feedback rows the feedback log could not take (buffer_full) or write (write_error).",
+    "Feedback rows the feedback log could not take (buffer_full) or write before shutdown (write_error).",
     ["reason"],
 )
 for _reason in ("buffer_full", "write_error"):  # exported from the start, so the dashboards' queries resolve
     FEEDBACK_LOG_DROPPED.labels(_reason)
+FEEDBACK_LOG_WRITE_FAILURES = Counter(
+    "gateway_feedback_log_write_failures_total",
+    "Writes of a feedback-log file that failed; their rows are kept in memory and written again later.",
+)

@@ -41,6 +41,7 @@ def inference_log_writer(settings: TransformerSettings) -> InferenceLogWriter | 
             dropped=lambda reason, rows: metrics.LOG_ROWS_DROPPED.labels(reason).inc(rows),
             written=_written,
             buffered=metrics.LOG_BUFFERED_ROWS.set,
+            failed=metrics.LOG_WRITE_FAILURES.inc,
         ),
     )
 

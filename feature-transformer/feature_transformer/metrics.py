@@ -13,11 +13,15 @@ TRUNCATED = Counter(
 LOG_ROWS_WRITTEN = Counter("inference_log_rows_written_total", "Prediction rows written to the inference log.")
 LOG_ROWS_DROPPED = Counter(
     "inference_log_rows_dropped_total",
-    "Prediction rows not logged: buffer_full (storage too slow) or write_error (storage failed).",
+    "Prediction rows not logged: buffer_full (storage too slow, or down for long) or write_error (unwritten at exit).",
     ["reason"],
 )
 for _reason in ("buffer_full", "write_error"):  # exported at 0 from the start, so alerts see a series
     LOG_ROWS_DROPPED.labels(_reason)
+LOG_WRITE_FAILURES = Counter(
+    "inference_log_write_failures_total",
+    "Writes of an inference-log file that failed; their rows are kept in memory and written again later.",
+)
 # Summed over the live worker processes when the transformer runs several (--workers).
 LOG_BUFFERED_ROWS = Gauge(
     "inference_log_buffered_rows", "Rows waiting in memory to be written.", multiprocess_mode="livesum"

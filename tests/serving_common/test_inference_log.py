@@ -3,6 +3,7 @@ shutdown flush, windows and unreadable files."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -42,12 +43,23 @@ class Recorder:
     def __init__(self):
         self.dropped: Counter[str] = Counter()
         self.written = 0
+        self.failed = 0
+        self.buffered = 0
 
     def hooks(self) -> WriterHooks:
         return WriterHooks(
             dropped=lambda reason, rows: self.dropped.update({reason: rows}),
             written=lambda rows, seconds: setattr(self, "written", self.written + rows),
+            failed=lambda: setattr(self, "failed", self.failed + 1),
+            buffered=lambda rows: setattr(self, "buffered", rows),
         )
+
+
+def _wait_for(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_rows_land_in_hive_partitions_and_read_back_by_window(tmp_path):
@@ -92,7 +104,7 @@ def test_close_flushes_what_is_buffered(tmp_path):
     assert writer.record(_rows(1)) is False  # closed: refuses rather than losing rows silently later
 
 
-def test_a_failing_store_counts_its_rows_as_dropped(tmp_path):
+def test_a_store_still_failing_at_shutdown_counts_its_rows_as_dropped(tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the log's root directory should be")
     recorder = Recorder()
@@ -100,6 +112,65 @@ def test_a_failing_store_counts_its_rows_as_dropped(tmp_path):
     writer.record(_rows(6))
     writer.close()
     assert recorder.dropped == {"write_error": 6} and recorder.written == 0
+    assert recorder.failed == 2 and recorder.buffered == 0  # the writer's last flush and close()'s own try
+
+
+def test_rows_a_failed_write_held_are_written_once_the_store_is_back(tmp_path):
+    root = tmp_path / "log"
+    root.write_text("a file where the log's root directory should be: every write fails")
+    recorder = Recorder()
+    writer = InferenceLogWriter(
+        str(root), environment="staging", flush_rows=4, flush_seconds=0.2, hooks=recorder.hooks()
+    )
+    writer.record(_rows(5))
+    _wait_for(lambda: recorder.failed >= 2)  # tried, failed, tried again a flush later
+    writer.record(_rows(3, T0 + timedelta(hours=1)))
+    assert recorder.written == 0 and recorder.buffered == 8  # all of it still held
+    root.unlink()  # the store is back
+    _wait_for(lambda: recorder.written == 8)
+    writer.close()
+    assert not recorder.dropped and recorder.buffered == 0
+    reader = InferenceLogReader(str(root))
+    assert reader.window("staging", "spam-detector", T0, T0 + timedelta(hours=2)).rows == 8
+    assert len(list(root.rglob("*.parquet"))) == 2
+
+
+def test_rows_held_for_a_retry_count_toward_the_bound(tmp_path):
+    root = tmp_path / "log"
+    root.write_text("every write fails")
+    recorder = Recorder()
+    writer = InferenceLogWriter(
+        str(root), environment="staging", flush_rows=1, flush_seconds=0.1, max_buffered_rows=10, hooks=recorder.hooks()
+    )
+    assert writer.record(_rows(6)) is True
+    _wait_for(lambda: recorder.failed >= 1)
+    assert writer.record(_rows(5)) is False  # 6 held + 5 > 10: refused and counted, memory stays bounded
+    assert writer.record(_rows(4)) is True
+    root.unlink()
+    writer.close()
+    assert recorder.dropped == {"buffer_full": 5} and recorder.written == 10
+
+
+def test_a_retried_write_replaces_a_half_done_one_and_never_doubles_rows(tmp_path, monkeypatch):
+    writer = InferenceLogWriter(str(tmp_path), environment="staging", flush_seconds=3600)
+    fs = writer._fs
+    real_mv, calls = fs.mv, []
+
+    def mv_copies_then_fails_once(source, target, **kwargs):  # an object store's rename: copy, then delete
+        calls.append(target)
+        if len(calls) == 1:
+            fs.cp_file(source, target)
+            raise OSError("connection reset before the delete")
+        return real_mv(source, target, **kwargs)
+
+    monkeypatch.setattr(fs, "mv", mv_copies_then_fails_once)
+    writer.record(_rows(7))
+    assert writer.flush() == 0  # the copy landed, the call failed: held
+    assert writer.flush() == 7
+    writer.close()
+    assert calls[0] == calls[1]  # the same file name both times
+    [only] = list(tmp_path.rglob("*.parquet"))
+    assert InferenceLogReader(str(tmp_path)).window("staging", "spam-detector", T0, T0 + timedelta(hours=1)).rows == 7
 
 
 def test_unreadable_files_are_skipped_and_named(tmp_path):
