@@ -15,9 +15,10 @@ from ml_common.onnx_runtime import for_runtime
 from model_server.binary_v2 import BinaryInferMiddleware
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
+from serving_common.cpu import cpu_cores
 from serving_common.kserve_server import Component, on_off, serve, served_names
 from serving_common.kserve_server import build_parser as kserve_parser
-from serving_common.model_dir import ModelMetadata, read_metadata
+from serving_common.model_dir import ModelMetadata, model_width, read_metadata
 from serving_common.settings import load_settings
 
 log = logging.getLogger("model_server")
@@ -44,14 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args, _ = build_parser().parse_known_args(argv)
     settings = load_settings(ModelServerSettings, args)
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
-    runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
-    device = runtime_device(runtime, settings.device)
-    dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
-    log.info("runtime %s on %s", runtime, device)
+    # Torch's own default is every core of the machine, a container's CPU limit ignored: a predictor limited to
+    # 2 CPUs on a 64-core node would run 32 threads on 2 cores (the CPU path runs PyTorch where AMX is).
+    torch.set_num_threads(settings.torch_threads or cpu_cores())
 
     def load(model_dir: str) -> Classifier:
+        runtime = resolve_runtime(settings.runtime, settings.device, settings.compile, model_width(model_dir))
+        device = runtime_device(runtime, settings.device)
+        dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
+        precision = f" ({str(dtype).removeprefix('torch.')})" if runtime == "torch" else ""
+        log.info("%s: runtime %s%s on %s", model_dir, runtime, precision, device)
         classifier = SequenceClassifier.load(model_dir, device, dtype)
         if settings.compile:
             classifier.compile()

@@ -18,13 +18,15 @@ class ModelServerSettings(KServeComponentSettings):
         default="auto", description="'auto' takes CUDA when a GPU is visible, else the CPU."
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        default="auto", description="'auto' is bfloat16 on GPU and float32 on CPU."
+        default="auto",
+        description="'auto' is bfloat16 on a GPU and on a CPU with AMX (Intel Xeon from Sapphire Rapids on), "
+        "float32 on other CPUs.",
     )
     torch_threads: int | None = Field(
         default=None,
         ge=1,
         description="CPU threads: torch's intra-op threads, ONNX Runtime float32's, and int8's rows run at once; "
-        "default: torch's own choice, and for ONNX Runtime the cores the process may use (a CPU limit counted).",
+        "default: the cores the process may use (a container's CPU limit counted).",
     )
     ort_spinning: bool = Field(
         default=True,
@@ -84,8 +86,9 @@ class ModelServerSettings(KServeComponentSettings):
         description="'onnx': export the model at load and run it with ONNX Runtime (CPU; 1.1-1.5x eager PyTorch, "
         "same verdicts); 'onnx-int8': the same with its matrix weights quantized to int8, each row run alone so that "
         "no text's verdict depends on its batch (CPU; 1.6-1.8x 'onnx' on the defaults, held-out quality in make "
-        "bench); 'torch': eager PyTorch (GPU, or compile). 'auto': 'onnx-int8' on CPU, 'torch' on a GPU or with "
-        "compile.",
+        "bench); 'torch': eager PyTorch (GPU, AMX CPU, or compile). 'auto': 'torch' on a GPU, with compile, or on a "
+        "CPU with AMX (bfloat16 by dtype 'auto': faster there than int8, and closer to float32); 'onnx-int8' on other "
+        "CPUs.",
     )
     onnx_cache_dir: str = Field(
         default="/tmp/textserve-onnx",

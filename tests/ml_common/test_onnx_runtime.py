@@ -90,13 +90,29 @@ def test_onnx_is_refused_on_a_gpu(runtime):
         ModelServerSettings(runtime=runtime, device="cuda")
 
 
-def test_auto_is_int8_onnx_on_cpu_and_torch_when_compiling():
-    from ml_common.device import resolve_runtime
+@pytest.mark.parametrize("amx", [False, True])
+def test_auto_is_int8_onnx_on_a_cpu_without_amx_and_torch_with_it_or_when_compiling(monkeypatch, amx):
+    from ml_common import device
 
+    monkeypatch.setattr(device, "cpu_has_amx_bf16", lambda: amx)
     assert ModelServerSettings().runtime == "auto"
-    assert resolve_runtime("auto", "cpu") == "onnx-int8"
-    assert resolve_runtime("auto", "cpu", compile_model=True) == "torch"
-    assert resolve_runtime("onnx", "cpu") == "onnx"
+    assert device.resolve_runtime("auto", "cpu") == ("torch" if amx else "onnx-int8")
+    assert device.resolve_runtime("auto", "cpu", width=384) == ("torch" if amx else "onnx-int8")  # the defaults
+    assert device.resolve_runtime("auto", "cpu", width=32) == "onnx-int8"  # too narrow for AMX to pay
+    assert device.resolve_dtype("auto", torch.device("cpu")) is (torch.bfloat16 if amx else torch.float32)
+    assert device.resolve_runtime("auto", "cpu", compile_model=True) == "torch"
+    assert device.resolve_runtime("onnx", "cpu") == "onnx"
+
+
+def test_amx_is_read_from_the_kernels_cpu_flags(tmp_path):
+    from ml_common.device import cpu_has_amx_bf16
+
+    sapphire_rapids, epyc = tmp_path / "spr", tmp_path / "epyc"
+    sapphire_rapids.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n\n")
+    epyc.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n\n")
+    assert cpu_has_amx_bf16(sapphire_rapids) is True
+    assert cpu_has_amx_bf16(epyc) is False  # AVX-512 BF16 alone: int8 ONNX Runtime is faster there
+    assert cpu_has_amx_bf16(tmp_path / "no-such-file") is False
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import torch
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from ml_common.classifier import SequenceClassifier
-from ml_common.device import resolve_device, resolve_dtype
+from ml_common.device import cpu_has_amx_bf16, resolve_device, resolve_dtype
 from model_server import inputs
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
@@ -32,7 +32,7 @@ def _v2(ids: np.ndarray, mask: np.ndarray) -> InferRequest:
 
 def test_device_selection_on_a_cpu_machine():
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert resolve_dtype("auto", CPU) is torch.float32
+    assert resolve_dtype("auto", CPU) is (torch.bfloat16 if cpu_has_amx_bf16() else torch.float32)
     assert resolve_dtype("auto", torch.device("cuda")) is torch.bfloat16
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA device"):

@@ -31,8 +31,9 @@ from devstack.bench.sizing import Sizing
 from devstack.bench.soak import soak, soak_lines
 from devstack.bench.targets import targets
 from devstack.stack import LocalStack, StackConfig
+from ml_common.device import resolve_runtime
 from serving_common.features import compose_email_text
-from serving_common.model_dir import read_metadata
+from serving_common.model_dir import model_width, read_metadata
 from serving_common.tokenization import TextEncoder
 
 HOPS = (MODEL_SERVER, TRANSFORMER, GATEWAY)
@@ -234,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         return 0
 
-    # The servers run what --runtime auto picks: int8 ONNX Runtime on CPU, PyTorch on a GPU; the ceiling too.
-    served = "torch" if torch.cuda.is_available() else "onnx-int8"
+    # The servers run what --runtime auto picks (PyTorch on a GPU or an AMX CPU, else int8 ONNX Runtime); the
+    # ceiling too, in the precision they run it in.
+    served = resolve_runtime("auto", "auto", width=model_width(model_dir))
     onnx_dir = args.out / "onnx"
     print(f"ceiling: raw model in-process ({served}), {tokens}-token emails...", flush=True)
     gpu = torch.cuda.is_available()
@@ -279,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     # ceiling above is PyTorch's).
     cpu_only = not gpu
     _, _, torch_by_batch = (
-        ceiling(model_dir, email, batch_sizes, ceiling_seconds, "torch") if cpu_only else (0, 0, by_batch)
+        ceiling(model_dir, email, batch_sizes, ceiling_seconds, "torch", dtype="float32")
+        if cpu_only
+        else (0, 0, by_batch)
     )
     torch_rate = max(torch_by_batch.values())
     onnx_rate, onnx_batch, onnx_by_batch = (
@@ -324,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         for concurrency in (c, 1):
             for env, label in (("staging", "inference log on"), ("production", "inference log off")):
                 rows.append(hop(stack, GATEWAY, env, label, concurrency))
-    # The served CPU runtime (int8 ONNX Runtime, staging) against eager PyTorch (production), both batching.
+    # int8 ONNX Runtime (staging) against eager float32 PyTorch (production), both batching.
     if cpu_only:
         onnx = stack_config(
             args,
@@ -332,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             "onnx",
             batching,
             staging_extra=["--runtime", "onnx-int8"],
-            production_extra=["--runtime", "torch"],
+            production_extra=["--runtime", "torch", "--dtype", "float32"],
         )
         with LocalStack(onnx) as stack:
             for env, label in (("staging", "int8 onnx runtime"), ("production", "pytorch")):

@@ -2,9 +2,9 @@
 
 The previous defaults were all six layers of MiniLM, served in float32 by eager PyTorch. The ceiling of a
 model of that shape (random weights: throughput depends on the shape, not the values) is measured beside
-the current defaults in float32 PyTorch, ONNX Runtime and int8 ONNX Runtime (what ``--runtime auto``
-serves on CPU), all at the same email length; and the held-out quality of each runtime of the current
-defaults, so a faster path is only kept when its verdicts are."""
+the current defaults in float32 and bfloat16 PyTorch, ONNX Runtime and int8 ONNX Runtime, all at the same
+email length, the one ``--runtime auto`` serves on this machine marked (bfloat16 PyTorch on a CPU with AMX, int8
+ONNX Runtime on others); and the held-out quality of each, so a faster path is only kept when its verdicts are."""
 
 from __future__ import annotations
 
@@ -13,22 +13,47 @@ from pathlib import Path
 import numpy as np
 
 from devstack.bench.model import build_random_model, ceiling, load_for_bench
-from serving_common.model_dir import read_metadata
+from ml_common.device import resolve_dtype, resolve_runtime
+from serving_common.model_dir import model_width, read_metadata
 from serving_common.pipeline import TextPipeline
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+# (runtime, PyTorch dtype, label): every way the model server can run a default on CPU.
+CONFIGURATIONS = (
+    ("torch", "float32", "float32 PyTorch"),
+    ("torch", "bfloat16", "bfloat16 PyTorch"),
+    ("onnx", "float32", "onnx"),
+    ("onnx-int8", "float32", "onnx-int8"),
+)
 PREVIOUS_SHAPE = "minilm-l6"  # all six layers of all-MiniLM-L6-v2, the defaults before the e-mail corpus
+
+
+def served_label(model_dir: Path) -> str:
+    """The configuration the model server's ``--runtime auto`` (and ``--dtype auto``) runs this model in on this
+    CPU."""
+    import torch
+
+    runtime = resolve_runtime("auto", "cpu", width=model_width(model_dir))
+    dtype = resolve_dtype("auto", torch.device("cpu")) if runtime == "torch" else torch.float32
+    return next(
+        label
+        for r, d, label in CONFIGURATIONS
+        if r == runtime and (runtime != "torch" or d == str(dtype).removeprefix("torch."))
+    )
+
+
+def _label(label: str, model_dir: Path) -> str:
+    return f"{label} (served)" if label == served_label(model_dir) else label
 
 
 def speed_rows(model_dirs: list[Path], email: str, out: Path, seconds: float, batch_sizes: list[int]) -> list[dict]:
     rows = []
     for model_dir in model_dirs:
         previous = build_random_model(out / f"previous-{model_dir.name}", model_dir, PREVIOUS_SHAPE)
-        before, before_batch, _ = ceiling(previous, email, batch_sizes, seconds, "torch")
+        before, before_batch, _ = ceiling(previous, email, batch_sizes, seconds, "torch", dtype="float32")
         rows.append(_row(model_dir.name, "previous default (6 layers), float32 PyTorch", before, before_batch, before))
-        for runtime in RUNTIMES:
-            rate, batch, _ = ceiling(model_dir, email, batch_sizes, seconds, runtime, out / "onnx")
-            rows.append(_row(model_dir.name, f"this default, {runtime}", rate, batch, before))
+        for runtime, dtype, label in CONFIGURATIONS:
+            rate, batch, _ = ceiling(model_dir, email, batch_sizes, seconds, runtime, out / "onnx", dtype=dtype)
+            rows.append(_row(model_dir.name, f"this default, {_label(label, model_dir)}", rate, batch, before))
             row = rows[-1]
             print(f"  {row['model']}: {row['configuration']}: {rate:.1f}/s ({row['speedup']}x)", flush=True)
     return rows
@@ -50,15 +75,15 @@ def quality_rows(model_dirs: list[Path], out: Path) -> list[dict]:
     rows = []
     for model_dir in model_dirs:
         metadata = read_metadata(model_dir)
-        for runtime in RUNTIMES:
-            classifier = load_for_bench(model_dir, runtime, out / "onnx")
+        for runtime, dtype, label in CONFIGURATIONS:
+            classifier = load_for_bench(model_dir, runtime, out / "onnx", dtype=dtype)
             figures = (
                 _spam_quality(model_dir, classifier)
                 if metadata.task == "spam"
                 else _intent_quality(model_dir, classifier)
             )
-            rows.append({"model": model_dir.name, "runtime": runtime, **figures})
-            print(f"  {model_dir.name} {runtime}: {figures}", flush=True)
+            rows.append({"model": model_dir.name, "runtime": _label(label, model_dir), **figures})
+            print(f"  {model_dir.name} {_label(label, model_dir)}: {figures}", flush=True)
     return rows
 
 

@@ -45,13 +45,16 @@ def load_for_bench(
     onnx_dir: Path,
     compile_model: bool = False,
     static_shapes: ShapeBuckets | None = None,
+    dtype: str = "auto",
 ):
+    """The model as a server would run it; ``dtype`` is PyTorch's (``auto``: the model server's choice)."""
     from ml_common.classifier import SequenceClassifier
     from ml_common.device import resolve_dtype, runtime_device
     from ml_common.onnx_runtime import for_runtime
 
     device = runtime_device(runtime, "auto")
-    classifier = SequenceClassifier.load(model_dir, device, resolve_dtype("auto", device))
+    torch_dtype = resolve_dtype(dtype, device) if runtime == "torch" else resolve_dtype("float32", device)
+    classifier = SequenceClassifier.load(model_dir, device, torch_dtype)
     if runtime != "torch":
         return for_runtime(classifier, runtime, onnx_dir)
     if compile_model:
@@ -72,6 +75,7 @@ def ceiling(
     onnx_dir: Path = Path(),
     compile_model: bool = False,
     static_shapes: bool = False,
+    dtype: str = "auto",
 ) -> tuple[float, int, dict]:
     """The raw model in this process at its best batch size: the most any server could reach. With
     ``static_shapes``, in the CUDA-graph buckets a GPU model server captures for these batch sizes."""
@@ -82,7 +86,7 @@ def ceiling(
     encoder = TextEncoder.for_model(model_dir, metadata)
     tokens = int(encoder.encode([compose_email_text(text)]).input_ids.shape[1])
     buckets = ShapeBuckets.covering(max(batch_sizes), max_length, max(batch_sizes) * tokens) if static_shapes else None
-    classifier = load_for_bench(model_dir, runtime, onnx_dir, compile_model, buckets)
+    classifier = load_for_bench(model_dir, runtime, onnx_dir, compile_model, buckets, dtype)
     by_batch = {}
     for bs in batch_sizes:
         batch = encoder.encode([compose_email_text(text)] * bs)
@@ -118,7 +122,7 @@ def quality(model_dir: Path, onnx_dir: Path) -> dict | None:
     y = np.array([int(e.label == metadata.positive_label) for e in splits.test])
     result = {}
     for runtime in ("torch", "onnx"):
-        scored = pipeline.run(load_for_bench(model_dir, runtime, onnx_dir).infer, texts)
+        scored = pipeline.run(load_for_bench(model_dir, runtime, onnx_dir, dtype="float32").infer, texts)
         scores = [pipeline.task.log_row(v).probability for v in scored.verdicts]
         m = binary_metrics(y, np.array(scores), metadata.threshold)
         result[runtime] = {"f1": round(m["f1"], 4), "roc_auc": round(m["roc_auc"], 4)}
