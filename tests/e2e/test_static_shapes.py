@@ -33,7 +33,8 @@ async def _concurrently(url: str) -> list[httpx.Response]:
 
 
 def test_static_shapes_and_pipelined_passes_serve_what_the_model_gives_in_process(model_dir, tmp_path_factory):
-    flags = ["--runtime", "torch", "--static_shapes", "on", "--pipeline_depth", "2", "--max_batch_size", "8"]
+    flags = ["--runtime", "torch", "--dtype", "float32", "--static_shapes", "on", "--pipeline_depth", "2"]
+    flags += ["--max_batch_size", "8"]  # float32: compared to the digit with the model in process below
     # Batches wait up to 200 ms to fill, so the concurrent calls share passes however fast the tiny model
     # runs (starting at once when idle, each call could take a pass of its own).
     flags += ["--batch_when_idle", "off", "--max_batch_wait_ms", "200"]
