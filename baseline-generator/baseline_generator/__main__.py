@@ -23,7 +23,7 @@ from ml_common.onnx_runtime import for_runtime
 from serving_common.baseline import BaselineStore
 from serving_common.errors import PlatformError, describe_validation_error
 from serving_common.logging import configure_logging
-from serving_common.model_dir import model_width, read_metadata
+from serving_common.model_dir import read_metadata
 from serving_common.settings import add_log_level_flag, load_settings
 
 log = logging.getLogger("baseline_generator")
@@ -36,9 +36,9 @@ def generate(settings: BaselineSettings, skip_existing: bool = False) -> str:
         metadata = read_metadata(model_dir)
         if store.exists(metadata.name, metadata.version):
             return store.location(metadata.name, metadata.version) + " (already there)"
-    runtime = resolve_runtime(settings.runtime, settings.device, width=model_width(model_dir))
+    runtime = resolve_runtime(settings.runtime, settings.device)
     device = runtime_device(runtime, settings.device)
-    # In the precision the model server's 'auto' serves it in (bf16 on a GPU or an AMX CPU), as baselines must be.
+    # In the precision the model server's dtype 'auto' runs PyTorch in (bf16 on a GPU or an AMX CPU), as served.
     dtype = resolve_dtype("auto", device) if runtime == "torch" else torch.float32
     loaded = SequenceClassifier.load(model_dir, device, dtype)
     classifier = for_runtime(loaded, runtime, settings.onnx_cache_dir)

@@ -29,10 +29,9 @@ class BaselineSettings(ServiceSettings):
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Where the model runs.")
     runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         default="auto",
-        description="How the model runs, as the model server's --runtime (auto: bf16 PyTorch on a GPU or a CPU with "
-        "AMX, int8 ONNX Runtime on other CPUs): the reference embeddings must come from the runtime that serves, so "
-        "run the Job on the kind of node the predictor runs on, or the drift job compares two runtimes instead of "
-        "two streams.",
+        description="How the model runs, as the model server's --runtime (auto: int8 ONNX Runtime on CPU, "
+        "PyTorch on GPU): the reference embeddings must come from the runtime that serves, or the drift job "
+        "compares two runtimes instead of two streams.",
     )
     onnx_cache_dir: str = Field(default="/tmp/textserve-onnx", description="Where the exported ONNX model is kept.")
     seed: int = Field(default=0, description="Seed of the sample taken when the reference is larger.")

@@ -28,13 +28,14 @@ def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
 
 def cpu_has_amx_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU multiplies bf16 matrices in AMX tiles (Intel Xeon from Sapphire Rapids on), by the kernel's
-    CPU flags. There PyTorch's bf16 passes outrun int8 ONNX Runtime and stay closer to float32; on a CPU without
-    AMX (AVX-512 BF16 alone, as on AMD EPYC) they do not (docs/benchmarks.md)."""
-    return "amx_bf16" in _cpu_flags(cpuinfo)
+    CPU flags. There PyTorch's bf16 passes run 3.4-3.5x float32's with float32's held-out figures; on a CPU
+    without AMX (AVX-512 BF16 alone, as on AMD EPYC) 2.45x (docs/benchmarks.md)."""
+    return "amx_bf16" in cpu_flags(cpuinfo)
 
 
 @functools.cache
-def _cpu_flags(cpuinfo: Path) -> frozenset[str]:
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU's feature flags as the Linux kernel lists them (empty elsewhere)."""
     try:
         text = cpuinfo.read_text()
     except OSError:  # not Linux, or no /proc: no AMX assumed
@@ -54,21 +55,12 @@ def runtime_device(runtime: str, requested: str) -> torch.device:
     return resolve_device("cpu" if runtime != "torch" else requested)
 
 
-# Below this hidden size a pass is too small for AMX's tiles to pay for eager PyTorch's fixed cost per call: a
-# one-layer model of width 32 answers one row in 1.0 ms in bf16 PyTorch against 0.2 ms in int8 ONNX Runtime, where
-# the defaults (width 384) run batches 1.3x faster in bf16 (docs/benchmarks.md).
-AMX_MIN_WIDTH = 256
+def resolve_runtime(requested: str, device: str, compile_model: bool = False) -> str:
+    """``auto`` made concrete: int8 ONNX Runtime on CPU, PyTorch on a GPU or when compiling. The model
+    server and the baseline generator resolve it alike, so baselines are computed as the model is served.
 
-
-def resolve_runtime(requested: str, device: str, compile_model: bool = False, width: int | None = None) -> str:
-    """``auto`` made concrete: PyTorch on a GPU, when compiling, or on a CPU with AMX for a model at least
-    :data:`AMX_MIN_WIDTH` wide (``width``: its hidden size; in bf16, by :func:`resolve_dtype`); int8 ONNX Runtime
-    otherwise. The model server and the baseline generator resolve it alike, so baselines are computed as the
-    model is served."""
+    Not PyTorch in bf16 on a CPU with AMX, though 1.3x faster in-process there: through the model server on a
+    2-core VM it served 10 % fewer requests/s than int8 (docs/benchmarks.md); ``--runtime torch`` chooses it."""
     if requested != "auto":
         return requested
-    if compile_model or resolve_device(device).type == "cuda":
-        return "torch"
-    if cpu_has_amx_bf16() and (width is None or width >= AMX_MIN_WIDTH):
-        return "torch"
-    return "onnx-int8"
+    return "torch" if compile_model or resolve_device(device).type == "cuda" else "onnx-int8"

@@ -105,12 +105,6 @@ def read_metadata(model_dir: str | Path) -> ModelMetadata:
         raise ModelDirectoryError(str(path), f"invalid metadata ({describe_validation_error(exc)})") from None
 
 
-def model_width(model_dir: str | Path) -> int | None:
-    """The model's hidden size, from its ``config.json`` (None when it names none)."""
-    width = _read_json(Path(model_dir) / CONFIG_FILE).get("hidden_size")
-    return width if isinstance(width, int) else None
-
-
 def validate_model_dir(model_dir: str | Path, required: tuple[str, ...] = REQUIRED_FILES) -> ModelMetadata:
     """Check that a directory honours the contract; return its metadata.
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
+
+# PyTorch's OpenMP threads sleep between passes instead of spinning (set before torch loads OpenMP; the
+# environment's own OMP_WAIT_POLICY wins). Serving the defaults in PyTorch on a 2-core CPU, spinning took 20-25 %
+# more of the server's CPU for no more throughput, and its p95 rose up to 2x (docs/benchmarks.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 from kserve.model import BaseKServeModel
@@ -18,7 +24,7 @@ from model_server.settings import ModelServerSettings
 from serving_common.cpu import cpu_cores
 from serving_common.kserve_server import Component, on_off, serve, served_names
 from serving_common.kserve_server import build_parser as kserve_parser
-from serving_common.model_dir import ModelMetadata, model_width, read_metadata
+from serving_common.model_dir import ModelMetadata, read_metadata
 from serving_common.settings import load_settings
 
 log = logging.getLogger("model_server")
@@ -50,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(settings.torch_threads or cpu_cores())
 
     def load(model_dir: str) -> Classifier:
-        runtime = resolve_runtime(settings.runtime, settings.device, settings.compile, model_width(model_dir))
+        runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
         device = runtime_device(runtime, settings.device)
         dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
         precision = f" ({str(dtype).removeprefix('torch.')})" if runtime == "torch" else ""

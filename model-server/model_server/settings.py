@@ -86,9 +86,8 @@ class ModelServerSettings(KServeComponentSettings):
         description="'onnx': export the model at load and run it with ONNX Runtime (CPU; 1.1-1.5x eager PyTorch, "
         "same verdicts); 'onnx-int8': the same with its matrix weights quantized to int8, each row run alone so that "
         "no text's verdict depends on its batch (CPU; 1.6-1.8x 'onnx' on the defaults, held-out quality in make "
-        "bench); 'torch': eager PyTorch (GPU, AMX CPU, or compile). 'auto': 'torch' on a GPU, with compile, or on a "
-        "CPU with AMX (bfloat16 by dtype 'auto': faster there than int8, and closer to float32); 'onnx-int8' on other "
-        "CPUs.",
+        "bench); 'torch': eager PyTorch (GPU, or compile; on a CPU with AMX, bfloat16 by dtype 'auto'). 'auto': "
+        "'onnx-int8' on CPU, 'torch' on a GPU or with compile.",
     )
     onnx_cache_dir: str = Field(
         default="/tmp/textserve-onnx",

@@ -91,14 +91,12 @@ def test_onnx_is_refused_on_a_gpu(runtime):
 
 
 @pytest.mark.parametrize("amx", [False, True])
-def test_auto_is_int8_onnx_on_a_cpu_without_amx_and_torch_with_it_or_when_compiling(monkeypatch, amx):
+def test_auto_is_int8_onnx_on_any_cpu_and_torch_when_compiling_torch_in_bf16_where_amx_is(monkeypatch, amx):
     from ml_common import device
 
     monkeypatch.setattr(device, "cpu_has_amx_bf16", lambda: amx)
     assert ModelServerSettings().runtime == "auto"
-    assert device.resolve_runtime("auto", "cpu") == ("torch" if amx else "onnx-int8")
-    assert device.resolve_runtime("auto", "cpu", width=384) == ("torch" if amx else "onnx-int8")  # the defaults
-    assert device.resolve_runtime("auto", "cpu", width=32) == "onnx-int8"  # too narrow for AMX to pay
+    assert device.resolve_runtime("auto", "cpu") == "onnx-int8"
     assert device.resolve_dtype("auto", torch.device("cpu")) is (torch.bfloat16 if amx else torch.float32)
     assert device.resolve_runtime("auto", "cpu", compile_model=True) == "torch"
     assert device.resolve_runtime("onnx", "cpu") == "onnx"

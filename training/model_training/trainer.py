@@ -14,7 +14,6 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +22,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
+from ml_common.device import cpu_flags
 from serving_common.tokenization import TextEncoder
 
 
@@ -72,11 +72,7 @@ FINE_TUNING = TrainingConfig(epochs=3, learning_rate=1.5e-4, max_train_length=64
 def has_native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def seed_everything(seed: int) -> None:

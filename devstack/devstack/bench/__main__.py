@@ -33,7 +33,7 @@ from devstack.bench.targets import targets
 from devstack.stack import LocalStack, StackConfig
 from ml_common.device import resolve_runtime
 from serving_common.features import compose_email_text
-from serving_common.model_dir import model_width, read_metadata
+from serving_common.model_dir import read_metadata
 from serving_common.tokenization import TextEncoder
 
 HOPS = (MODEL_SERVER, TRANSFORMER, GATEWAY)
@@ -235,9 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         return 0
 
-    # The servers run what --runtime auto picks (PyTorch on a GPU or an AMX CPU, else int8 ONNX Runtime); the
-    # ceiling too, in the precision they run it in.
-    served = resolve_runtime("auto", "auto", width=model_width(model_dir))
+    # The servers run what --runtime auto picks: int8 ONNX Runtime on CPU, PyTorch on a GPU; the ceiling too.
+    served = resolve_runtime("auto", "auto")
     onnx_dir = args.out / "onnx"
     print(f"ceiling: raw model in-process ({served}), {tokens}-token emails...", flush=True)
     gpu = torch.cuda.is_available()

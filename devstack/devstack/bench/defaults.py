@@ -2,9 +2,9 @@
 
 The previous defaults were all six layers of MiniLM, served in float32 by eager PyTorch. The ceiling of a
 model of that shape (random weights: throughput depends on the shape, not the values) is measured beside
-the current defaults in float32 and bfloat16 PyTorch, ONNX Runtime and int8 ONNX Runtime, all at the same
-email length, the one ``--runtime auto`` serves on this machine marked (bfloat16 PyTorch on a CPU with AMX, int8
-ONNX Runtime on others); and the held-out quality of each, so a faster path is only kept when its verdicts are."""
+the current defaults in float32 and bfloat16 PyTorch, ONNX Runtime and int8 ONNX Runtime (what ``--runtime auto``
+serves on CPU, marked), all at the same email length; and the held-out quality of each, so a faster path is only
+kept when its verdicts are."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from devstack.bench.model import build_random_model, ceiling, load_for_bench
 from ml_common.device import resolve_dtype, resolve_runtime
-from serving_common.model_dir import model_width, read_metadata
+from serving_common.model_dir import read_metadata
 from serving_common.pipeline import TextPipeline
 
 # (runtime, PyTorch dtype, label): every way the model server can run a default on CPU.
@@ -32,7 +32,7 @@ def served_label(model_dir: Path) -> str:
     CPU."""
     import torch
 
-    runtime = resolve_runtime("auto", "cpu", width=model_width(model_dir))
+    runtime = resolve_runtime("auto", "cpu")
     dtype = resolve_dtype("auto", torch.device("cpu")) if runtime == "torch" else torch.float32
     return next(
         label
