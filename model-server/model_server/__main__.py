@@ -52,15 +52,15 @@ def main(argv: list[str] | None = None) -> None:
     args, _ = build_parser().parse_known_args(argv)
     settings = load_settings(ModelServerSettings, args)
     # Torch's own default is every core of the machine, a container's CPU limit ignored: a predictor limited to
-    # 2 CPUs on a 64-core node would run 32 threads on 2 cores (the CPU path runs PyTorch where AMX is).
+    # 2 CPUs on a 64-core node would run 32 threads on 2 cores (with --runtime torch on a CPU).
     torch.set_num_threads(settings.torch_threads or cpu_cores())
+    runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
+    device = runtime_device(runtime, settings.device)
+    dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
+    precision = f" ({str(dtype).removeprefix('torch.')})" if runtime == "torch" else ""
+    log.info("runtime %s%s on %s", runtime, precision, device)
 
     def load(model_dir: str) -> Classifier:
-        runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
-        device = runtime_device(runtime, settings.device)
-        dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
-        precision = f" ({str(dtype).removeprefix('torch.')})" if runtime == "torch" else ""
-        log.info("%s: runtime %s%s on %s", model_dir, runtime, precision, device)
         classifier = SequenceClassifier.load(model_dir, device, dtype)
         if settings.compile:
             classifier.compile()

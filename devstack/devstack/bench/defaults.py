@@ -27,9 +27,8 @@ CONFIGURATIONS = (
 PREVIOUS_SHAPE = "minilm-l6"  # all six layers of all-MiniLM-L6-v2, the defaults before the e-mail corpus
 
 
-def served_label(model_dir: Path) -> str:
-    """The configuration the model server's ``--runtime auto`` (and ``--dtype auto``) runs this model in on this
-    CPU."""
+def served_label() -> str:
+    """The configuration the model server's ``--runtime auto`` (and ``--dtype auto``) runs on this CPU."""
     import torch
 
     runtime = resolve_runtime("auto", "cpu")
@@ -41,8 +40,8 @@ def served_label(model_dir: Path) -> str:
     )
 
 
-def _label(label: str, model_dir: Path) -> str:
-    return f"{label} (served)" if label == served_label(model_dir) else label
+def _label(label: str) -> str:
+    return f"{label} (served)" if label == served_label() else label
 
 
 def speed_rows(model_dirs: list[Path], email: str, out: Path, seconds: float, batch_sizes: list[int]) -> list[dict]:
@@ -53,7 +52,7 @@ def speed_rows(model_dirs: list[Path], email: str, out: Path, seconds: float, ba
         rows.append(_row(model_dir.name, "previous default (6 layers), float32 PyTorch", before, before_batch, before))
         for runtime, dtype, label in CONFIGURATIONS:
             rate, batch, _ = ceiling(model_dir, email, batch_sizes, seconds, runtime, out / "onnx", dtype=dtype)
-            rows.append(_row(model_dir.name, f"this default, {_label(label, model_dir)}", rate, batch, before))
+            rows.append(_row(model_dir.name, f"this default, {_label(label)}", rate, batch, before))
             row = rows[-1]
             print(f"  {row['model']}: {row['configuration']}: {rate:.1f}/s ({row['speedup']}x)", flush=True)
     return rows
@@ -82,8 +81,8 @@ def quality_rows(model_dirs: list[Path], out: Path) -> list[dict]:
                 if metadata.task == "spam"
                 else _intent_quality(model_dir, classifier)
             )
-            rows.append({"model": model_dir.name, "runtime": _label(label, model_dir), **figures})
-            print(f"  {model_dir.name} {_label(label, model_dir)}: {figures}", flush=True)
+            rows.append({"model": model_dir.name, "runtime": _label(label), **figures})
+            print(f"  {model_dir.name} {_label(label)}: {figures}", flush=True)
     return rows
 
 
