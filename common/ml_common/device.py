@@ -60,7 +60,8 @@ def resolve_runtime(requested: str, device: str, compile_model: bool = False) ->
     server and the baseline generator resolve it alike, so baselines are computed as the model is served.
 
     Not PyTorch in bf16 on a CPU with AMX, though 1.3x faster in-process there: through the model server on a
-    2-core VM it served 10 % fewer requests/s than int8 (docs/benchmarks.md); ``--runtime torch`` chooses it."""
+    2-core VM it served no more requests/s than int8, a quarter fewer at worst (docs/benchmarks.md); ``--runtime
+    torch`` chooses it."""
     if requested != "auto":
         return requested
     return "torch" if compile_model or resolve_device(device).type == "cuda" else "onnx-int8"
