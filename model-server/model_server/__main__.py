@@ -8,8 +8,8 @@ import logging
 import os
 
 # PyTorch's OpenMP threads sleep between passes instead of spinning (set before torch loads OpenMP; the
-# environment's own OMP_WAIT_POLICY wins). Serving the defaults in PyTorch on a 2-core CPU, spinning took 20-25 %
-# more of the server's CPU for no more throughput, and its p95 rose up to 2x (docs/benchmarks.md).
+# environment's own OMP_WAIT_POLICY wins). Serving the defaults in PyTorch on a 2-core CPU, spinning took about a
+# quarter more of the server's CPU for no more throughput, and its p95 rose up to 2x (docs/benchmarks.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
