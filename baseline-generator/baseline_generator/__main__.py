@@ -11,14 +11,13 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
 from pydantic import ValidationError
 
 from baseline_generator.generate import build_baseline
 from baseline_generator.reference import from_file, validation_split
 from baseline_generator.settings import BaselineSettings
 from ml_common.classifier import SequenceClassifier
-from ml_common.device import resolve_dtype, resolve_runtime, runtime_device
+from ml_common.device import resolve_runtime, runtime_device, runtime_dtype
 from ml_common.onnx_runtime import for_runtime
 from serving_common.baseline import BaselineStore
 from serving_common.errors import PlatformError, describe_validation_error
@@ -39,8 +38,7 @@ def generate(settings: BaselineSettings, skip_existing: bool = False) -> str:
     runtime = resolve_runtime(settings.runtime, settings.device)
     device = runtime_device(runtime, settings.device)
     # In the precision the model server's dtype 'auto' runs PyTorch in (bf16 on a GPU or an AMX CPU), as served.
-    dtype = resolve_dtype("auto", device) if runtime == "torch" else torch.float32
-    loaded = SequenceClassifier.load(model_dir, device, dtype)
+    loaded = SequenceClassifier.load(model_dir, device, runtime_dtype(runtime, "auto", device))
     classifier = for_runtime(loaded, runtime, settings.onnx_cache_dir)
     if settings.reference:
         reference = from_file(Path(settings.reference), settings.text_column)

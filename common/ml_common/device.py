@@ -26,6 +26,12 @@ def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
     return _DTYPES[requested]
 
 
+def runtime_dtype(runtime: str, requested: str, device: torch.device) -> torch.dtype:
+    """The precision PyTorch loads the model in for ``runtime``: ``requested`` (resolved) for PyTorch itself,
+    float32 for the ONNX paths, which export from float32 (int8 quantizing that)."""
+    return resolve_dtype(requested, device) if runtime == "torch" else torch.float32
+
+
 def cpu_has_amx_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU multiplies bf16 matrices in AMX tiles (Intel Xeon from Sapphire Rapids on), by the kernel's
     CPU flags. There PyTorch's bf16 passes run 3.4-3.5x float32's with float32's held-out figures; on a CPU

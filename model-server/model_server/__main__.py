@@ -16,7 +16,7 @@ import torch
 from kserve.model import BaseKServeModel
 
 from ml_common.classifier import Classifier, SequenceClassifier
-from ml_common.device import RUNTIMES, resolve_dtype, resolve_runtime, runtime_device
+from ml_common.device import RUNTIMES, resolve_runtime, runtime_device, runtime_dtype
 from ml_common.onnx_runtime import for_runtime
 from model_server.binary_v2 import BinaryInferMiddleware
 from model_server.predictor import ClassifierPredictor
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(settings.torch_threads or cpu_cores())
     runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
     device = runtime_device(runtime, settings.device)
-    dtype = torch.float32 if runtime != "torch" else resolve_dtype(settings.dtype, device)
+    dtype = runtime_dtype(runtime, settings.dtype, device)
     precision = f" ({str(dtype).removeprefix('torch.')})" if runtime == "torch" else ""
     log.info("runtime %s%s on %s", runtime, precision, device)
 

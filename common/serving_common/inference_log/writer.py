@@ -94,12 +94,12 @@ class InferenceLogWriter:
         else:
             partition = Partition(environment, rows["model_name"][0].as_py(), hour_of(rows["timestamp"][0].as_py()))
         with self._lock:
-            if self._closing or self._buffered_rows + self._held_rows + rows.num_rows > self.max_buffered_rows:
+            if self._closing or self._in_memory() + rows.num_rows > self.max_buffered_rows:
                 self.hooks.dropped("buffer_full", rows.num_rows)
                 return False
             self._buffer.append((partition, rows))
             self._buffered_rows += rows.num_rows
-            size = self._buffered_rows + self._held_rows
+            size = self._in_memory()
             if self._buffered_rows >= self.flush_rows:
                 self._wake.notify()
         self.hooks.buffered(size)
@@ -122,7 +122,7 @@ class InferenceLogWriter:
             written += part.rows.num_rows
         with self._lock:
             self._held_rows -= written
-            size = self._buffered_rows + self._held_rows
+            size = self._in_memory()
         self.hooks.buffered(size)
         return written
 
@@ -134,12 +134,7 @@ class InferenceLogWriter:
         self.flush()
         with self._lock:
             lost, self._unwritten, self._drained = self._unwritten, [], True
-            self._held_rows -= sum(part.rows.num_rows for part in lost)
-            size = self._buffered_rows + self._held_rows
-        self.hooks.buffered(size)
-        for part in lost:
-            log.error("inference log: %d rows of %s were never written", part.rows.num_rows, part.partition.path)
-            self.hooks.dropped("write_error", part.rows.num_rows)
+        self._drop(lost)
 
     def _run(self) -> None:
         while True:
@@ -157,13 +152,26 @@ class InferenceLogWriter:
             if closing:
                 return
 
+    def _in_memory(self) -> int:
+        """Rows waiting, being written or held for a retry (call under the lock)."""
+        return self._buffered_rows + self._held_rows
+
     def _keep(self, parts: list[_Part]) -> None:
+        """Failed writes, for the next flush; once close() has drained the writer, dropped instead."""
         with self._lock:
             if not self._drained:
                 self._unwritten = parts + self._unwritten
                 return
+        self._drop(parts)
+
+    def _drop(self, parts: list[_Part]) -> None:
+        """Parts that will never be written: counted (``write_error``) and logged."""
+        with self._lock:
             self._held_rows -= sum(part.rows.num_rows for part in parts)
+            size = self._in_memory()
+        self.hooks.buffered(size)
         for part in parts:
+            log.error("inference log: %d rows of %s were never written", part.rows.num_rows, part.partition.path)
             self.hooks.dropped("write_error", part.rows.num_rows)
 
     @staticmethod

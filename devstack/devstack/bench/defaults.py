@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from devstack.bench.model import build_random_model, ceiling, load_for_bench
-from ml_common.device import resolve_dtype, resolve_runtime
+from ml_common.device import resolve_runtime, runtime_dtype
 from serving_common.model_dir import read_metadata
 from serving_common.pipeline import TextPipeline
 
@@ -31,13 +31,10 @@ def served_label() -> str:
     """The configuration the model server's ``--runtime auto`` (and ``--dtype auto``) runs on this CPU."""
     import torch
 
+    cpu = torch.device("cpu")
     runtime = resolve_runtime("auto", "cpu")
-    dtype = resolve_dtype("auto", torch.device("cpu")) if runtime == "torch" else torch.float32
-    return next(
-        label
-        for r, d, label in CONFIGURATIONS
-        if r == runtime and (runtime != "torch" or d == str(dtype).removeprefix("torch."))
-    )
+    dtype = runtime_dtype(runtime, "auto", cpu)
+    return next(label for r, d, label in CONFIGURATIONS if r == runtime and runtime_dtype(r, d, cpu) == dtype)
 
 
 def _label(label: str) -> str:

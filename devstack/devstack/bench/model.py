@@ -49,12 +49,11 @@ def load_for_bench(
 ):
     """The model as a server would run it; ``dtype`` is PyTorch's (``auto``: the model server's choice)."""
     from ml_common.classifier import SequenceClassifier
-    from ml_common.device import resolve_dtype, runtime_device
+    from ml_common.device import runtime_device, runtime_dtype
     from ml_common.onnx_runtime import for_runtime
 
     device = runtime_device(runtime, "auto")
-    torch_dtype = resolve_dtype(dtype, device) if runtime == "torch" else resolve_dtype("float32", device)
-    classifier = SequenceClassifier.load(model_dir, device, torch_dtype)
+    classifier = SequenceClassifier.load(model_dir, device, runtime_dtype(runtime, dtype, device))
     if runtime != "torch":
         return for_runtime(classifier, runtime, onnx_dir)
     if compile_model:
