@@ -1,7 +1,7 @@
 """The largest batch the gateway accepts, of real e-mails, through a 2-core stack of the default model's
 shape with production mirrored to staging: it answers within the upstream deadline, every time.
 
-The model has the spam default's exact shape and serving settings (three MiniLM layers, its max length,
+The model has the spam default's exact shape and serving settings (four MiniLM layers, its max length,
 int8 ONNX Runtime as ``--runtime auto`` serves on CPU) with untrained weights: speed depends on the shape,
 not the values. The e-mails are the longest of the SpamAssassin corpus, as raw messages."""
 

@@ -45,11 +45,13 @@ def test_a_layer_count_keeps_the_bottom_layers_of_the_pretrained_encoder():
     kept = load_backbone(
         SPAM_BACKBONE, train_texts=[], labels=["ham", "spam"], max_length=128, vocab_size=0
     ).model.eval()
-    assert minilm_layers(SPAM_BACKBONE) == 3 and kept.config.num_hidden_layers == 3
+    layers = minilm_layers(SPAM_BACKBONE)
+    assert layers == 4 and kept.config.num_hidden_layers == layers
     ids = torch.tensor([[101, 7592, 2088, 102]])
     with torch.no_grad():
         hidden = full.deberta(input_ids=ids, output_hidden_states=True).hidden_states
         top = kept.deberta(input_ids=ids).last_hidden_state
-    assert torch.allclose(hidden[3], top, atol=1e-5)  # embeddings + layers 0-2 of six, unchanged
+    assert torch.allclose(hidden[layers], top, atol=1e-5)  # embeddings + the bottom layers of six, unchanged
+    assert not torch.allclose(hidden[layers + 1], top, atol=1e-3)
     with pytest.raises(ValueError, match="minilm"):
         minilm_layers(f"{MINILM_BACKBONE}-l9")

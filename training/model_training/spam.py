@@ -60,8 +60,12 @@ SCRATCH_CONFIG = TrainingConfig(vocab_size=2000)
 # A longer text is read by its first 94 tokens and its last 32 (``tail_tokens``; 84 % of the e-mails are
 # longer than 128 tokens): over three training seeds on the default split, validation e-mail average
 # precision 0.9907 against 0.9897 for the first 126 tokens alone, at the same cost (docs/models.md).
+# Four layers for at most two epochs (``SPAM_BACKBONE``), not three for three: over three folds of the
+# training and validation texts, SMS average precision 0.9827 against 0.9778, e-mail 0.9917 against 0.9913,
+# a seventh fewer hard ham called spam, in 12 % less training time (docs/models.md).
 FINE_TUNING_CONFIG = replace(
     FINE_TUNING,
+    epochs=2,
     learning_rate=5e-5,
     head_learning_rate_factor=10.0,
     max_train_length=128,
