@@ -26,3 +26,13 @@ def test_one_allocator_step_is_growth_without_much_of_a_trend():
     assert step.growth_pct == pytest.approx(1.0)
     leak = Growth.of(served, [100 * MIB + int(MIB * i / 9) for i in range(10)])  # the same 1 MiB, steadily
     assert step.slope_bytes_per_request < leak.slope_bytes_per_request
+
+
+def test_warm_up_lasts_until_the_gateways_verdict_memory_is_full(monkeypatch):
+    from devstack.bench.soak import warmed_up_after
+
+    monkeypatch.delenv("GATEWAY_FEEDBACK_MEMORY_ENTRIES", raising=False)
+    assert warmed_up_after(300_000, 0.1) == 50_000  # the memory's default bound, past the first 10 %
+    assert warmed_up_after(1_000_000, 0.1) == 100_000
+    monkeypatch.setenv("GATEWAY_FEEDBACK_MEMORY_ENTRIES", "1000")  # as the gateway would read it
+    assert warmed_up_after(300_000, 0.1) == 30_000

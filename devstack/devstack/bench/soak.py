@@ -3,9 +3,11 @@
 The full path as ``make run`` configures it (staging, inference log on, the near-zero model) takes at
 least ``requests`` requests from ``wrk`` in segments, a different body on every request (so a cache or
 a per-text structure would show as growth). After every segment the resident set of each process is
-sampled. The first ``warmup`` share of the requests warms the allocators, pools and caches up; from there
-on the report gives each process's growth (in % and in bytes per request) and the slope of a straight
-line through the samples: a leak shows as a steady slope, allocator noise as steps that do not repeat.
+sampled. Warm-up is the first ``warmup`` share of the requests, or as many requests as the gateway
+remembers verdicts for (``GATEWAY_FEEDBACK_MEMORY_ENTRIES``, 50,000: a bounded memory that grows until it
+is full), whichever is more: it warms the allocators, pools and caches up. From there on the report gives
+each process's growth (in % and in bytes per request) and the slope of a straight line through the
+samples: a leak shows as a steady slope, allocator noise as steps that do not repeat.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from api_gateway.core.config import GatewaySettings
 from devstack.bench import wrk
 from devstack.bench.procstats import rss_bytes
 from devstack.bench.report import Row
@@ -80,7 +83,8 @@ def soak(
                 flush=True,
             )
     wall = time.perf_counter() - started
-    after = [(n, rss) for n, rss in samples if n >= warmup * served] or samples[-2:]
+    warm = warmed_up_after(served, warmup)
+    after = [(n, rss) for n, rss in samples if n >= warm] or samples[-2:]
     growth = {name: Growth.of([n for n, _ in after], [rss[name] for _, rss in after]) for name in pids}
     row = Row(
         configuration=f"soak: full gateway path, inference log on, {served:,} requests",
@@ -89,16 +93,26 @@ def soak(
         emails_per_s=round(served / wall, 1),
         peak_rss_mib=round(sum(g.end_mib for g in growth.values()), 1),
         errors=errors,
-        extra={"rss_after_warmup": {name: vars(g) for name, g in growth.items()}, "samples": len(samples)},
+        extra={
+            "rss_after_warmup": {name: vars(g) for name, g in growth.items()},
+            "warmup_requests": after[0][0],
+            "samples": len(samples),
+        },
     )
     return row, growth
+
+
+def warmed_up_after(served: int, warmup: float) -> float:
+    """Requests after which the path is warm: ``warmup`` of those served, or the gateway's verdict memory full."""
+    return max(warmup * served, GatewaySettings().feedback_memory_entries)
 
 
 def soak_lines(row: Row, growth: dict[str, Growth]) -> str:
     lines = [
         "",
         f"{row.configuration} at {row.concurrency} connections ({row.requests_per_s} req/s, {row.errors} errors); "
-        "RSS from warm-up (the first 10 % of requests) to the end:",
+        f"RSS from warm-up (the sample at {row.extra['warmup_requests']:,} requests: past the first 10 % of them "
+        "and the gateway's memory of recent verdicts full) to the end:",
         "",
         "| process | RSS after warm-up MiB | at the end MiB | growth | bytes per request | slope, bytes per request |",
         "|---|---|---|---|---|---|",
