@@ -58,8 +58,8 @@ class VerdictMemory:
     it becomes the older and the older is dropped whole. So at most ``max_entries`` are held and at least the
     newest half of them, and nothing is ever deleted one by one: a dict that is written at one end and
     deleted from at the other (an ``OrderedDict`` evicting its oldest) fills its table with dead slots and
-    grows it (twice its live size here), where a generation is built from empty and freed whole, the same
-    sizes every time, so the memory is flat once both are full. A verdict older than ``max_age_seconds`` is
+    rebuilds it at twice the size its live entries need, where a generation is built from empty and freed
+    whole, the same sizes every time, so the memory is flat once both are full (docs/benchmarks.md). A verdict older than ``max_age_seconds`` is
     not recalled, and a generation whose newest verdict is that old is dropped.
     """
 
