@@ -59,8 +59,9 @@ class VerdictMemory:
     newest half of them, and nothing is ever deleted one by one: a dict that is written at one end and
     deleted from at the other (an ``OrderedDict`` evicting its oldest) fills its table with dead slots and
     rebuilds it at twice the size its live entries need, where a generation is built from empty and freed
-    whole, the same sizes every time, so the memory is flat once both are full (docs/benchmarks.md). A verdict older than ``max_age_seconds`` is
-    not recalled, and a generation whose newest verdict is that old is dropped.
+    whole, the same sizes every time, so the memory is flat once both are full (docs/benchmarks.md). A
+    verdict older than ``max_age_seconds`` is not recalled, and a generation whose newest verdict is that old
+    is dropped.
     """
 
     def __init__(self, max_entries: int, max_age_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
