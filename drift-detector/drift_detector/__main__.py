@@ -48,6 +48,9 @@ def settings_from_args(argv: list[str] | None) -> DriftSettings:
     parser.add_argument("--window-minutes", type=int)
     parser.add_argument("--window-start", type=datetime.fromisoformat, help="ISO time; overrides --window-minutes")
     parser.add_argument("--window-end", type=datetime.fromisoformat, help="ISO time, e.g. 2026-11-22T17:00:00Z")
+    parser.add_argument(
+        "--window-lag-minutes", type=int, help="without --window-end, end the window this many minutes before now"
+    )
     parser.add_argument("--min-samples", type=int)
     return load_settings(DriftSettings, parser.parse_args(argv))
 

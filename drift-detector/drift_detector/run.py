@@ -33,7 +33,7 @@ class RunOutcome:
 
 
 def window_bounds(settings: DriftSettings) -> tuple[datetime, datetime]:
-    end = settings.window_end or datetime.now(UTC)
+    end = settings.window_end or datetime.now(UTC) - timedelta(minutes=settings.window_lag_minutes)
     end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
     start = settings.window_start or end - timedelta(minutes=settings.window_minutes)
     start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
@@ -81,7 +81,12 @@ def run(settings: DriftSettings) -> RunOutcome:
             check["unreadable_files"] = window.unreadable
             checks.append(check)
     report = {
-        "window": {"start": start.isoformat(), "end": end.isoformat(), "minutes": (end - start).total_seconds() / 60},
+        "window": {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "minutes": (end - start).total_seconds() / 60,
+            "lag_minutes": None if settings.window_end else settings.window_lag_minutes,
+        },
         "settings": {"p_value": settings.p_value, "min_samples": settings.min_samples, "seed": settings.seed},
         "inference_log": settings.inference_log_url,
         "baselines": settings.baselines_url,

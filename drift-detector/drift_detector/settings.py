@@ -38,7 +38,16 @@ class DriftSettings(ServiceSettings):
     pushgateway_url: str | None = Field(default=None, description="Prometheus Pushgateway to push metrics to.")
     window_minutes: int = Field(default=60, ge=1, description="Length of the live window, ending at window_end.")
     window_end: datetime | None = Field(
-        default=None, description="End of the window (UTC); default: now. Fix it to re-run a window exactly."
+        default=None,
+        description="End of the window (UTC); default: now less window_lag_minutes. Fix it to re-run a window exactly.",
+    )
+    window_lag_minutes: int = Field(
+        default=0,
+        ge=0,
+        description="When window_end is not given, the window ends this many minutes before now, so that rows still "
+        "in a writer's buffer (written every 5 s) or held for a retry while the store was down are in the log when "
+        "the run reads their hour: a row written after its window was read is never tested. The CronJob uses 15; "
+        "0 reads up to now (make drift, right after make traffic).",
     )
     window_start: datetime | None = Field(
         default=None, description="Start of the window (UTC); when set, window_minutes is ignored."
