@@ -2,7 +2,8 @@
 
 Serving (the gateway's ``message/rfc822`` and ``raw_email`` input) and training (the SpamAssassin
 corpus) both call :func:`parse_email`, so the model is trained on exactly the text it is later shown.
-It keeps the subject, the sender and the body: the first ``text/plain`` part that is not an attachment,
+It keeps the subject, the sender and the body (less a mailing list's subject tag and footer:
+:mod:`serving_common.mailing_list`): the first ``text/plain`` part that is not an attachment,
 else the first ``text/html`` one turned into text; the message's own parts, not those of a message attached to
 it (a forwarded message is read only when there is nothing else). Transfer encodings (base64, quoted-printable) and
 charsets are decoded; attachments are counted and skipped; the input is bounded in bytes and the body
@@ -28,6 +29,7 @@ from typing import Any, Self
 
 from serving_common.errors import InvalidInput, PayloadTooLarge
 from serving_common.features import compose_email_text
+from serving_common.mailing_list import strip_list_wrapper
 
 # A raw message larger than this is refused (413): a mail server hands over whole messages, attachments
 # included, but the model reads only the first few thousand characters of the body.
@@ -160,6 +162,7 @@ def _read(data: bytes) -> ParsedEmail:
     if not body:  # nothing of its own to read (a message forwarded as an attachment): the forwarded one's text
         body, body_type = _first_text(forwarded)
     subject, sender = _header(message, "subject"), _header(message, "from")
+    subject, body = strip_list_wrapper(subject, body, lambda name: _header(message, name))
     if not body.strip() and not (subject and subject.strip()):
         raise MalformedEmail("the message has no text to classify: no subject and no text/plain or text/html body")
     return ParsedEmail(subject, sender, body[:MAX_BODY_CHARS], body_type or "text/plain", attachments)
