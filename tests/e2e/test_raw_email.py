@@ -1,6 +1,6 @@
 """Raw RFC 822 messages through the real platform, as a mail server hands them over: the gateway reads
 them with the one e-mail parser, and the model scores exactly what it would score for the same subject
-and body sent as JSON."""
+and body sent as JSON (for a message a mailing list delivered: without the list's subject tag and footer)."""
 
 from __future__ import annotations
 
@@ -55,12 +55,26 @@ def _multipart_with_attachment() -> bytes:
     return message.as_bytes()
 
 
+def _through_a_list() -> bytes:
+    """As a mailing list delivers it: its tag in front of the subject, its footer under the body."""
+    message = EmailMessage()
+    message["From"] = "Prize Desk <promo@example.com>"
+    message["To"] = "offers@lists.example.org"
+    message["Subject"] = f"[offers] {SUBJECT}"
+    message["List-Id"] = "Offers <offers.lists.example.org>"
+    message["List-Post"] = "<mailto:offers@lists.example.org>"
+    footer = "_" * 47 + "\nOffers mailing list\noffers@lists.example.org\nhttps://lists.example.org/mailman/listinfo/offers"
+    message.set_content(f"{BODY}\n\n{footer}\n")
+    return message.as_bytes()
+
+
 MESSAGES = {
     "html-only": _html_only,
     "base64": lambda: _encoded("base64"),
     "quoted-printable": lambda: _encoded("quoted-printable"),
     "latin-1": _latin1,
     "multipart-with-attachment": _multipart_with_attachment,
+    "delivered-by-a-mailing-list": _through_a_list,
 }
 
 
