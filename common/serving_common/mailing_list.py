@@ -80,7 +80,7 @@ def strip_footer(body: str, names: Iterable[str]) -> str:
             break
         if _is_separator(lines[i]) and i + 1 < len(lines):
             below = "\n".join(lines[i + 1 :] if cut is None else lines[i + 1 : cut]).lower()
-            if cut is None and any(name in below for name in names):
+            if cut is None and any(_names(name, below) for name in names):
                 cut = i
             elif cut is not None and "sponsor" in f"{lines[i]}\n{below}".lower():
                 cut = i  # the list's sponsor, above its footer
@@ -89,6 +89,12 @@ def strip_footer(body: str, names: Iterable[str]) -> str:
     if cut is None:
         return body
     return (head + "\n".join(lines[:cut])).rstrip()
+
+
+def _names(name: str, text: str) -> bool:
+    """``name`` in ``text`` as a word of its own or the start of one (``forteana-unsubscribe@``, not ``developer``
+    for ``dev``)."""
+    return re.search(rf"(?<![\w.-]){re.escape(name)}(?!\w)", text) is not None
 
 
 def _is_separator(line: str) -> bool:

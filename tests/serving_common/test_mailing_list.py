@@ -91,6 +91,15 @@ def test_the_senders_own_separators_and_signature_stay():
     assert parsed.body.rstrip() == body.rstrip()
 
 
+def test_a_lists_short_name_must_be_a_word_of_its_own():
+    # List "dev": a signature that mentions a developer is the sender's; the footer that names dev@ is the list's.
+    fields = _fields({"List-Id": "<dev.lists.example.org>", "List-Post": "<mailto:dev@lists.example.org>"})
+    body = f"{TEXT}\n-- \nJohn Smith, senior developer\n"
+    footer = "_" * 47 + "\ndev mailing list\ndev@lists.example.org\n"
+    assert strip_footer(body, list_names(fields)) == body
+    assert strip_footer(body + footer, list_names(fields)) == body.rstrip()
+
+
 def test_a_footer_is_only_a_short_block_at_the_end():
     # A block that names the list but is longer than any footer is the sender's text (a digest, a long quote).
     long_block = "-- \n" + ("Posted to exmh-users@redhat.com by the archive robot.\n" * 40)
