@@ -68,7 +68,8 @@ def token_bound(instance: TransformerInstance, max_length: int) -> int:
     return min(chars + 2, max_length)
 
 
-def check_sizes(instances: list[TransformerInstance], limits: SizeLimits, max_length: int | None) -> None:
+def check_sizes(instances: list[TransformerInstance], limits: SizeLimits, max_length: int | None) -> int:
+    """Refuses a request past any size limit (413, naming it); returns its token bound otherwise."""
     if len(instances) > limits.max_batch_size:
         raise PayloadTooLarge(
             f"batch of {len(instances)} texts exceeds the limit of {limits.max_batch_size}",
@@ -88,6 +89,7 @@ def check_sizes(instances: list[TransformerInstance], limits: SizeLimits, max_le
             f"model's max length {length})); the limit is {limits.max_batch_tokens}: send fewer or shorter texts",
             details={"max_batch_tokens": limits.max_batch_tokens, "batch_tokens": tokens, "max_length": length},
         )
+    return tokens
 
 
 class Inference:
@@ -123,11 +125,11 @@ class Inference:
                 details={"task": task, "tasks": tasks},
             )
         client = coalescer.client
-        status, version = "ok", ""
+        status, version, tokens = "ok", "", 0
         request_id = request_id_var.get() or ""
         metrics.IN_FLIGHT.labels(environment).inc()
         try:
-            check_sizes(instances, self.limits, client.max_length)
+            tokens = check_sizes(instances, self.limits, client.max_length)
             result = await coalescer.predict(instances, request_id, response_model)
             version = result.model_version
         except PlatformError as exc:
@@ -157,7 +159,7 @@ class Inference:
         )
         after = None
         if environment is Environment.PRODUCTION and self.shadow.mirrors(task):
-            after = functools.partial(self.shadow.offer, task, instances, result, request_id)
+            after = functools.partial(self.shadow.offer, task, instances, result, request_id, tokens)
         return Prediction(result, served, after)
 
     async def aclose(self) -> None:

@@ -22,7 +22,7 @@ from api_gateway.feedback import Feedback, VerdictMemory
 from api_gateway.inference import Inference, SizeLimits
 from api_gateway.middleware import InFlightLimitMiddleware, RequestIdMiddleware
 from api_gateway.readiness import watch_readiness
-from api_gateway.shadow import Shadow
+from api_gateway.shadow import Shadow, ShadowDeadline
 from api_gateway.upstream import ClientOptions
 from api_gateway.upstream import InferenceServiceClient as Client
 from serving_common.http_errors import install_error_handlers
@@ -52,8 +52,8 @@ def _clients(settings: GatewaySettings, options: ClientOptions) -> dict[tuple[En
 
 
 def _shadow(settings: GatewaySettings, options: ClientOptions) -> Shadow:
-    """Staging's clients of their own for mirrored traffic: their own pool and breaker, a short deadline and no
-    retries, so staging's real callers are not affected."""
+    """Staging's clients of their own for mirrored traffic: their own pool and breaker and no retries, so
+    staging's real callers are not affected; a deadline that grows with the mirrored request's tokens."""
     upstreams = settings.task_upstreams()
     shares = {task: settings.shadow_shares.get(upstream.model_name, 0.0) for task, upstream in upstreams.items()}
     own = dataclasses.replace(options, timeout_seconds=settings.shadow_timeout_seconds, retries=0)
@@ -63,7 +63,18 @@ def _shadow(settings: GatewaySettings, options: ClientOptions) -> Shadow:
         for task, share in shares.items()
         if share > 0
     }
-    return Shadow(shares, clients, queue_size=settings.shadow_queue_size, concurrency=settings.shadow_concurrency)
+    deadline = ShadowDeadline(
+        base_seconds=settings.shadow_timeout_seconds,
+        full_seconds=settings.upstream_timeout_seconds,
+        full_tokens=settings.max_batch_tokens,
+    )
+    return Shadow(
+        shares,
+        clients,
+        queue_size=settings.shadow_queue_size,
+        concurrency=settings.shadow_concurrency,
+        deadline=deadline,
+    )
 
 
 def _feedback(settings: GatewaySettings, memory: VerdictMemory) -> Feedback:

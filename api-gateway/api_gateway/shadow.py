@@ -5,8 +5,12 @@ answered, to measure how often the staging model would have disagreed on product
   is built; offering is a sampling draw and a non-blocking put. Production's answer, status and
   latency do not depend on anything here.
 - **Bounded.** A queue of ``shadow_queue_size`` requests; when it is full, the request is dropped and
-  counted. A few workers call staging with their own timeout and no retries, through clients of
+  counted. A few workers call staging with their own deadline and no retries, through clients of
   their own (their own pool and circuit breaker: staging's real callers are not affected).
+- **Given the time its size needs** (:class:`ShadowDeadline`): a short deadline for a small request, and
+  for a batch the share of production's upstream deadline its tokens are of the largest batch the gateway
+  accepts, which that deadline is sized for. A fixed short deadline dropped every large batch's copy after
+  staging had done its work, so the agreement counted small requests only.
 - **Compared.** Staging's verdict on the same text is compared with production's by the model's
   task (``ModelTask.compare``), per model and (production version, staging version) pair: agreement
   of each field the task compares (spam: the label; intent: the intent and the complexity level),
@@ -35,16 +39,32 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class ShadowDeadline:
+    """How long a mirrored call may take: ``base_seconds`` at least, and ``full_seconds`` (production's upstream
+    deadline) prorated by the request's token bound against ``full_tokens`` (the largest batch accepted)."""
+
+    base_seconds: float
+    full_seconds: float
+    full_tokens: int
+
+    def seconds(self, tokens: int) -> float:
+        prorated = self.full_seconds * min(tokens, self.full_tokens) / self.full_tokens
+        return max(self.base_seconds, prorated)
+
+
+@dataclass(frozen=True)
 class _Mirrored:
     task: AnyTask
     instances: list[TransformerInstance]
     production: TaskResponse
     request_id: str
+    tokens: int
 
 
 class Shadow:
     """Mirrors ``shares[task]`` of production's requests through ``clients[task]`` (staging's service,
-    with a pool, deadline and breaker of their own); tasks without a client are not mirrored."""
+    with a pool and breaker of their own), each call within ``deadline``; tasks without a client are not
+    mirrored."""
 
     def __init__(
         self,
@@ -53,9 +73,11 @@ class Shadow:
         *,
         queue_size: int,
         concurrency: int,
+        deadline: ShadowDeadline,
         rng: random.Random | None = None,
     ) -> None:
         self.shares = {task: share for task, share in shares.items() if task in clients}
+        self.deadline = deadline
         self._rng = rng or random.Random()
         self._queue: asyncio.Queue[_Mirrored] = asyncio.Queue(maxsize=queue_size)
         self._clients = dict(clients)
@@ -74,8 +96,10 @@ class Shadow:
         instances: list[TransformerInstance],
         production: TaskResponse,
         request_id: str,
+        tokens: int,
     ) -> None:
-        """Mirror a production request that has been answered, if its model's share draws it.
+        """Mirror a production request that has been answered, if its model's share draws it; ``tokens`` is
+        its token bound (``inference.check_sizes``), which sets its deadline.
 
         A coroutine, though it never waits: Starlette runs a response's plain-function background task
         on a worker thread, and the request stays in flight (against ``max_in_flight``) until that
@@ -84,7 +108,7 @@ class Shadow:
             return
         name = production.model_name
         try:
-            self._queue.put_nowait(_Mirrored(task_named(task), instances, production, request_id))
+            self._queue.put_nowait(_Mirrored(task_named(task), instances, production, request_id, tokens))
         except asyncio.QueueFull:
             metrics.SHADOW_REQUESTS.labels(name, "dropped", "queue_full").inc()
 
@@ -101,7 +125,11 @@ class Shadow:
         name = item.production.model_name
         try:
             staging = await client.predict(
-                item.instances, item.request_id, item.task.response_model, headers={SHADOW_HEADER: "true"}
+                item.instances,
+                item.request_id,
+                item.task.response_model,
+                headers={SHADOW_HEADER: "true"},
+                timeout_seconds=self.deadline.seconds(item.tokens),
             )
         except PlatformError as exc:
             metrics.SHADOW_REQUESTS.labels(name, "dropped", exc.code).inc()

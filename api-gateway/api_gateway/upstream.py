@@ -96,15 +96,17 @@ class InferenceServiceClient:
         request_id: str,
         response_model: type[ResponseT],
         headers: dict[str, str] | None = None,
+        timeout_seconds: float | None = None,
     ) -> ResponseT:
-        """One upstream call for the whole list, however many texts it holds."""
+        """One upstream call for the whole list, however many texts it holds, within the client's deadline or
+        ``timeout_seconds`` (each attempt)."""
         if not self.breaker.allow():
             err = self.error(UpstreamUnavailable, "is failing; the circuit is open and calls fail fast")
             err.retry_after_seconds = self.breaker.retry_after()
             raise err
         self.retry_budget.record_request()
         try:
-            response = await self._post_with_retries(instances, request_id, headers or {})
+            response = await self._post_with_retries(instances, request_id, headers or {}, timeout_seconds)
         except Exception:
             self.breaker.record_failure()
             raise
@@ -115,11 +117,18 @@ class InferenceServiceClient:
         return self._read(response, instances, response_model)
 
     async def _post_with_retries(
-        self, instances: list[TransformerInstance], request_id: str, headers: dict[str, str]
+        self,
+        instances: list[TransformerInstance],
+        request_id: str,
+        headers: dict[str, str],
+        timeout_seconds: float | None,
     ) -> _Answer:
         # Without features: the gateway answers none, and they are most of a spam row's bytes both ways.
         request = TransformerRequest(instances=instances, features=False)
         body = orjson.dumps(request.model_dump(exclude_none=True))
+        timeout = self._timeout
+        if timeout_seconds is not None:
+            timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=self._timeout.connect)
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -128,6 +137,7 @@ class InferenceServiceClient:
                     f"v1/models/{self.model_name}:predict",
                     data=body,
                     headers={REQUEST_ID_HEADER: request_id, **headers},
+                    timeout=timeout,
                 ) as answer:
                     response = _Answer(answer.status, await answer.read())
                 retryable = response.status_code == 503  # refused before processing: safe to send again

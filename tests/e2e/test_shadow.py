@@ -275,3 +275,33 @@ def test_drops_are_counted_when_staging_is_down_and_production_answers(stack, tm
         assert series, "drops were not counted"
         assert {dict(k)["reason"] for k in series if dict(k)["outcome"] == "dropped"} == {"upstream_unavailable"}
         assert not [k for k in series if dict(k)["outcome"] == "shadowed"]
+
+
+def test_a_batch_is_mirrored_within_its_share_of_the_upstream_deadline(stack, tmp_path_factory):
+    """A batch's copy gets the share of production's deadline its tokens are of the largest batch accepted, not
+    the short deadline of a single request: with that at 1 ms, a fixed deadline would drop every copy."""
+    rows = [f"{text} ({i})".ljust(60, ".")[:60] for i, text in enumerate(TEXTS)]  # 62 tokens at most each
+    with extra_gateway(
+        "shadow-batch-deadline",
+        tmp_path_factory.mktemp("shadow-batch"),
+        stack.transformer_url("staging"),
+        stack.transformer_url("production"),
+        shadow_shares=json.dumps({"spam-detector": 1.0}),
+        shadow_timeout_seconds="0.001",
+        max_batch_tokens=str(62 * len(rows) + 16),  # this batch is 97 % of the limit: 9.7 s of the 10-s deadline
+    ) as (_, url):
+        response = httpx.post(
+            f"{url}/api/v1/batch-predict",
+            json={"emails": rows},
+            headers={"X-Environment": "production"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text[:300]
+
+        def settled():
+            series = _series(url, "gateway_shadow_requests_total")
+            return series if sum(series.values()) >= 1 else None
+
+        series = _wait_for(settled)
+        assert series, "the mirrored batch was neither shadowed nor counted as dropped"
+        assert {dict(k)["outcome"]: v for k, v in series.items()} == {"shadowed": 1.0}, series

@@ -158,7 +158,12 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
     shadow_queue_size: int = Field(
         default=1000, ge=1, description="Mirrored requests waiting at most; past it, dropped and counted."
     )
-    shadow_timeout_seconds: float = Field(default=2.0, gt=0, description="Time allowed per shadow call (no retries).")
+    shadow_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Time allowed per shadow call (no retries) at least; a batch gets the share of the upstream "
+        "timeout its token bound is of max_batch_tokens, when that is longer.",
+    )
     shadow_concurrency: int = Field(default=4, ge=1, description="Shadow calls in flight at once.")
     # The front door's HTTP limits (see serving_common.http_limits), tighter than the KServe components'.
     max_body_bytes: int = Field(
