@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     pro.add_argument("--min-shadow-rows", type=int, default=100)
     pro.add_argument("--min-agreement", type=float, default=0.9)
     pro.add_argument(
+        "--max-shadow-failures",
+        type=float,
+        default=0.01,
+        help="share of the mirrored calls staging may fail (time out, error, refuse): agreement counts only the rest",
+    )
+    pro.add_argument(
         "--min-labels",
         type=int,
         default=100,
@@ -69,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 baselines_url=args.baselines_url,
                 min_shadow_rows=args.min_shadow_rows,
                 min_agreement=args.min_agreement,
+                max_shadow_failures=args.max_shadow_failures,
                 min_labels=args.min_labels,
                 max_accuracy_drop=args.max_accuracy_drop,
                 force=args.force,

@@ -1,6 +1,7 @@
-"""What a version has earned before production serves it: shadow agreement on production's own traffic,
-accuracy on the rows users labelled (when there are enough), the evaluation it was built with, and a
-drift baseline."""
+"""What a version has earned before production serves it: shadow agreement on production's own traffic, and
+staging answering that traffic (agreement counts only the calls staging answered: a candidate that fails
+some inputs would otherwise pass on the rest), accuracy on the rows users labelled (when there are enough),
+the evaluation it was built with, and a drift baseline."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ SHADOW_COMPARISONS = "gateway_shadow_comparisons"  # the gateway's counter (api_
 # over the last hour, per model, version pair and field.
 COMPARED_RULE = "textserve:shadow_comparisons:increase1h"
 AGREEMENT_RULE = "textserve:shadow_agreement:ratio1h"
+SHADOW_REQUESTS = "gateway_shadow_requests"  # the gateway's mirrored calls by outcome and reason (shadow.py)
+MIRRORED_RULE = "textserve:shadow_requests:increase1h"  # every gateway pod's, per model, outcome and reason
+NOT_SENT = "queue_full"  # a mirrored request the gateway dropped before calling staging: not staging's failure
 FEEDBACK = "gateway_feedback"  # the gateway's live counter of users' labels (api_gateway/feedback.py)
 LABELLED_WINDOW = "7d"  # labelled rows weighed by make promote, from Prometheus
 
@@ -85,6 +89,57 @@ def labelled_from_prometheus(prometheus_url: str, model: str, environment: str, 
         if rows > 0:
             counts[pair] = rows
     return Labelled(counts)
+
+
+@dataclass(frozen=True)
+class Mirrored:
+    """One model's production requests mirrored to staging: how many staging answered, and how many were
+    dropped, by reason (``queue_full``: never sent; any other reason is staging's call failing)."""
+
+    answered: int
+    dropped: dict[str, int]
+
+    @property
+    def failed(self) -> int:
+        return sum(n for reason, n in self.dropped.items() if reason != NOT_SENT)
+
+    @property
+    def sent(self) -> int:
+        return self.answered + self.failed
+
+
+def _mirrored(counts: dict[tuple[str, str], int]) -> Mirrored:
+    """From counts per (outcome, reason)."""
+    dropped = {reason: n for (outcome, reason), n in counts.items() if outcome == "dropped" and n > 0}
+    return Mirrored(sum(n for (outcome, _), n in counts.items() if outcome == "shadowed"), dropped)
+
+
+def mirrored_from_metrics(metrics_text: str, model: str) -> Mirrored:
+    """One gateway's mirrored calls of ``model`` since it started, from its Prometheus text exposition."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != SHADOW_REQUESTS:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.labels.get("model_name") == model:
+                counts[(sample.labels.get("outcome", ""), sample.labels.get("reason", ""))] += int(sample.value)
+    return _mirrored(dict(counts))
+
+
+def mirrored_from_prometheus(prometheus_url: str, model: str) -> Mirrored:
+    """Every gateway pod's mirrored calls of ``model`` over the last hour (the platform's recording rule), from
+    Prometheus's HTTP API; capped, like the comparisons, by what the live pods' counters hold."""
+    by = "sum by (outcome, reason)"
+    increased = _series(prometheus_url, f'{by} ({MIRRORED_RULE}{{model_name="{model}"}})')
+    held = {
+        (m.get("outcome", ""), m.get("reason", "")): v
+        for m, v in _series(prometheus_url, f'{by} ({SHADOW_REQUESTS}_total{{model_name="{model}"}})')
+    }
+    counts = {}
+    for labels, value in increased:
+        key = (labels.get("outcome", ""), labels.get("reason", ""))
+        counts[key] = round(min(value, held.get(key, value)))
+    return _mirrored(counts)
 
 
 @dataclass(frozen=True)
@@ -177,6 +232,25 @@ def _shadow(
             evidence.found.append(line)
 
 
+def _answered(evidence: Evidence, mirrored: Mirrored, max_failures: float, source: str) -> None:
+    """Staging's failures on the mirrored calls (timeouts, errors, refusals), which the agreement cannot count.
+    Nothing is said when nothing was sent: the agreement line already says so."""
+    if mirrored.sent == 0:
+        return
+    share = mirrored.failed / mirrored.sent
+    failures = ", ".join(f"{reason} {n}" for reason, n in sorted(mirrored.dropped.items()) if reason != NOT_SENT)
+    line = (
+        f"shadow calls staging answered: {mirrored.answered}/{mirrored.sent}, {mirrored.failed} failed"
+        + (f" ({failures})" if failures else "")
+        + (f"; {mirrored.dropped[NOT_SENT]} not sent, the queue full" if NOT_SENT in mirrored.dropped else "")
+        + f" ({source}; the staging version serving then)"
+    )
+    if share > max_failures:
+        evidence.missing.append(f"{line} (more than {max_failures:.0%} failed)")
+    else:
+        evidence.found.append(line)
+
+
 def _labelled(
     evidence: Evidence, staging: Labelled, production: Labelled, min_labels: int, max_drop: float, source: str
 ) -> None:
@@ -247,6 +321,7 @@ def gather_evidence(
     baselines_url: str,
     min_rows: int,
     min_agreement: float,
+    max_shadow_failures: float = 0.01,
     min_labels: int = 100,
     max_accuracy_drop: float = 0.01,
 ) -> Evidence:
@@ -255,6 +330,8 @@ def gather_evidence(
     if prometheus is not None:
         fields = shadow_agreement_from_prometheus(prometheus, model, production_version, version)
         _shadow(evidence, fields, pair, min_rows, min_agreement, "every gateway pod, last hour, from Prometheus")
+        mirrored = mirrored_from_prometheus(prometheus, model)
+        _answered(evidence, mirrored, max_shadow_failures, "every gateway pod, last hour, from Prometheus")
         staging = labelled_from_prometheus(prometheus, model, "staging", version)
         production = labelled_from_prometheus(prometheus, model, "production", production_version)
         source = f"every gateway pod, last {LABELLED_WINDOW}, from Prometheus"
@@ -263,6 +340,7 @@ def gather_evidence(
         text = read_metrics(metrics)
         fields = shadow_agreement(text, model, production_version, version)
         _shadow(evidence, fields, pair, min_rows, min_agreement, "ONE gateway process's /metrics, not the fleet")
+        _answered(evidence, mirrored_from_metrics(text, model), max_shadow_failures, "ONE gateway process's /metrics")
         staging = labelled_from_metrics(text, model, "staging", version)
         production = labelled_from_metrics(text, model, "production", production_version)
         _labelled(evidence, staging, production, min_labels, max_accuracy_drop, "ONE gateway process's /metrics")

@@ -21,6 +21,7 @@ class PromotionRequest:
     baselines_url: str = "s3://textserve-models/baselines"
     min_shadow_rows: int = 100
     min_agreement: float = 0.9
+    max_shadow_failures: float = 0.01  # share of mirrored calls staging may fail (time out, error, refuse)
     min_labels: int = 100  # users' labelled rows each version needs before their accuracies are compared
     max_accuracy_drop: float = 0.01
     force: bool = False
@@ -50,6 +51,7 @@ def promote(request: PromotionRequest) -> int:
             baselines_url=request.baselines_url,
             min_rows=request.min_shadow_rows,
             min_agreement=request.min_agreement,
+            max_shadow_failures=request.max_shadow_failures,
             min_labels=request.min_labels,
             max_accuracy_drop=request.max_accuracy_drop,
         )

@@ -15,7 +15,12 @@ import httpx
 import pytest
 import yaml
 
-from model_release.evidence import labelled_from_prometheus, shadow_agreement, shadow_agreement_from_prometheus
+from model_release.evidence import (
+    labelled_from_prometheus,
+    mirrored_from_prometheus,
+    shadow_agreement,
+    shadow_agreement_from_prometheus,
+)
 from serving_common.model_dir import read_metadata
 from tests.e2e.conftest import extra_gateway, running_prometheus, wait_until
 
@@ -115,6 +120,10 @@ def test_promote_reads_every_gateways_shadow_agreement_from_prometheus(stack, mo
             assert compared > max(expected.values())  # the fleet's rows, not one pod's
             assert compared <= sum(expected.values())  # never more rows than were compared
             assert 0 <= agreed <= compared
+            # The mirrored calls behind them (one batch per pod after warm-up), all answered by staging.
+            wait_until(lambda: mirrored_from_prometheus(prometheus, "spam-detector").sent >= 2, 60, "mirrored calls")
+            mirrored = mirrored_from_prometheus(prometheus, "spam-detector")
+            assert mirrored.failed == 0 and 2 <= mirrored.answered <= 4, mirrored
 
             overlays = tmp_path / "overlays"
             for env, version in (("staging", staging), ("production", production)):
@@ -148,6 +157,8 @@ def test_promote_reads_every_gateways_shadow_agreement_from_prometheus(stack, mo
             line = next(x for x in promote.stdout.splitlines() if "shadow agreement on label" in x)
             rows = int(re.search(r"\d+/(\d+) = ", line).group(1))
             assert "every gateway pod" in line and rows > max(expected.values()), line
+            line = next(x for x in promote.stdout.splitlines() if "shadow calls staging answered" in x)
+            assert line.startswith("  ok ") and ", 0 failed (every gateway pod, last hour, from Prometheus" in line, line
             # Users' labels of production's verdicts, from both pods; none of staging's: shown, not compared.
             labelled = labelled_from_prometheus(prometheus, "spam-detector", "production", production)
             assert max(COUNTED.values()) < labelled.rows <= sum(expected.values())

@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from api_gateway.shadow import compare
 from baseline_generator.__main__ import main as generate_baseline
 from model_release.__main__ import main
-from model_release.evidence import labelled_from_metrics, shadow_agreement
+from model_release.evidence import labelled_from_metrics, mirrored_from_metrics, shadow_agreement
 from model_release.overlays import Served
 from model_release.store import sync
 from serving_common.model_dir import read_metadata
@@ -223,6 +223,45 @@ def test_users_labels_are_weighed_once_both_versions_have_enough(repo, tmp_path,
     out = capsys.readouterr().out
     assert "  MISSING  users' labels: staging 72.7% accuracy, macro F1" in out
     assert "production 95.0% accuracy" in out and "(staging is more than 1% less accurate)" in out
+
+
+def test_staging_failing_mirrored_calls_is_refused_though_its_answers_agree(repo, tmp_path, model_dir, capsys):
+    """Agreement counts only the calls staging answered: a candidate that times out or errs on a share of
+    production's traffic is refused on that share, whatever it answered."""
+    from api_gateway import metrics as gateway_metrics
+
+    overlays, store, candidate = repo
+    _with_production_store(overlays, store)
+    current = Served.read(overlays, "production").version("spam-detector")
+    baselines = _baseline(tmp_path, model_dir)
+    # This process's own counters, which other tests fed for the same versions: this test starts from none.
+    counters = (gateway_metrics.SHADOW_REQUESTS, gateway_metrics.SHADOW_COMPARISONS, gateway_metrics.FEEDBACK)
+    for counter in counters:
+        counter.clear()
+    calls = gateway_metrics.SHADOW_REQUESTS
+    try:
+        calls.labels("spam-detector", "shadowed", "").inc(3000)
+        calls.labels("spam-detector", "dropped", "queue_full").inc(400)  # never sent: not staging's failure
+        calls.labels("spam-detector", "dropped", "upstream_timeout").inc(40)
+        calls.labels("spam-detector", "dropped", "upstream_failed").inc(10)
+        metrics = _shadow_metrics(tmp_path, current, candidate, rows=3000, agreeing=3000)
+        mirrored = mirrored_from_metrics(metrics.read_text(), "spam-detector")
+        assert (mirrored.answered, mirrored.failed, mirrored.sent) == (3000, 50, 3050)
+        assert main(_promote_args(overlays, metrics, baselines)) == 2  # 1.6 % failed
+        out = capsys.readouterr().out
+        failed = "shadow calls staging answered: 3000/3050, 50 failed (upstream_failed 10, upstream_timeout 40); "
+        assert f"  MISSING  {failed}400 not sent, the queue full" in out and "(more than 1% failed)" in out
+        assert Served.read(overlays, "production").version("spam-detector") == current  # nothing changed
+
+        args = [*_promote_args(overlays, metrics, baselines), "--max-shadow-failures", "0.02"]
+        code = main(args)
+        out = capsys.readouterr().out
+        assert code == 0, out  # the share allowed is the caller's
+        assert f"  ok       {failed}400 not sent, the queue full" in out
+        assert Served.read(overlays, "production").version("spam-detector") == candidate
+    finally:
+        for counter in counters:
+            counter.clear()
 
 
 @pytest.mark.parametrize(
