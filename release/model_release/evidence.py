@@ -75,19 +75,13 @@ def labelled_from_prometheus(prometheus_url: str, model: str, environment: str, 
     """Every gateway pod's labelled rows of the last week, from Prometheus's HTTP API."""
     selector = f'{{model_name="{model}",environment="{environment}",model_version="{version}"}}'
     by = "sum by (predicted, actual)"
-    increased = _series(prometheus_url, f"{by} (increase({FEEDBACK}_total{selector}[{LABELLED_WINDOW}]))")
-    # increase() extrapolates to the window's edges, which for young series can claim more rows than were
-    # labelled: capped by what the live pods' counters hold in all (as the shadow rows are).
-    held = {
-        (m.get("predicted", ""), m.get("actual", "")): v
-        for m, v in _series(prometheus_url, f"{by} ({FEEDBACK}_total{selector})")
-    }
-    counts = {}
-    for labels, value in increased:
-        pair = (labels.get("predicted", ""), labels.get("actual", ""))
-        rows = round(min(value, held.get(pair, value)))
-        if rows > 0:
-            counts[pair] = rows
+    counts = _capped(
+        prometheus_url,
+        f"{by} (increase({FEEDBACK}_total{selector}[{LABELLED_WINDOW}]))",
+        f"{by} ({FEEDBACK}_total{selector})",
+        ("predicted", "actual"),
+    )
+    counts = {pair: rows for pair, rows in counts.items() if rows > 0}
     return Labelled(counts)
 
 
@@ -129,16 +123,13 @@ def mirrored_from_metrics(metrics_text: str, model: str) -> Mirrored:
 def mirrored_from_prometheus(prometheus_url: str, model: str) -> Mirrored:
     """Every gateway pod's mirrored calls of ``model`` over the last hour (the platform's recording rule), from
     Prometheus's HTTP API; capped, like the comparisons, by what the live pods' counters hold."""
-    by = "sum by (outcome, reason)"
-    increased = _series(prometheus_url, f'{by} ({MIRRORED_RULE}{{model_name="{model}"}})')
-    held = {
-        (m.get("outcome", ""), m.get("reason", "")): v
-        for m, v in _series(prometheus_url, f'{by} ({SHADOW_REQUESTS}_total{{model_name="{model}"}})')
-    }
-    counts = {}
-    for labels, value in increased:
-        key = (labels.get("outcome", ""), labels.get("reason", ""))
-        counts[key] = round(min(value, held.get(key, value)))
+    by, selector = "sum by (outcome, reason)", f'{{model_name="{model}"}}'
+    counts = _capped(
+        prometheus_url,
+        f"{by} ({MIRRORED_RULE}{selector})",
+        f"{by} ({SHADOW_REQUESTS}_total{selector})",
+        ("outcome", "reason"),
+    )
     return _mirrored(counts)
 
 
@@ -197,6 +188,21 @@ def _series(prometheus_url: str, query: str) -> list[tuple[dict[str, str], float
     if body.get("status") != "success":
         raise RuntimeError(f"Prometheus refused {query!r}: {body.get('error')}")
     return [(r["metric"], float(r["value"][1])) for r in body["data"]["result"]]
+
+
+def _capped(prometheus_url: str, increased: str, held: str, keys: tuple[str, str]) -> dict[tuple[str, str], int]:
+    """A counter's increase over a window per pair of labels (``keys``), capped by what the live pods' counters
+    hold in all (``held``): increase() extrapolates to the window's edges, which for series younger than the
+    window can claim more than ever happened."""
+
+    def pair(labels: dict[str, str]) -> tuple[str, str]:
+        return labels.get(keys[0], ""), labels.get(keys[1], "")
+
+    ceiling = {pair(labels): value for labels, value in _series(prometheus_url, held)}
+    return {
+        pair(labels): round(min(value, ceiling.get(pair(labels), value)))
+        for labels, value in _series(prometheus_url, increased)
+    }
 
 
 def _query(prometheus_url: str, query: str) -> dict[str, float]:
