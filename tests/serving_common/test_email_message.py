@@ -160,8 +160,12 @@ def test_nesting_past_the_bound_is_422_not_a_crash(levels):
         parse_email(_nested(levels))
     if levels == MAX_MIME_DEPTH + 1:
         assert caught.value.details == {"max_mime_depth": MAX_MIME_DEPTH} and "nested" in caught.value.message
-    else:  # a thousand levels' headers pass the bound on header work first (or the parser's stack gives out)
-        assert caught.value.details in ({"max_mime_depth": MAX_MIME_DEPTH}, {"max_parsed_header_chars": 100_000})
+    else:
+        # Which bound a thousand levels meet first depends on the interpreter's recursion limit: the parser's
+        # stack gives out near 1,000 frames by default, and the part count reaches 1,000 at the same depth once
+        # the limit is raised (torch.compile's inductor raises it to 2,000 in the process that ran it).
+        bounds = ({"max_mime_depth": MAX_MIME_DEPTH}, {"max_parsed_header_chars": 100_000}, {"max_mime_parts": 1_000})
+        assert caught.value.details in bounds
 
 
 # Header values the standard library's parsers take superlinear time or memory on (seconds to minutes, or
