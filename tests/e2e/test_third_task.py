@@ -122,6 +122,7 @@ def test_a_third_task_is_served_logged_mirrored_and_baselined_from_its_own_modul
     from devstack.process import free_port
     from devstack.stack import gateway_process
     from ml_common.classifier import SequenceClassifier
+    from ml_common.onnx_runtime import for_runtime
     from serving_common.baseline import BaselineStore
     from serving_common.inference_log.reader import InferenceLogReader
     from serving_common.pipeline import TextPipeline
@@ -129,7 +130,11 @@ def test_a_third_task_is_served_logged_mirrored_and_baselined_from_its_own_modul
 
     toy = _toy_model(model_dir, tmp_path / MODEL)
     plugin_env = {"TEXTSERVE_TASK_PLUGINS": json.dumps([PLUGIN]), "PYTHONPATH": str(ROOT)}
-    with extra_pair("toy", tmp_path, toy, env=plugin_env) as (_, transformer):
+    # The model server's CPU runtime by name (what ``--runtime auto`` picks on a CPU), so that the verdict it serves
+    # can be recomputed in process by the same runtime below: int8's rounding differs from float32's by more on
+    # some CPUs than others (1.7e-4 in this probability on an AVX2-only EPYC, under 1e-4 on an AVX-512 Xeon).
+    runtime = ("--runtime", "onnx-int8")
+    with extra_pair("toy", tmp_path, toy, predictor_args=runtime, env=plugin_env) as (_, transformer):
         port = free_port()
         gateway = gateway_process(
             "toy-gateway",
@@ -157,10 +162,12 @@ def test_a_third_task_is_served_logged_mirrored_and_baselined_from_its_own_modul
             assert {verdict["label"], verdict["runner_up"]} == set(LABELS)
             assert abs(verdict["margin"] - (2 * verdict["probability"] - 1)) < 1e-6  # two labels
 
-            # The served verdict is the one the shared pipeline gives in process, with the model in process.
+            # The served verdict is the one the shared pipeline gives in process, with the model in process as the
+            # server runs it.
             load_plugins([PLUGIN])
             classifier = SequenceClassifier.load(toy, torch.device("cpu"), torch.float32)
-            local = TextPipeline.from_model_dir(toy).run(classifier.infer, TEXTS[:1]).verdicts[0]
+            served_runtime = for_runtime(classifier, runtime[1], tmp_path / "onnx", threads=1)
+            local = TextPipeline.from_model_dir(toy).run(served_runtime.infer, TEXTS[:1]).verdicts[0]
             assert local.label == verdict["label"] and abs(local.probability - verdict["probability"]) < 1e-4
 
             batch = httpx.post(
