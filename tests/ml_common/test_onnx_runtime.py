@@ -113,6 +113,22 @@ def test_amx_is_read_from_the_kernels_cpu_flags(tmp_path):
     assert cpu_has_amx_bf16(tmp_path / "no-such-file") is False
 
 
+def test_native_bf16_is_avx512_bf16_or_amx_and_not_an_avx2_cpu(tmp_path):
+    """Training's bfloat16 steps and the bench's bfloat16 row: where the CPU does bf16 in hardware, not where
+    PyTorch would emulate it (an AVX2-only EPYC ran the spam default in bfloat16 at 0.1x float32's speed)."""
+    from ml_common.device import has_native_bf16
+
+    cpu = torch.device("cpu")
+    spr, genoa, milan = tmp_path / "spr", tmp_path / "genoa", tmp_path / "milan"
+    spr.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n\n")
+    genoa.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n\n")
+    milan.write_text("processor\t: 0\nflags\t\t: fpu fma avx avx2 sha_ni\n\n")
+    assert has_native_bf16(cpu, spr) is True
+    assert has_native_bf16(cpu, genoa) is True
+    assert has_native_bf16(cpu, milan) is False
+    assert has_native_bf16(cpu, tmp_path / "no-such-file") is False
+
+
 @pytest.mark.slow
 def test_the_compiled_model_matches_eager(model_dirs):
     """torch.compile (the GPU option) here on CPU: the compiled graph gives the eager outputs.

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 
-from ml_common.device import cpu_flags
+from ml_common.device import has_native_bf16
 from serving_common.tokenization import TextEncoder
 
 
@@ -67,12 +67,6 @@ class TrainingConfig:
 # starts from random weights, stayed under-trained (intent confidence too low, spam F1 0.923); at 5e-4
 # pretraining was overwritten (docs/models.md).
 FINE_TUNING = TrainingConfig(epochs=3, learning_rate=1.5e-4, max_train_length=64, balance_classes=False)
-
-
-def has_native_bf16(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def seed_everything(seed: int) -> None:
