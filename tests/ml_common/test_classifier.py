@@ -1,6 +1,6 @@
-"""PyTorch in bfloat16 on the CPU, what ``--runtime torch`` serves on a CPU with AMX (dtype ``auto``): float32's verdicts, and a
-row's numbers that do not depend on the rows batched with it (the property int8 ONNX Runtime runs rows alone
-for)."""
+"""PyTorch in bfloat16 on the CPU, what ``--runtime torch`` serves on a CPU with AMX (dtype ``auto``): float32's
+verdicts, and a row's numbers that do not depend on the rows batched with it (the property int8 ONNX Runtime runs
+rows alone for)."""
 
 from __future__ import annotations
 

@@ -52,14 +52,14 @@ def _label(label: str) -> str:
 
 
 def speed_rows(model_dirs: list[Path], email: str, out: Path, seconds: float, batch_sizes: list[int]) -> list[dict]:
-    rows = []
-    if len(configurations()) < len(CONFIGURATIONS):
+    rows, measured = [], configurations()
+    if len(measured) < len(CONFIGURATIONS):
         print(f"  bfloat16 PyTorch: {NO_NATIVE_BF16}", flush=True)
     for model_dir in model_dirs:
         previous = build_random_model(out / f"previous-{model_dir.name}", model_dir, PREVIOUS_SHAPE)
         before, before_batch, _ = ceiling(previous, email, batch_sizes, seconds, "torch", dtype="float32")
         rows.append(_row(model_dir.name, "previous default (6 layers), float32 PyTorch", before, before_batch, before))
-        for runtime, dtype, label in configurations():
+        for runtime, dtype, label in measured:
             rate, batch, _ = ceiling(model_dir, email, batch_sizes, seconds, runtime, out / "onnx", dtype=dtype)
             rows.append(_row(model_dir.name, f"this default, {_label(label)}", rate, batch, before))
             row = rows[-1]
