@@ -42,6 +42,18 @@ def _html_only() -> bytes:
     return message.as_bytes()
 
 
+def _html_with_hidden_text() -> bytes:
+    """Spam padded with text a reader cannot see, ahead of what it shows: read as its visible text alone."""
+    hidden = "Hello team, the minutes of Tuesday's meeting are attached; lunch is at noon. " * 20
+    message = _headers(EmailMessage())
+    message.set_content(
+        f'<html><body><div style="display:none">{hidden}</div><span style="font-size:0px">{hidden}</span>'
+        f"<p hidden>{hidden}</p><p>{BODY}</p></body></html>",
+        subtype="html",
+    )
+    return message.as_bytes()
+
+
 def _latin1() -> bytes:
     return _headers(MIMEText(BODY, "plain", "latin-1")).as_bytes()
 
@@ -70,6 +82,7 @@ def _through_a_list() -> bytes:
 
 MESSAGES = {
     "html-only": _html_only,
+    "html-with-hidden-text": _html_with_hidden_text,
     "base64": lambda: _encoded("base64"),
     "quoted-printable": lambda: _encoded("quoted-printable"),
     "latin-1": _latin1,

@@ -301,6 +301,52 @@ def test_html_to_text_keeps_block_boundaries():
     assert html_to_text("a &amp; b &lt;c&gt;") == "a & b <c>"
 
 
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        '<div style="display:none">',
+        '<div style="COLOR: black; DISPLAY: none !important">',
+        "<span style='visibility: hidden'>",
+        '<span style="font-size:0">',
+        '<span style="font-size: 0px;">',
+        '<span style="line-height:1;font-size:0.0pt">',
+        '<div style="opacity:0">',
+        "<td style=\"mso-hide:all\">",
+        "<p hidden>",
+    ],
+)
+def test_html_to_text_leaves_out_what_a_reader_cannot_see(hidden):
+    tag = hidden[1:].split()[0].rstrip(">")
+    markup = f"<p>Claim your prize now</p>{hidden}Dear team, the minutes are attached</{tag}><p>Call today</p>"
+    assert html_to_text(markup).split() == ["Claim", "your", "prize", "now", "Call", "today"]
+
+
+@pytest.mark.parametrize(
+    "style", ["font-size:0.5em", "font-size:10px", "opacity:0.8", "display:block", "max-font-size:0", "font-size:"]
+)
+def test_html_to_text_keeps_small_and_faint_text(style):
+    assert html_to_text(f'<span style="{style}">still read</span>') == "still read"
+
+
+def test_a_hidden_elements_end_tag_closes_what_it_left_open_and_stray_end_tags_are_ignored():
+    markup = "</div></span><div style='display:none'><p>hidden<li>also<b>hidden</div>shown<i>too</b></p>"
+    assert html_to_text(markup) == "showntoo"
+    nested = "<div style='display:none'><div>inner</div>still hidden</div>visible"
+    assert html_to_text(nested) == "visible"
+
+
+def test_html_that_is_all_hidden_is_read_whole():
+    """Nothing to classify otherwise: a message a mail client shows blank is read by its hidden text."""
+    assert html_to_text("<div style='display:none'>only <b>this</b></div><script>not()</script>") == "only this"
+
+
+def test_many_unmatched_and_unclosed_tags_read_in_one_pass():
+    # An end tag with no open match is skipped without searching the open elements, so markup built to make
+    # each end tag search them all still parses (quadratic work here would take minutes).
+    markup = "<b>" * 20_000 + "</i>" * 20_000 + "<div style='display:none'>" + "<span>x" * 20_000 + "</div>end"
+    assert html_to_text(markup) == "end"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
 def test_any_bytes_give_a_parse_or_a_client_error(raw):
