@@ -66,8 +66,9 @@ class ObjectStore:
     def create_buckets(self, buckets: tuple[str, ...] = BUCKETS) -> None:
         fs = self.filesystem()
         for bucket in buckets:
-            if not fs.exists(bucket):
-                fs.mkdir(bucket)
+            # Tolerates a bucket made meanwhile: s3fs's makedirs, which the log writers retry with, makes a
+            # missing bucket, so a writer can make one between a check and this call.
+            fs.makedirs(bucket, exist_ok=True)
 
     def stop(self) -> None:
         self.process.stop()
