@@ -122,7 +122,9 @@ def replicas(store, served_version, tmp_path_factory):
     """Two transformer replicas in front of one predictor, serving the version from the store and logging the
     same environment to the same bucket, flushing every second (a cluster's transformer Deployment)."""
     _, mounted = served_version
-    env = {**store.env(), "FEATURE_TRANSFORMER_INFERENCE_LOG_FLUSH_SECONDS": "1"}
+    # One attempt per S3 call (botocore's own retries spend about 28 s on each refused connection): the
+    # writer's own retry, at the next flush, is what the store going away tests.
+    env = {**store.env(), "FEATURE_TRANSFORMER_INFERENCE_LOG_FLUSH_SECONDS": "1", "AWS_MAX_ATTEMPTS": "1"}
     args = ["--inference_log_url", LOG, "--environment", "production"]
     logs = tmp_path_factory.mktemp("replicas")
     with extra_pair("replica-a", logs, mounted, transformer_args=args, env=env) as (predictor, a):
