@@ -25,6 +25,7 @@ from ml_common.mail_corpus import CITATION as SPAMASSASSIN_CITATION
 from ml_common.mail_corpus import load_spamassassin
 from model_training.backbones import DEFAULT_BACKBONE, MINILM_BACKBONE, SCRATCH_BACKBONE, SPAM_BACKBONE, config_for
 from model_training.defaults import ensure_default_models, report
+from model_training.skeleton import check_tail_tokens
 from model_training.spam import DEFAULT_GENERATED_HAM
 from model_training.spam import SERVING_MAX_LENGTH as SPAM_MAX_LENGTH
 from model_training.trainer import FINE_TUNING, TrainingConfig
@@ -48,6 +49,8 @@ def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: Trai
 def _train(args: argparse.Namespace) -> int:
     from model_training.spam import FINE_TUNING_CONFIG, LABELS, SCRATCH_CONFIG, train_spam_model
 
+    config = _config(args, SCRATCH_CONFIG, FINE_TUNING_CONFIG)
+    check_tail_tokens(config, args.max_length)  # before the corpora are read (about 10 s)
     if args.data:
         examples, source = read_labelled_file(args.data, args.text_column, args.label_column), str(args.data)
     elif args.sources == ["sms"]:
@@ -66,7 +69,7 @@ def _train(args: argparse.Namespace) -> int:
         Path(args.out),
         name=args.name,
         backbone=args.backbone,
-        config=_config(args, SCRATCH_CONFIG, FINE_TUNING_CONFIG),
+        config=config,
         dataset_source=source,
         max_length=args.max_length,
         cross_source_encoder=args.cross_source_encoder,

@@ -71,6 +71,16 @@ class TaskSpec(Protocol):
         ...
 
 
+def check_tail_tokens(config: TrainingConfig, max_length: int) -> None:
+    """Refuses a tail longer than half of what the model reads (``ModelMetadata`` would refuse it after training)."""
+    read = min(max_length, config.max_train_length)
+    if config.tail_tokens > read // 2:
+        raise ValueError(
+            f"tail_tokens {config.tail_tokens} is more than half of the {read} tokens the model reads: give a "
+            "smaller --tail-tokens (0 reads the start alone)"
+        )
+
+
 def train_model(
     spec: TaskSpec,
     out_dir: Path,
@@ -83,12 +93,7 @@ def train_model(
     version: str = "auto",
 ) -> ModelMetadata:
     """Train, evaluate and export one model directory for ``spec``'s task."""
-    read = min(spec.max_length, config.max_train_length)
-    if config.tail_tokens > read // 2:  # refused before training, not when the metadata is written after it
-        raise ValueError(
-            f"tail_tokens {config.tail_tokens} is more than half of the {read} tokens the model reads: give a "
-            "smaller --tail-tokens (0 reads the start alone)"
-        )
+    check_tail_tokens(config, spec.max_length)  # refused before training, not when the metadata is written after it
     device = device or resolve_device("auto")
     started = time.perf_counter()
     splits = spec.split(config.seed)
