@@ -54,6 +54,15 @@ def _html_with_hidden_text() -> bytes:
     return message.as_bytes()
 
 
+def _html_behind_an_innocent_plain_version() -> bytes:
+    """A multipart/alternative whose plain version says something else than the HTML a client shows: read as
+    the HTML."""
+    message = _headers(MIMEMultipart("alternative"))
+    message.attach(MIMEText("Hello team, the minutes of Tuesday's meeting are attached; lunch is at noon.", "plain"))
+    message.attach(MIMEText(f"<html><body><p>{BODY}</p></body></html>", "html"))
+    return message.as_bytes()
+
+
 def _latin1() -> bytes:
     return _headers(MIMEText(BODY, "plain", "latin-1")).as_bytes()
 
@@ -83,6 +92,7 @@ def _through_a_list() -> bytes:
 MESSAGES = {
     "html-only": _html_only,
     "html-with-hidden-text": _html_with_hidden_text,
+    "html-behind-an-innocent-plain-version": _html_behind_an_innocent_plain_version,
     "base64": lambda: _encoded("base64"),
     "quoted-printable": lambda: _encoded("quoted-printable"),
     "latin-1": _latin1,

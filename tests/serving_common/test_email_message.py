@@ -119,6 +119,62 @@ def test_alternative_prefers_plain_text_and_attachments_are_skipped():
     assert parsed.attachments == 2
 
 
+NEWSLETTER = "<h1>July news</h1><p>Our summer release ships faster builds, new dashboards and fixes.</p>"
+STUB = "Your mail program cannot show this newsletter. View it online at http://example.com/news/july"
+
+
+def _alternative(plain: str, html: str) -> bytes:
+    alternative = _headers(MIMEMultipart("alternative"))
+    alternative.attach(MIMEText(plain, "plain"))
+    alternative.attach(MIMEText(html, "html"))
+    return alternative.as_bytes()
+
+
+@pytest.mark.parametrize(
+    ("plain", "html", "shown"),
+    [
+        # A "view it in HTML" stub: the newsletter a reader sees is the HTML.
+        (STUB, NEWSLETTER, "Our summer release ships faster builds"),
+        # A plain version that says something else than the HTML a client shows (spam behind an innocent one).
+        ("Are we still on for lunch on Friday?", "<p>WINNER! Claim your free prize now at prize.example</p>", "WINNER"),
+    ],
+)
+def test_a_plain_version_that_does_not_say_what_the_html_shows_gives_way_to_it(plain, html, shown):
+    parsed = parse_email(_alternative(plain, html))
+    assert parsed.body_type == "text/html" and shown in parsed.body and plain not in parsed.body
+
+
+def test_a_plain_version_that_says_what_the_html_shows_is_read():
+    plain = "JULY NEWS\n\nOur summer release ships faster builds, new dashboards and fixes.\n"
+    parsed = parse_email(_alternative(plain, NEWSLETTER))
+    assert parsed.body_type == "text/plain" and parsed.body.strip() == plain.strip()
+
+
+def test_an_html_version_without_words_leaves_the_plain_one():
+    parsed = parse_email(_alternative(STUB, '<a href="http://example.com"><img src="cid:banner"></a>'))
+    assert parsed.body_type == "text/plain" and parsed.body.strip() == STUB
+
+
+def test_html_in_a_related_part_of_the_alternative_is_its_html_version():
+    related = MIMEMultipart("related")
+    related.attach(MIMEText(NEWSLETTER, "html"))
+    related.attach(MIMEApplication(b"\x89PNG", Name="banner.png"))
+    alternative = _headers(MIMEMultipart("alternative"))
+    alternative.attach(MIMEText(STUB, "plain"))
+    alternative.attach(related)
+    parsed = parse_email(alternative.as_bytes())
+    assert parsed.body_type == "text/html" and "summer release" in parsed.body
+
+
+def test_plain_and_html_parts_that_are_not_versions_of_one_another_read_the_plain_one():
+    """In multipart/mixed a client shows every part, the plain body first: the plain part is read."""
+    mixed = _headers(MIMEMultipart("mixed"))
+    mixed.attach(MIMEText(STUB, "plain"))
+    mixed.attach(MIMEText(NEWSLETTER, "html"))
+    parsed = parse_email(mixed.as_bytes())
+    assert parsed.body_type == "text/plain" and parsed.body.strip() == STUB
+
+
 def _forwarded(body: str) -> MIMEMessage:
     inner = EmailMessage()
     inner["From"] = "prizes@example.net"
