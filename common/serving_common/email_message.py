@@ -263,9 +263,7 @@ def _first_text(parts: list[_TextPart]) -> tuple[str, str]:
         for candidate in parts:
             if candidate.part.get_content_subtype() != kind:
                 continue
-            text = _decode(candidate.part)
-            if kind == "html":
-                text = html_to_text(text)
+            text = _text_of(candidate.part)
             if not text.strip():
                 continue
             if kind == "plain" and candidate.alternative is not None:
@@ -280,10 +278,16 @@ def _html_version(parts: list[_TextPart], alternative: Message) -> str:
     """The text of the first non-blank ``text/html`` part of ``alternative`` ("" when it has none)."""
     for candidate in parts:
         if candidate.alternative is alternative and candidate.part.get_content_subtype() == "html":
-            text = html_to_text(_decode(candidate.part))
+            text = _text_of(candidate.part)
             if text.strip():
                 return text
     return ""
+
+
+def _text_of(part: Message) -> str:
+    """A text part's text as a reader sees it: decoded, and an HTML part turned into text."""
+    text = _decode(part)
+    return html_to_text(text) if part.get_content_subtype() == "html" else text
 
 
 # Words of three letters or more (any script), as the two versions of a message are compared by.
