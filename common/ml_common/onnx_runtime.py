@@ -17,7 +17,9 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -182,13 +184,30 @@ def _quantized(path: Path) -> Path:
             source = Path(own) / path.name
             os.link(path, source)
             quantized = Path(own) / target.name
-            quantize_dynamic(
-                str(source),
-                str(quantized),
-                weight_type=QuantType.QInt8,
-                op_types_to_quantize=["MatMul"],
-                per_channel=True,
-            )
+            with _quiet_quantizer():
+                quantize_dynamic(
+                    str(source),
+                    str(quantized),
+                    weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["MatMul"],
+                    per_channel=True,
+                )
             quantized.rename(target)
         log.info("quantized %s to int8 in %.1f s", path.name, time.perf_counter() - started)
     return target
+
+
+@contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """ONNX Runtime's quantizer reports every tensor it leaves alone at INFO through the root logger (dozens of
+    lines a model, in every server's log at start-up): below WARNING, its records are dropped while it runs."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or f"onnxruntime{os.sep}quantization" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)

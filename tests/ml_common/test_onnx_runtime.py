@@ -3,6 +3,9 @@ embeddings, for any batch shape, and served the same way by the predictor."""
 
 from __future__ import annotations
 
+import logging
+import os
+
 import numpy as np
 import onnx
 import pytest
@@ -155,3 +158,16 @@ def test_a_compiled_model_is_warmed_up_at_every_serving_shape(model_dirs):
     classifier._run = lambda ids, mask: (seen.append(tuple(ids.shape)), run(ids, mask))[1]
     classifier.warm_up(8)
     assert sorted(seen) == [(1, 16), (1, 128), (2, 16), (2, 128), (8, 16), (8, 128)]
+
+
+def test_quantizing_leaves_the_quantizers_info_lines_out_of_the_log(pair, tmp_path, caplog):
+    """ONNX Runtime's quantizer logs each tensor it leaves alone at INFO on the root logger: a server's log at
+    start-up keeps its own line about quantizing and none of those, and the root logger is as it was after."""
+    torch_model, _ = pair
+    filters = list(logging.getLogger().filters)
+    with caplog.at_level(logging.INFO):
+        OnnxClassifier.export(torch_model, tmp_path, int8=True)
+    quantizer = [r for r in caplog.records if f"onnxruntime{os.sep}quantization" in r.pathname]
+    assert not [r for r in quantizer if r.levelno < logging.WARNING]
+    assert any(r.name == "ml_common.onnx_runtime" and "to int8" in r.getMessage() for r in caplog.records)
+    assert logging.getLogger().filters == filters
