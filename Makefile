@@ -2,6 +2,7 @@
 #   make install   create .venv with every serving component, training and test tools
 #   make run       the whole platform on localhost (gateway :8080, staging + production pairs)
 #                  OBJECT_STORE=1: serving from and logging to object storage (a local S3 server), as in a cluster
+#                  RSPAMD=1: with Rspamd in front, asking textserve about every message (integrations/rspamd)
 #   make test      unit + end-to-end tests (installs what it needs first)
 #   make models    train the default models into ./models (skips those already built)
 #   make traffic   send 300 held-out SMS and e-mails through the running gateway (TRAFFIC_ARGS="--kind shifted")
@@ -46,11 +47,12 @@ $(DRIFT_STAMP): pyproject.toml
 install: $(STAMP) $(DRIFT_STAMP)
 
 # From Debian: Prometheus and promtool for the monitoring checks (tests run a real Prometheus), hey and wrk for
-# the soak test and the benchmark, Chromium for the offline /docs test (tests/e2e/test_api_docs.py).
+# the soak test and the benchmark, Chromium for the offline /docs test (tests/e2e/test_api_docs.py), Rspamd for
+# the mail-filter integration (integrations/rspamd, tests/e2e/test_rspamd.py, make run RSPAMD=1).
 tools:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v hey >/dev/null && command -v wrk >/dev/null \
-	  && command -v chromium >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk chromium >/dev/null; }
+	  && command -v chromium >/dev/null && command -v rspamd >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk chromium rspamd >/dev/null; }
 	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifest checks"; exit 1; }
 
 models: $(STAMP)
@@ -58,9 +60,11 @@ models: $(STAMP)
 
 # OBJECT_STORE=1: models, inference log and baselines in object storage, as in a cluster (a local S3-compatible
 # server on :9000; OBJECT_STORE=http://host:port for another, with the AWS_* credentials of the environment).
+# RSPAMD=1: Rspamd (make tools installs it) on :11333 in front, asking textserve about every message it checks.
 OBJECT_STORE ?=
+RSPAMD ?=
 run: $(STAMP)
-	$(BIN)/python -m devstack run --models-dir models $(if $(filter 1,$(OBJECT_STORE)),--object-store,$(if $(OBJECT_STORE),--object-store $(OBJECT_STORE)))
+	$(BIN)/python -m devstack run --models-dir models $(if $(filter 1,$(OBJECT_STORE)),--object-store,$(if $(OBJECT_STORE),--object-store $(OBJECT_STORE))) $(if $(filter 1,$(RSPAMD)),--rspamd)
 
 # The drift detector's own tests run in its environment (real alibi-detect); confcutdir keeps the
 # serving environment's conftest out of it.

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from devstack.object_store import ObjectStore
+from devstack.rspamd import Rspamd
 from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
 
 MODELS_BUCKET = "s3://textserve-models"
@@ -73,6 +74,11 @@ textserve is up: gateway {gateway}
   API docs: {gateway}/docs      Logs: {logs}/      Ctrl-C stops everything.
 """
 
+RSPAMD_PORT = 11333  # Rspamd's own defaults: its scanning worker (where rspamc looks), its controller next
+RSPAMD_BANNER = """  Rspamd {url} with textserve's module (production's spam detector; TEXTSERVE_SPAM, TEXTSERVE_HAM):
+  rspamc -h {url_host} symbols message.eml     web interface {ui}      log {logs}
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -105,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         "copied out as KServe's storage initializer does, the inference log in s3://textserve-inference-log. "
         "Alone: a local S3-compatible server (moto) on :9000; with an endpoint URL: that store, with the AWS_* "
         "credentials of the environment",
+    )
+    run.add_argument(
+        "--rspamd",
+        action="store_true",
+        help="also run Rspamd (Debian's package) on 127.0.0.1:11333 with textserve's module (integrations/rspamd) "
+        "asking production's spam detector about every message it checks: what a mail platform runs",
     )
     run.add_argument(
         "--shadow-share",
@@ -159,15 +171,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.object_store is not None:
         print(object_store_banner(store, args.object_store), flush=True)
+    rspamd = None
+    if args.rspamd:
+        rspamd = Rspamd(stack.gateway_url, Path("var/rspamd"), port=RSPAMD_PORT, controller_port=RSPAMD_PORT + 1)
+        rspamd.start()
+        where = {"url": rspamd.url, "url_host": rspamd.url.removeprefix("http://"), "ui": rspamd.controller_url}
+        print(RSPAMD_BANNER.format(**where, logs=rspamd.process.log_path), flush=True)
     try:
         while not stopping.wait(1.0):
-            dead = [name for name, proc in stack.processes.items() if not proc.running]
+            processes = {**stack.processes, **({"rspamd": rspamd.process} if rspamd is not None else {})}
+            dead = [name for name, proc in processes.items() if not proc.running]
             if dead:
                 print(f"stopping: {', '.join(dead)} exited unexpectedly", file=sys.stderr)
                 return 1
         return 0
     finally:
         print("stopping every process...", flush=True)
+        if rspamd is not None:
+            rspamd.stop()
         stack.stop()
         if store is not None:
             store.stop()
