@@ -111,7 +111,7 @@ promote: $(STAMP)
 # ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]); docs/ built as a
 # site with --strict (every link and anchor checked), into a scratch directory.
 lint: $(STAMP)
-	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release tests
+	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release integrations tests
 	$(BIN)/mypy
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir $$site; status=$$?; rm -rf $$site; exit $$status
 

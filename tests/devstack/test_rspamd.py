@@ -20,6 +20,8 @@ def test_a_relative_directory_is_given_to_rspamd_as_absolute_paths(tmp_path, mon
     assert (conf / "rspamd.conf.local").read_text() == (INTEGRATION / "rspamd.conf.local").read_text()
     options = (conf / "local.d/textserve.conf").read_text().splitlines()
     assert options == ['url = "http://127.0.0.1:8080";', 'environment = "production";', "timeout = 1.5;"]
+    # Rspamd's result as a header of the delivered message: where textserve_learn.py finds the request id.
+    assert (conf / "local.d/milter_headers.conf").read_text() == "extended_spam_headers = true;\n"
     assert 'bind_socket = "127.0.0.1:11999";' in (conf / "override.d/worker-normal.inc").read_text()
     assert 'bind_socket = "127.0.0.1:11998";' in (conf / "override.d/worker-controller.inc").read_text()
     assert server.url == "http://127.0.0.1:11999" and server.controller_url == "http://127.0.0.1:11998"

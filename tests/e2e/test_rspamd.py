@@ -5,7 +5,10 @@ other rules."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from email.message import EmailMessage
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -13,7 +16,7 @@ from email.mime.multipart import MIMEMultipart
 import httpx
 import pytest
 
-from devstack.rspamd import Rspamd
+from devstack.rspamd import INTEGRATION, Rspamd
 
 pytestmark = pytest.mark.e2e
 
@@ -115,6 +118,28 @@ def test_spam_is_textserve_spam_scored_by_its_probability_and_its_request_id_tak
     )
     assert feedback.status_code == 200, feedback.text
     assert feedback.json()["matched"] is True and feedback.json()["predicted"] == "spam"
+
+
+def _learn(stack, label: str, message: bytes) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, str(INTEGRATION / "textserve_learn.py"), label, "--url", stack.gateway_url]
+    return subprocess.run(command, input=message, capture_output=True, timeout=60, check=False)
+
+
+def test_moving_a_message_out_of_junk_sends_its_label_by_the_request_id_rspamd_added(rspamd, stack):
+    """What Dovecot's IMAPSieve pipes a moved message to: the delivered message carries Rspamd's X-Spamd-Result
+    (milter_headers, extended_spam_headers), and the label reaches the prediction by its request id."""
+    answer = _check(rspamd, SPAM)
+    added = answer["milter"]["add_headers"]["X-Spamd-Result"]["value"]
+    assert answer["milter"]["remove_headers"]["X-Spamd-Result"] == 0  # a sender's own header is removed, all of them
+    delivered = f"X-Spamd-Result: {added}\r\n".encode() + SPAM
+    learned = _learn(stack, "ham", delivered)
+    assert learned.returncode == 0, learned.stderr
+    taken = json.loads(learned.stdout)
+    assert taken["request_id"] == _options(answer["symbols"]["TEXTSERVE_SPAM"])["request_id"]
+    assert taken["matched"] is True and taken["predicted"] == "spam" and taken["environment"] == "production"
+    # A message textserve never answered (no textserve symbol in its header, or no header): nothing is sent.
+    unscanned = _learn(stack, "spam", SPAM)
+    assert unscanned.returncode == 1 and unscanned.stdout == b""
 
 
 def test_ham_is_textserve_ham_with_a_negative_score(rspamd, api):
