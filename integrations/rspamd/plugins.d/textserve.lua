@@ -109,27 +109,18 @@ local id = rspamd_config:register_symbol({
   callback = textserve_check,
   augmentations = { string.format('timeout=%f', settings.timeout) },
 })
-rspamd_config:register_symbol({
-  name = settings.spam_symbol,
-  type = 'virtual',
-  parent = id,
-  score = settings.spam_score,
-  group = N,
-  description = 'textserve says spam (score times the spam probability)',
-})
-rspamd_config:register_symbol({
-  name = settings.ham_symbol,
-  type = 'virtual',
-  parent = id,
-  score = settings.ham_score,
-  group = N,
-  description = 'textserve says ham (score times the ham probability)',
-})
-rspamd_config:register_symbol({
-  name = settings.fail_symbol,
-  type = 'virtual',
-  parent = id,
-  score = 0.0,
-  group = N,
-  description = 'textserve gave no verdict (unreachable, timed out or refused the message)',
-})
+local verdicts = {
+  { settings.spam_symbol, settings.spam_score, 'textserve says spam (score times the spam probability)' },
+  { settings.ham_symbol, settings.ham_score, 'textserve says ham (score times the ham probability)' },
+  { settings.fail_symbol, 0.0, 'textserve gave no verdict (unreachable, timed out or refused the message)' },
+}
+for _, verdict in ipairs(verdicts) do
+  rspamd_config:register_symbol({
+    name = verdict[1],
+    type = 'virtual',
+    parent = id,
+    score = verdict[2],
+    group = N,
+    description = verdict[3],
+  })
+end
