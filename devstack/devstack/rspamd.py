@@ -65,7 +65,7 @@ class Rspamd:
             "worker-proxy.inc": f'bind_socket = "127.0.0.1:{proxy_port}";\n',
             # To the process's output (ManagedProcess keeps it in the log directory).
             "logging.inc": 'type = "console";\nlevel = "info";\n',
-            # No regular-expression database compiled at start (half a minute of CPU): PCRE runs the same rules.
+            # No regular-expression database compiled by a helper process at start: PCRE runs the same rules.
             "options.inc": "disable_hyperscan = true;\n",
         }
         for name, text in overrides.items():
@@ -73,7 +73,7 @@ class Rspamd:
         argv = [binary, "--no-fork", "-c", str(SYSTEM_CONFIG)]
         for var, path in {"LOCAL_CONFDIR": conf, "DBDIR": "db", "RUNDIR": "run", "LOGDIR": "log"}.items():
             argv += ["--var", f"{var}={work_dir / path}"]
-        if os.geteuid() == 0:  # Rspamd refuses to run its workers as root unless told to
+        if os.geteuid() == 0:  # "cannot run rspamd workers as root user" without these
             argv += ["--insecure", "-u", "root", "-g", "root"]
         self.process = ManagedProcess("rspamd", argv, log_dir=work_dir, echo=echo, ready_url=f"{self.url}/ping")
 
