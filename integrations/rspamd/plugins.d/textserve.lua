@@ -53,7 +53,8 @@ end
 local function textserve_check(task)
   local size = task:get_size()
   if size > settings.max_size then
-    lua_util.debugm(N, task, 'not sent: %s bytes, over max_size %s', size, settings.max_size)
+    -- As Rspamd's own scanners skip a message over their max_size: logged, no symbol.
+    rspamd_logger.infox(task, '%s: not sent: %s bytes, over max_size %s', N, size, settings.max_size)
     return
   end
 
