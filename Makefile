@@ -14,7 +14,8 @@
 #   make promote   MODEL=spam-detector [VERSION=...] [PROMETHEUS=http://prometheus:9090] [FORCE=1]
 #                  (evidence from Prometheus, every gateway pod; METRICS=http://gateway/metrics: one process)
 #                  point production's overlay at the version staging serves, refusing without evidence
-#   make lint      ruff over every package, mypy (strict) over the serving packages, mkdocs --strict; make test runs it first
+#   make lint      ruff over every package, mypy (strict) over the serving packages, luacheck over the Rspamd module,
+#                  mkdocs --strict; make test runs it first
 #   make images    build every container image (needs a Docker engine)
 #   make lock      refresh constraints.txt, the pinned versions the images install
 
@@ -48,11 +49,11 @@ install: $(STAMP) $(DRIFT_STAMP)
 
 # From Debian: Prometheus and promtool for the monitoring checks (tests run a real Prometheus), hey and wrk for
 # the soak test and the benchmark, Chromium for the offline /docs test (tests/e2e/test_api_docs.py), Rspamd for
-# the mail-filter integration (integrations/rspamd, tests/e2e/test_rspamd.py, make run RSPAMD=1).
+# the mail-filter integration (integrations/rspamd, tests/e2e/test_rspamd.py, make run RSPAMD=1), luacheck for its module.
 tools:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v hey >/dev/null && command -v wrk >/dev/null \
-	  && command -v chromium >/dev/null && command -v rspamd >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk chromium rspamd >/dev/null; }
+	  && command -v chromium >/dev/null && command -v rspamd >/dev/null && command -v luacheck >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk chromium rspamd lua-check >/dev/null; }
 	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifest checks"; exit 1; }
 
 models: $(STAMP)
@@ -108,11 +109,14 @@ promote: $(STAMP)
 	$(BIN)/python -m model_release promote --model $(MODEL) $(if $(VERSION),--version $(VERSION)) \
 	  $(if $(PROMETHEUS),--prometheus $(PROMETHEUS)) $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
 
-# ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]); docs/ built as a
-# site with --strict (every link and anchor checked), into a scratch directory.
-lint: $(STAMP)
+# ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]) and the mail-host
+# script; luacheck over the Rspamd module; docs/ built as a site with --strict (every link and anchor checked),
+# into a scratch directory.
+lint: $(STAMP) tools
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release integrations tests
 	$(BIN)/mypy
+	$(BIN)/mypy --strict integrations/rspamd/textserve_learn.py
+	luacheck --no-color --globals rspamd_config -- integrations/rspamd/plugins.d/textserve.lua
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir $$site; status=$$?; rm -rf $$site; exit $$status
 
 REGISTRY ?= ghcr.io/textserve
