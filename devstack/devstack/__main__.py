@@ -177,10 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         rspamd.start()
         where = {"url": rspamd.url, "url_host": rspamd.url.removeprefix("http://"), "ui": rspamd.controller_url}
         print(RSPAMD_BANNER.format(**where, logs=rspamd.process.log_path), flush=True)
+    watched = {**stack.processes, **({"rspamd": rspamd.process} if rspamd is not None else {})}
     try:
         while not stopping.wait(1.0):
-            processes = {**stack.processes, **({"rspamd": rspamd.process} if rspamd is not None else {})}
-            dead = [name for name, proc in processes.items() if not proc.running]
+            dead = [name for name, proc in watched.items() if not proc.running]
             if dead:
                 print(f"stopping: {', '.join(dead)} exited unexpectedly", file=sys.stderr)
                 return 1
