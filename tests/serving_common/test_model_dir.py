@@ -13,7 +13,7 @@ def test_trained_model_directory_honours_the_contract(model_dir):
     assert metadata.architecture == "DebertaV2ForSequenceClassification"
     assert metadata.labels == ["ham", "spam"] and metadata.positive_label == "spam"
     assert 0 < metadata.threshold < 1
-    assert metadata.version.startswith("v1-")
+    assert metadata.version.startswith("v2-")
 
 
 @pytest.mark.parametrize("missing", ["metadata.json", "config.json", "model.safetensors", "tokenizer.json"])

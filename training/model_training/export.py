@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -21,11 +22,28 @@ from serving_common.model_dir import (
     write_json,
 )
 
+# The metadata that decides what a model answers: not its name, its version, or when and from what it was built.
+ANSWER_FIELDS = (
+    "task",
+    "architecture",
+    "labels",
+    "max_length",
+    "tail_tokens",
+    "decision_threshold",
+    "positive_label",
+    "heads",
+)
 
-def content_version(weights: Path) -> str:
-    """Same weights, same version: the version is derived from the weights' bytes."""
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    return f"v1-{digest[:12]}"
+
+def content_version(weights: Path, metadata: ModelMetadata) -> str:
+    """Same answers, same version: a digest of the weights' bytes and of the metadata that turns their logits
+    into a verdict, so a threshold chosen anew for the same weights is a new version (the model store refuses
+    to overwrite a version, and drift baselines and promotion evidence are kept per version). ``v2-``: until
+    2026-12-06 the digest was of the weights alone (``v1-``)."""
+    digest = hashlib.sha256(weights.read_bytes())
+    answers = metadata.model_dump(mode="json", include=set(ANSWER_FIELDS))
+    digest.update(json.dumps(answers, sort_keys=True, separators=(",", ":")).encode())
+    return f"v2-{digest.hexdigest()[:12]}"
 
 
 def export_model_dir(
@@ -57,7 +75,7 @@ def export_model_dir(
     hf_tokenizer.save_pretrained(staging)
     if not (staging / TOKENIZER_FILE).is_file():
         tokenizer.save(str(staging / TOKENIZER_FILE))
-    version = metadata.version if metadata.version != "auto" else content_version(staging / WEIGHTS_FILE)
+    version = metadata.version if metadata.version != "auto" else content_version(staging / WEIGHTS_FILE, metadata)
     metadata = metadata.model_copy(update={"version": version})
     write_json(staging / METADATA_FILE, metadata.model_dump(mode="json"))
     write_json(staging / METRICS_FILE, {**metrics, "model_version": version})

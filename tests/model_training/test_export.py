@@ -1,0 +1,33 @@
+from model_training.export import content_version
+from serving_common.model_dir import ModelMetadata
+
+META = ModelMetadata(
+    name="spam-detector",
+    version="auto",
+    task="spam",
+    architecture="DebertaV2ForSequenceClassification",
+    labels=["ham", "spam"],
+    positive_label="spam",
+    decision_threshold=0.5,
+)
+
+
+def test_the_version_changes_with_what_decides_an_answer(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x00" * 64)
+    version = content_version(weights, META)
+    assert version.startswith("v2-") and len(version) == 15
+    assert content_version(weights, META.model_copy(update={"decision_threshold": 0.306})) != version
+    assert content_version(weights, META.model_copy(update={"tail_tokens": 32})) != version
+    weights.write_bytes(b"\x00" * 63 + b"\x01")
+    assert content_version(weights, META) != version
+
+
+def test_the_version_ignores_what_does_not(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x00" * 64)
+    built_again = META.model_copy(update={"created_at": "2026-12-06T00:00:00+00:00", "extra": {"backbone": "x"}})
+    assert content_version(weights, built_again) == content_version(weights, META)
+    assert content_version(weights, META.model_copy(update={"version": "v9-whatever"})) == content_version(
+        weights, META
+    )
