@@ -200,10 +200,14 @@ def _quantized(path: Path) -> Path:
 @contextmanager
 def _quiet_quantizer() -> Iterator[None]:
     """ONNX Runtime's quantizer reports every tensor it leaves alone at INFO through the root logger (dozens of
-    lines a model, in every server's log at start-up): below WARNING, its records are dropped while it runs."""
+    lines a model, in every server's log at start-up), and warns that the graph was not pre-processed (its
+    shape inference and BERT fusions: measured, no faster here, docs/benchmarks.md): while it runs, those
+    records are dropped; any other warning it gives is kept."""
 
     def keep(record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or f"onnxruntime{os.sep}quantization" not in record.pathname
+        if f"onnxruntime{os.sep}quantization" not in record.pathname:
+            return True
+        return record.levelno >= logging.WARNING and not record.getMessage().startswith("Please consider")
 
     root = logging.getLogger()
     root.addFilter(keep)
