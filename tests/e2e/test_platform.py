@@ -26,6 +26,10 @@ def _version(model_dir) -> str:
     return json.loads((model_dir / "metadata.json").read_text())["version"]
 
 
+def _threshold(model_dir) -> float:
+    return json.loads((model_dir / "metadata.json").read_text())["decision_threshold"]
+
+
 def test_readiness_before_and_after_the_models_load(stack, api):
     status, body = stack.ready_before_load
     assert status == 503 and body["ready"] is False
@@ -277,3 +281,5 @@ def test_models_lists_what_each_environment_serves(api, model_dirs, intent_model
         assert served["intent-classifier"]["version"] == _version(intent_model_dir)
         assert all(m["ready"] for m in served.values())
         assert served["intent-classifier"]["task"] == "intent"
+        assert served["spam-detector"]["decision_threshold"] == _threshold(model_dirs[env])
+        assert served["intent-classifier"]["decision_threshold"] is None

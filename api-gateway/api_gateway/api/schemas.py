@@ -295,6 +295,12 @@ class ServedModel(BaseModel):
     name: str
     version: str | None = Field(description="None when the service could not be asked.")
     task: str | None
+    decision_threshold: float | None = Field(
+        default=None,
+        description="The probability of the positive label at and above which `prediction` is that label (chosen "
+        "on validation data; a client may apply its own cut to the probability). None for a model without one, or "
+        "when the service could not be asked.",
+    )
     ready: bool
     url: str
 

@@ -26,6 +26,7 @@ async def list_models(clients: ClientsDep) -> ModelsOut:
                 name=client.model_name,
                 version=info.version if info else None,
                 task=info.task if info else None,
+                decision_threshold=info.decision_threshold if info else None,
                 ready=is_ready,
                 url=client.base_url,
             )
