@@ -30,7 +30,7 @@ import urllib.request
 from email.parser import BytesHeaderParser
 from email.policy import default
 
-# TEXTSERVE_SPAM(4.97)[p=0.9943,version=v1-3b304f4afdf1,request_id=129cbedadb73494b918eb496d8b38068]
+# TEXTSERVE_SPAM(4.97)[p=0.9943,version=v2-b3838b2f4c8d,request_id=129cbedadb73494b918eb496d8b38068]
 VERDICT = re.compile(r"TEXTSERVE_(?:SPAM|HAM)\([^)]*\)\[([^\]]*)\]")
 
 

@@ -86,24 +86,27 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, *, resamples: int =
     predicted = scores[None, :] >= candidates[:, None]
     tp = (predicted & y_true).sum(axis=1)
     errors = (predicted != y_true).sum(axis=1)  # false positives + false negatives
-    f1 = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + errors, 1), 0.0)
+    f1 = _f1(tp, errors)
     best = int(f1.argmax())
     tp_b, errors_b = tp[best], errors[best]
     one_more_error = min(  # one more false positive, or one more false negative (the larger drop)
         2 * tp_b / (2 * tp_b + errors_b + 1), 2 * (tp_b - 1) / max(2 * (tp_b - 1) + errors_b + 1, 1)
     )
-    margin = max(f1[best] - one_more_error, _f1_standard_error(y_true, scores >= candidates[best], resamples, seed))
+    margin = max(f1[best] - one_more_error, _f1_standard_error(y_true, predicted[best], resamples, seed))
     within = np.flatnonzero(f1 >= f1[best] - margin - 1e-12)
     return float(candidates[within[np.argmin(np.abs(candidates[within] - 0.5))]])
+
+
+def _f1(tp: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """F1 from true positives and errors (false positives + false negatives): 2TP / (2TP + FP + FN)."""
+    return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + errors, 1), 0.0)
 
 
 def _f1_standard_error(y_true: np.ndarray, predicted: np.ndarray, resamples: int, seed: int) -> float:
     """The standard deviation of F1 over bootstrap resamples of the texts (fixed seed: reproducible)."""
     rows = np.random.default_rng(seed).integers(0, len(y_true), size=(resamples, len(y_true)))
     truth, called = y_true[rows], predicted[rows]
-    tp = (truth & called).sum(axis=1)
-    errors = (truth != called).sum(axis=1)
-    return float(np.std(np.where(tp > 0, 2 * tp / np.maximum(2 * tp + errors, 1), 0.0)))
+    return float(np.std(_f1((truth & called).sum(axis=1), (truth != called).sum(axis=1))))
 
 
 def tfidf_baselines(
