@@ -38,26 +38,34 @@ def _balanced_subset(n_per_label: int) -> list:
     return spam + ham
 
 
-def build_tiny_model(out: Path, seed: int) -> Path:
+def build_tiny_model(out: Path, seed: int, ngram_blend_weight: float = 0.0) -> Path:
     torch.set_num_threads(2)
-    config = TrainingConfig(**{**TINY_CONFIG.__dict__, "seed": seed})
+    config = TrainingConfig(**{**TINY_CONFIG.__dict__, "seed": seed, "ngram_blend_weight": ngram_blend_weight})
     train_spam_model(_balanced_subset(200), out, backbone=SCRATCH_BACKBONE, config=config)
     return out
 
 
 @pytest.fixture(scope="session")
 def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two small spam models: staging and production serve different versions, as they may in real life."""
+    """Two small spam models: staging and production serve different versions, as they may in real life.
+    Production's blends a character n-gram model into its verdicts, as the default does; staging's reads its
+    encoder alone."""
     root = tmp_path_factory.mktemp("models")
     return {
         "staging": build_tiny_model(root / "staging" / "spam-detector", seed=1),
-        "production": build_tiny_model(root / "production" / "spam-detector", seed=2),
+        "production": build_tiny_model(root / "production" / "spam-detector", seed=2, ngram_blend_weight=0.5),
     }
 
 
 @pytest.fixture(scope="session")
 def model_dir(model_dirs: dict[str, Path]) -> Path:
     return model_dirs["staging"]
+
+
+@pytest.fixture(scope="session")
+def blended_model_dir(model_dirs: dict[str, Path]) -> Path:
+    """A spam model whose verdicts blend a character n-gram model with the encoder (``ngram_weight``)."""
+    return model_dirs["production"]
 
 
 def build_tiny_intent_model(out: Path, per_intent: int = 40) -> Path:

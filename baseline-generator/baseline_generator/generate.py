@@ -20,7 +20,6 @@ from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES
 from serving_common.inference_log.records import extra_columns, to_table
 from serving_common.pipeline import TextPipeline
-from serving_common.tokenization import TextEncoder
 
 HISTOGRAM_BINS = 20
 
@@ -36,7 +35,7 @@ def run_reference(
 ) -> pa.Table:
     """Rows exactly as the feature transformer would log them for these texts (one pipeline for both)."""
     metadata = classifier.metadata
-    pipeline = TextPipeline(metadata, TextEncoder.for_model(model_dir, metadata))
+    pipeline = TextPipeline.from_model_dir(model_dir)
     parts = [
         pipeline.rows(
             pipeline.run(classifier.infer, texts[start : start + batch_size], batch_size=batch_size),

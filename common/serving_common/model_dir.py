@@ -7,6 +7,7 @@ into ``/mnt/models`` is everything needed to serve it::
     config.json         the Hugging Face model config
     model.safetensors   the weights
     tokenizer.json      a fast tokenizer (no sentencepiece/protobuf needed at serving time)
+    char_ngrams.npz     a character n-gram model blended into the verdict (only with ``ngram_weight``)
     metrics.json        held-out evaluation (written by training; optional for serving)
     README.md           the model card (optional for serving)
 
@@ -30,6 +31,7 @@ WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.json"
 MODEL_CARD_FILE = "README.md"
+NGRAMS_FILE = "char_ngrams.npz"
 
 REQUIRED_FILES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
 
@@ -64,6 +66,13 @@ class ModelMetadata(BaseModel):
     decision_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     positive_label: str | None = None
     heads: list[HeadSpec] = Field(default_factory=list)
+    ngram_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="the share of the character n-gram model's log-odds (char_ngrams.npz) in the positive "
+        "label's log-odds, the encoder's the rest; 0 reads the encoder alone",
+    )
     created_at: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
@@ -73,6 +82,8 @@ class ModelMetadata(BaseModel):
             raise ValueError(f"positive_label {self.positive_label!r} is not one of labels {self.labels}")
         if self.tail_tokens > self.max_length // 2:
             raise ValueError(f"tail_tokens {self.tail_tokens} is more than half of max_length {self.max_length}")
+        if self.ngram_weight and (self.positive_label is None or len(self.labels) != 2 or self.heads):
+            raise ValueError("ngram_weight needs a model of two labels, one of them the positive_label, and no heads")
         return self
 
     @property
@@ -120,6 +131,8 @@ def validate_model_dir(model_dir: str | Path, required: tuple[str, ...] = REQUIR
         if path.stat().st_size == 0:
             raise ModelDirectoryError(str(path), "file is empty")
     metadata = read_metadata(root)
+    if metadata.ngram_weight and not (root / NGRAMS_FILE).is_file():
+        raise ModelDirectoryError(str(root / NGRAMS_FILE), f"file is missing (ngram_weight is {metadata.ngram_weight})")
     if CONFIG_FILE in required:
         _read_json(root / CONFIG_FILE)
     if TOKENIZER_FILE in required:

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from serving_common.char_ngrams import CharNgramModel, blended_log_odds
+from serving_common.errors import ModelDirectoryError
 from serving_common.features import compose_email_text, extract_features
 from serving_common.inference_log.records import LogRows
-from serving_common.model_dir import ModelMetadata, read_metadata
+from serving_common.model_dir import NGRAMS_FILE, ModelMetadata, read_metadata
 from serving_common.tasks import AnyTask, task_of
 from serving_common.tokenization import EncodedBatch, TextEncoder
 
@@ -28,11 +30,13 @@ Infer = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 
 @dataclass(frozen=True)
 class Prepared:
-    """Texts as the model reads them, their features and their token tensors."""
+    """Texts as the model reads them, their features and their token tensors, and the character n-gram
+    model's log-odds when the model blends them in (``ngram_weight``)."""
 
     texts: list[str]
     features: list[dict[str, float]]
     batch: EncodedBatch
+    ngram_logits: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -60,15 +64,26 @@ class Scored:
 class TextPipeline:
     """One model's texts-to-rows path: compose and normalise, features, tokens, the task's verdicts, rows."""
 
-    def __init__(self, metadata: ModelMetadata, encoder: TextEncoder) -> None:
+    def __init__(self, metadata: ModelMetadata, encoder: TextEncoder, ngrams: CharNgramModel | None = None) -> None:
+        if bool(metadata.ngram_weight) != (ngrams is not None):
+            raise ValueError(f"ngram_weight is {metadata.ngram_weight}: a character n-gram model goes with it, or none")
         self.metadata = metadata
         self.task: AnyTask = task_of(metadata)
         self.encoder = encoder
+        self.ngrams = ngrams
 
     @classmethod
     def from_model_dir(cls, model_dir: str | Path) -> TextPipeline:
+        """ModelDirectoryError naming the file that cannot be read."""
         metadata = read_metadata(model_dir)
-        return cls(metadata, TextEncoder.for_model(model_dir, metadata))
+        ngrams = None
+        if metadata.ngram_weight:
+            path = Path(model_dir) / NGRAMS_FILE
+            try:
+                ngrams = CharNgramModel.load(path)
+            except ValueError as exc:
+                raise ModelDirectoryError(str(path), str(exc)) from None
+        return cls(metadata, TextEncoder.for_model(model_dir, metadata), ngrams)
 
     def prepare(self, bodies: Sequence[str], subjects: Sequence[str | None] | None = None) -> Prepared:
         """ValueError naming the first text that is empty once normalised."""
@@ -77,7 +92,8 @@ class TextPipeline:
         for i, text in enumerate(texts):
             if not text:
                 raise ValueError(f"text {i} is empty once normalised")
-        return Prepared(texts, [extract_features(t) for t in texts], self.encoder.encode(texts))
+        ngram_logits = self.ngrams.logits(texts) if self.ngrams is not None else None
+        return Prepared(texts, [extract_features(t) for t in texts], self.encoder.encode(texts), ngram_logits)
 
     def score(self, prepared: Prepared, logits: np.ndarray, embeddings: np.ndarray | None = None) -> Scored:
         """ValueError when the logits do not fit the texts or the model's heads."""
@@ -85,8 +101,19 @@ class TextPipeline:
             raise ValueError(f"{logits.shape[0]} rows of logits for {len(prepared.texts)} texts")
         if embeddings is not None and embeddings.shape[0] != len(prepared.texts):
             embeddings = None
+        if prepared.ngram_logits is not None:
+            logits = self.blend(logits, prepared.ngram_logits)
         verdicts = self.task.verdicts(logits, self.metadata)
         return Scored(prepared.texts, prepared.features, prepared.batch.truncated, verdicts, embeddings)
+
+    def blend(self, logits: np.ndarray, ngram_logits: np.ndarray) -> np.ndarray:
+        """Two-label logits whose positive-label log-odds are ``ngram_weight`` of the n-gram model's and the
+        rest the encoder's (the softmax of the result is the sigmoid of that blend)."""
+        positive = self.metadata.labels.index(str(self.metadata.positive_label))
+        encoder = logits[:, positive] - logits[:, 1 - positive]
+        blended = np.zeros((len(logits), 2), dtype=np.float64)
+        blended[:, positive] = blended_log_odds(encoder, ngram_logits, self.metadata.ngram_weight)
+        return blended
 
     def run(self, infer: Infer, bodies: Sequence[str], *, batch_size: int = 64) -> Scored:
         """Texts through a model in process, ``batch_size`` at a time."""

@@ -15,8 +15,8 @@ from feature_transformer.transformer import TextTransformer
 from serving_common.inference_log.writer import InferenceLogWriter, WriterHooks
 from serving_common.kserve_server import Component, build_parser, on_off, serve, served_names, worker_app
 from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, ModelMetadata, validate_model_dir
+from serving_common.pipeline import TextPipeline
 from serving_common.settings import load_settings
-from serving_common.tokenization import TextEncoder
 
 log = logging.getLogger("feature_transformer")
 
@@ -63,7 +63,7 @@ def settings_from(argv: list[str] | None) -> TransformerSettings:
 
 def build(settings: TransformerSettings) -> Component:
     """The transformer component: its models, the inference log's writer and what stops them."""
-    # The transformer needs only the tokenizer and metadata, not the weights.
+    # The transformer needs only the tokenizer and metadata (and a blended n-gram model), not the weights.
     metadatas = [validate_model_dir(d, required=(METADATA_FILE, TOKENIZER_FILE)) for d in settings.model_dirs]
     writer = inference_log_writer(settings)
     models: list[tuple[BaseKServeModel, ModelMetadata]] = []
@@ -71,8 +71,7 @@ def build(settings: TransformerSettings) -> Component:
     for model_dir, metadata, name in zip(
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
-        encoder = TextEncoder.for_model(model_dir, metadata)
-        transformer = TextTransformer(name, metadata, encoder, settings, writer)
+        transformer = TextTransformer(name, TextPipeline.from_model_dir(model_dir), settings, writer)
         transformers.append(transformer)
         models.append((transformer, metadata))
         log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, settings.predictor_host)

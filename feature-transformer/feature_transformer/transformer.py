@@ -19,11 +19,9 @@ from feature_transformer.settings import TransformerSettings
 from serving_common.errors import InferenceFailed, InvalidInput
 from serving_common.http_errors import validation_failed
 from serving_common.inference_log.writer import InferenceLogWriter
-from serving_common.model_dir import ModelMetadata
 from serving_common.pipeline import Prepared, TextPipeline
 from serving_common.request_context import SHADOW_HEADER
 from serving_common.schemas import TaskResponse, TransformerRequest
-from serving_common.tokenization import TextEncoder
 from serving_common.v2_binary import Message
 
 LOGITS, EMBEDDING = "logits", "embedding"  # the predictor's v2 outputs
@@ -48,14 +46,13 @@ class TextTransformer(Model):
     def __init__(
         self,
         name: str,
-        metadata: ModelMetadata,
-        encoder: TextEncoder,
+        pipeline: TextPipeline,
         settings: TransformerSettings,
         inference_log: InferenceLogWriter | None = None,
     ):
         super().__init__(name)
-        self.metadata = metadata
-        self.pipeline = TextPipeline(metadata, encoder)
+        self.metadata = pipeline.metadata
+        self.pipeline = pipeline
         self.settings = settings
         self._predictor: PredictorClient | None = None
         self.inference_log = inference_log

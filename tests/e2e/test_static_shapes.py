@@ -1,6 +1,7 @@
 """A model server started with static shapes and pipelined passes (a GPU's defaults, here on the CPU without
 graphs): its flags reach it, and the feature transformer in front of it answers every text with the numbers
-the shared pipeline gives with the model in process."""
+the shared pipeline gives with the model in process. The model blends a character n-gram model into its
+verdicts, as the spam default does, so the transformer's blend is checked against the pipeline's too."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ async def _concurrently(url: str) -> list[httpx.Response]:
         )
 
 
-def test_static_shapes_and_pipelined_passes_serve_what_the_model_gives_in_process(model_dir, tmp_path_factory):
+def test_static_shapes_and_pipelined_passes_serve_what_the_model_gives_in_process(blended_model_dir, tmp_path_factory):
+    model_dir = blended_model_dir
     flags = ["--runtime", "torch", "--dtype", "float32", "--static_shapes", "on", "--pipeline_depth", "2"]
     flags += ["--max_batch_size", "8"]  # float32: compared to the digit with the model in process below
     # Batches wait up to 200 ms to fill, so the concurrent calls share passes however fast the tiny model

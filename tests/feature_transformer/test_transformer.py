@@ -5,6 +5,7 @@ from feature_transformer.settings import TransformerSettings
 from feature_transformer.transformer import TextTransformer
 from serving_common.errors import InvalidInput
 from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
+from serving_common.pipeline import TextPipeline
 from serving_common.postprocess import confidence_level, softmax
 from serving_common.settings import load_settings
 from serving_common.tasks import SPAM
@@ -16,7 +17,7 @@ from serving_common.v2_binary import Message, Tensor
 def transformer(model_dir):
     metadata = validate_model_dir(model_dir)
     encoder = TextEncoder.from_file(model_dir / TOKENIZER_FILE, 512)
-    return TextTransformer("spam-detector", metadata, encoder, TransformerSettings())
+    return TextTransformer("spam-detector", TextPipeline(metadata, encoder), TransformerSettings())
 
 
 def test_softmax_rows_sum_to_one():

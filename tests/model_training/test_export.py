@@ -31,3 +31,13 @@ def test_the_version_ignores_what_does_not(tmp_path):
     assert content_version(weights, META.model_copy(update={"version": "v9-whatever"})) == content_version(
         weights, META
     )
+
+
+def test_the_version_follows_a_blended_ngram_model(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x00" * 64)
+    blended = META.model_copy(update={"ngram_weight": 0.5})
+    version = content_version(weights, blended, {"char_ngrams.npz": b"\x01"})
+    assert version != content_version(weights, META, {"char_ngrams.npz": b"\x01"})
+    assert version != content_version(weights, blended, {"char_ngrams.npz": b"\x02"})
+    assert version == content_version(weights, blended, {"char_ngrams.npz": b"\x01"})

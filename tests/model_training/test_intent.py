@@ -10,6 +10,7 @@ from ml_common.classifier import SequenceClassifier
 from ml_common.datasets import read_intent_prompts
 from model_training.intent_data import INTENTS, generate
 from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
+from serving_common.pipeline import TextPipeline
 from serving_common.postprocess import complexity_level
 from serving_common.tasks import INTENT
 from serving_common.tokenization import TextEncoder
@@ -78,7 +79,7 @@ def test_transformer_answers_intent_shape(intent_model_dir):
 
     metadata = validate_model_dir(intent_model_dir)
     encoder = TextEncoder.from_file(intent_model_dir / TOKENIZER_FILE, 512)
-    transformer = TextTransformer("intent-classifier", metadata, encoder, TransformerSettings())
+    transformer = TextTransformer("intent-classifier", TextPipeline(metadata, encoder), TransformerSettings())
     transformer.preprocess({"instances": [{"text": "Plan a three-day trip to Lisbon"}]}, {})
     logits = np.zeros((1, 11), dtype=np.float32)
     logits[0, INTENTS.index("task_planning")] = 5.0

@@ -24,3 +24,17 @@ def test_soft_targets_mix_the_label_with_the_teacher():
     targets = soft_targets(labels, teacher, weight=0.5).numpy()
     assert targets[:, 1] == pytest.approx([0.1, 0.95, 0.55]) and targets.sum(axis=1) == pytest.approx(1.0)
     assert soft_targets(labels, teacher, weight=0.0).numpy()[:, 1] == pytest.approx(labels)
+
+
+def test_the_served_form_scores_as_the_fitted_logistic_regression():
+    from model_training.ngram import fit_char_ngram_model, logistic_regression, ngram_features
+
+    texts = [f"see you at the pub at {h}, bring the dog" for h in range(20)]
+    texts += [f"WIN a FREE prize! call 0800{n:04d} now" for n in range(20)]
+    labels = np.array([0] * 20 + [1] * 20)
+    held_out = ["free prize for the dog", "pub at 9?", "Çall NOW to WIN", "zzz"]
+    features = ngram_features()
+    reference = logistic_regression(3).fit(features.fit_transform(texts), labels)
+    served = fit_char_ngram_model(texts, labels, seed=3)
+    assert served.logits(held_out) == pytest.approx(reference.decision_function(features.transform(held_out)), abs=1e-9)
+    assert len(served.ngrams) == len(features.vocabulary_)

@@ -47,3 +47,16 @@ def test_invalid_metadata_says_which_field(model_dir, tmp_path):
 def test_nonexistent_directory(tmp_path):
     with pytest.raises(ModelDirectoryError, match="does not exist"):
         validate_model_dir(tmp_path / "nope")
+
+
+def test_a_blended_ngram_model_is_part_of_the_contract(blended_model_dir, tmp_path):
+    assert validate_model_dir(blended_model_dir).ngram_weight == 0.5
+    broken = tmp_path / "m"
+    shutil.copytree(blended_model_dir, broken)
+    (broken / "char_ngrams.npz").unlink()
+    with pytest.raises(ModelDirectoryError, match=r"char_ngrams\.npz: file is missing \(ngram_weight is 0\.5\)"):
+        validate_model_dir(broken, required=("metadata.json",))
+    meta = json.loads((broken / "metadata.json").read_text())
+    (broken / "metadata.json").write_text(json.dumps({**meta, "positive_label": None}))
+    with pytest.raises(ModelDirectoryError, match="ngram_weight needs a model of two labels"):
+        read_metadata(broken)

@@ -61,3 +61,41 @@ def test_rows_are_the_inference_logs_in_the_tasks_schema(pipeline):
     assert first["model_name"] == pipeline.metadata.name and first["request_id"] == "r0"
     assert first["label"] == scored.verdicts[0].label and first["embedding_projection"] == "rp-x"
     assert first["char_count"] == scored.features[0]["char_count"] and first["text_hash"] is None
+
+
+def test_a_blended_model_weighs_its_ngram_log_odds_into_the_verdict(blended_model_dir):
+    from serving_common.char_ngrams import CharNgramModel, blended_log_odds
+    from serving_common.model_dir import NGRAMS_FILE
+    from serving_common.postprocess import sigmoid
+
+    pipeline = TextPipeline.from_model_dir(blended_model_dir)
+    weight = pipeline.metadata.ngram_weight
+    assert weight == 0.5 and pipeline.ngrams is not None
+    prepared = pipeline.prepare(TEXTS)
+    ngram = CharNgramModel.load(blended_model_dir / NGRAMS_FILE).logits(prepared.texts)
+    assert prepared.ngram_logits == pytest.approx(ngram)
+    logits, _ = _infer(prepared.batch.input_ids, prepared.batch.attention_mask)
+    verdicts = pipeline.score(prepared, logits).verdicts
+    expected = sigmoid(blended_log_odds(logits[:, 1] - logits[:, 0], ngram, weight))
+    assert [v.spam_probability for v in verdicts] == pytest.approx(expected.tolist())
+    assert [v.label for v in verdicts] == ["spam" if p >= pipeline.metadata.threshold else "ham" for p in expected]
+
+
+def test_an_ngram_model_goes_with_its_weight_and_a_broken_one_is_named(blended_model_dir, model_dir, tmp_path):
+    import shutil
+
+    from serving_common.errors import ModelDirectoryError
+    from serving_common.model_dir import NGRAMS_FILE
+    from serving_common.tokenization import TextEncoder
+
+    blended = TextPipeline.from_model_dir(blended_model_dir)
+    with pytest.raises(ValueError, match=r"ngram_weight is 0\.5"):
+        TextPipeline(blended.metadata, blended.encoder)
+    plain = TextPipeline.from_model_dir(model_dir)
+    with pytest.raises(ValueError, match=r"ngram_weight is 0\.0"):
+        TextPipeline(plain.metadata, TextEncoder.for_model(model_dir, plain.metadata), blended.ngrams)
+    broken = tmp_path / "m"
+    shutil.copytree(blended_model_dir, broken)
+    (broken / NGRAMS_FILE).write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ModelDirectoryError, match=r"char_ngrams\.npz: not a character n-gram model"):
+        TextPipeline.from_model_dir(broken)

@@ -40,7 +40,16 @@ LEARNING_RATE_HELP = (
 
 def _config(args: argparse.Namespace, scratch: TrainingConfig, fine_tuning: TrainingConfig) -> TrainingConfig:
     """The backbone's default settings for the task (``config_for``), with the flags that were given."""
-    flags = ("epochs", "batch_size", "seed", "vocab_size", "learning_rate", "ngram_teacher_weight", "tail_tokens")
+    flags = (
+        "epochs",
+        "batch_size",
+        "seed",
+        "vocab_size",
+        "learning_rate",
+        "ngram_teacher_weight",
+        "ngram_blend_weight",
+        "tail_tokens",
+    )
     given = {f: getattr(args, f, None) for f in flags}
     defaults = config_for(args.backbone, scratch, fine_tuning)
     return replace(defaults, **{f: v for f, v in given.items() if v is not None})
@@ -166,8 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         "--ngram-teacher-weight",
         type=float,
         default=None,
-        help="share of a cross-fitted character n-gram model's probability in the training targets "
-        "(default: 0.5 fine-tuning a pretrained backbone, 0 from scratch)",
+        help="share of a cross-fitted character n-gram model's probability in the training targets (default 0)",
+    )
+    train.add_argument(
+        "--ngram-blend-weight",
+        type=float,
+        default=None,
+        help="share of a character n-gram model's log-odds in the served verdict, the encoder's the rest "
+        "(default: 0.5 fine-tuning a pretrained backbone, 0 from scratch; 0 serves the encoder alone)",
     )
     train.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke tests)")
     intent = sub.add_parser("train-intent", help="train the intent classifier from the project's prompt dataset")

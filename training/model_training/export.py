@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -32,15 +33,19 @@ ANSWER_FIELDS = (
     "decision_threshold",
     "positive_label",
     "heads",
+    "ngram_weight",
 )
 
 
-def content_version(weights: Path, metadata: ModelMetadata) -> str:
-    """Same answers, same version: a digest of the weights' bytes and of the metadata that turns their logits
-    into a verdict, so a threshold chosen anew for the same weights is a new version (the model store refuses
-    to overwrite a version, and drift baselines and promotion evidence are kept per version). ``v2-``: until
-    2026-12-06 the digest was of the weights alone (``v1-``)."""
+def content_version(weights: Path, metadata: ModelMetadata, files: Mapping[str, bytes] | None = None) -> str:
+    """Same answers, same version: a digest of the weights' bytes, of the other files that score (a blended
+    n-gram model) and of the metadata that turns their logits into a verdict, so a threshold chosen anew for
+    the same weights is a new version (the model store refuses to overwrite a version, and drift baselines
+    and promotion evidence are kept per version). ``v2-``: until 2026-12-06 the digest was of the weights
+    alone (``v1-``)."""
     digest = hashlib.sha256(weights.read_bytes())
+    for name in sorted(files or {}):
+        digest.update(name.encode() + b"\0" + (files or {})[name])
     answers = metadata.model_dump(mode="json", include=set(ANSWER_FIELDS))
     digest.update(json.dumps(answers, sort_keys=True, separators=(",", ":")).encode())
     return f"v2-{digest.hexdigest()[:12]}"
@@ -53,6 +58,8 @@ def export_model_dir(
     metadata: ModelMetadata,
     metrics: dict,
     model_card: str,
+    *,
+    files: Mapping[str, bytes] | None = None,
 ) -> ModelMetadata:
     """Write weights, config, tokenizer, metadata, metrics and card; return the final metadata.
 
@@ -75,7 +82,11 @@ def export_model_dir(
     hf_tokenizer.save_pretrained(staging)
     if not (staging / TOKENIZER_FILE).is_file():
         tokenizer.save(str(staging / TOKENIZER_FILE))
-    version = metadata.version if metadata.version != "auto" else content_version(staging / WEIGHTS_FILE, metadata)
+    for name, content in (files or {}).items():
+        (staging / name).write_bytes(content)
+    version = (
+        metadata.version if metadata.version != "auto" else content_version(staging / WEIGHTS_FILE, metadata, files)
+    )
     metadata = metadata.model_copy(update={"version": version})
     write_json(staging / METADATA_FILE, metadata.model_dump(mode="json"))
     write_json(staging / METRICS_FILE, {**metrics, "model_version": version})

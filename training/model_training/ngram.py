@@ -1,8 +1,10 @@
-"""The character n-gram model: the cheap baseline a user would otherwise pick, and the spam model's teacher.
+"""The character n-gram model: the cheap baseline a user would otherwise pick, half of the spam default's
+verdict, and a teacher the spam model can be distilled towards.
 
-One definition of its features and its logistic regression, used by the baselines in ``evaluation`` and by
-``cross_fitted_probabilities``, which gives every training text the probability of a model that did not
-see it (what the spam detector is distilled towards, ``soft_targets``).
+One definition of its features and its logistic regression, used by the baselines in ``evaluation``, by
+``fit_char_ngram_model`` (the model blended into the spam verdict, in the form serving scores it:
+``serving_common.char_ngrams``) and by ``cross_fitted_probabilities``, which gives every training text the
+probability of a model that did not see it (``soft_targets``).
 """
 
 from __future__ import annotations
@@ -13,26 +15,27 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from serving_common.char_ngrams import CharNgramModel, analyze
+
 FOLDS = 5
-# The n-gram model reads the first 4,000 characters of a text (an SMS is all of it; an e-mail's subject and
-# the start of its body, some 1,000 tokens, twice what the encoder reads): the whole of a long e-mail
-# multiplies the fitting time for no gain measured (docs/models.md).
-MAX_CHARS = 4000
-
-
-def _lower_head(text: str) -> str:
-    return text[:MAX_CHARS].lower()
 
 
 def ngram_features() -> TfidfVectorizer:
-    """Character 2-5-grams within word boundaries, sublinear term frequency, over the first ``MAX_CHARS``."""
-    return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, preprocessor=_lower_head
-    )
+    """Character 2-5-grams within word boundaries of a text's lower-cased head (``serving_common.char_ngrams``,
+    which serving scores with), sublinear term frequency, n-grams seen in two texts at least."""
+    return TfidfVectorizer(analyzer=analyze, sublinear_tf=True, min_df=2)
 
 
 def logistic_regression(seed: int) -> LogisticRegression:
     return LogisticRegression(C=20.0, max_iter=2000, random_state=seed)
+
+
+def fit_char_ngram_model(texts: list[str], labels: np.ndarray, seed: int) -> CharNgramModel:
+    """The n-gram logistic regression fitted on ``texts``, in the form serving scores it."""
+    features = ngram_features()
+    model = logistic_regression(seed).fit(features.fit_transform(texts), labels)
+    ngrams = sorted(features.vocabulary_, key=features.vocabulary_.__getitem__)
+    return CharNgramModel(tuple(ngrams), features.idf_, model.coef_[0].copy(), float(model.intercept_[0]))
 
 
 def cross_fitted_probabilities(texts: list[str], labels: np.ndarray, seed: int, folds: int = FOLDS) -> np.ndarray:

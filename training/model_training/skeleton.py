@@ -44,6 +44,7 @@ class Fitted:
     history: TrainingHistory
     metadata_fields: dict[str, Any] = field(default_factory=dict)  # e.g. decision_threshold, heads
     state: Any = None  # what the task's own evaluation needs from its fit (e.g. the spam threshold)
+    files: dict[str, bytes] = field(default_factory=dict)  # more files of the model directory, by name
 
 
 class TaskSpec(Protocol):
@@ -134,4 +135,4 @@ def train_model(
         },
     }
     card = CARDS.get_template(spec.card).render(name=name, m=metrics, **spec.card_helpers())
-    return export_model_dir(out_dir, bb.model, bb.tokenizer, metadata, metrics, card)
+    return export_model_dir(out_dir, bb.model, bb.tokenizer, metadata, metrics, card, files=fitted.files)

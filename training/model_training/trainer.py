@@ -54,6 +54,10 @@ class TrainingConfig:
     # Spam only: the training targets mix the label with this weight of a character n-gram model's
     # probability, cross-fitted so that the n-gram model never saw the text (``ngram.soft_targets``).
     ngram_teacher_weight: float = 0.0
+    # Spam only: the served verdict's log-odds are this share of a character n-gram logistic regression's
+    # (fitted on the training split, ``serving_common.char_ngrams``) and the rest the encoder's; the decision
+    # threshold is chosen on the blend. 0 serves the encoder alone.
+    ngram_blend_weight: float = 0.0
     # Forward and backward passes in bfloat16 (weights and optimizer stay float32) where the processor has
     # native bfloat16 arithmetic (AVX512-BF16 or AMX on CPU, Ampere and later on GPU): 1.6-1.8x faster
     # training steps on the 2-core VM. Elsewhere, and when off, float32 throughout. The spam default uses it;

@@ -129,7 +129,8 @@ def quality(model_dir: Path, onnx_dir: Path) -> dict | None:
 
 
 def build_random_model(out: Path, template: Path, shape: str) -> Path:
-    """A model directory shaped like ``shape`` with random weights, reusing the template's tokenizer."""
+    """A model directory shaped like ``shape`` with random weights, reusing the template's tokenizer; its
+    verdicts are the encoder's alone (no n-gram model blended in)."""
     from model_training.backbones import random_model_of_shape
 
     out.mkdir(parents=True, exist_ok=True)
@@ -141,6 +142,7 @@ def build_random_model(out: Path, template: Path, shape: str) -> Path:
     meta = metadata.model_dump(mode="json") | {
         "version": f"random-{shape}",
         "architecture": "DebertaV2ForSequenceClassification",
+        "ngram_weight": 0.0,
     }
     (out / "metadata.json").write_text(json.dumps(meta, indent=2))
     return out
