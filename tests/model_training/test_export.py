@@ -1,4 +1,4 @@
-from model_training.export import content_version
+from model_training.export import ANSWER_FIELDS, content_version
 from serving_common.model_dir import ModelMetadata
 
 META = ModelMetadata(
@@ -31,6 +31,18 @@ def test_the_version_ignores_what_does_not(tmp_path):
     assert content_version(weights, META.model_copy(update={"version": "v9-whatever"})) == content_version(
         weights, META
     )
+
+
+def test_a_model_that_blends_nothing_keeps_the_version_it_had_before_the_field(tmp_path):
+    import hashlib
+    import json
+
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x00" * 64)
+    before = META.model_dump(mode="json", include=set(ANSWER_FIELDS) - {"ngram_weight"})
+    digest = hashlib.sha256(weights.read_bytes())
+    digest.update(json.dumps(before, sort_keys=True, separators=(",", ":")).encode())
+    assert content_version(weights, META) == f"v2-{digest.hexdigest()[:12]}"
 
 
 def test_the_version_follows_a_blended_ngram_model(tmp_path):

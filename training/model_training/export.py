@@ -35,6 +35,9 @@ ANSWER_FIELDS = (
     "heads",
     "ngram_weight",
 )
+# Answer fields added after the first v2 versions, with the value that changes nothing: in the digest only when
+# set otherwise, so a model that does not use them keeps the version it had.
+LATER_FIELDS: dict[str, object] = {"ngram_weight": 0.0}
 
 
 def content_version(weights: Path, metadata: ModelMetadata, files: Mapping[str, bytes] | None = None) -> str:
@@ -47,6 +50,7 @@ def content_version(weights: Path, metadata: ModelMetadata, files: Mapping[str, 
     for name in sorted(files or {}):
         digest.update(name.encode() + b"\0" + (files or {})[name])
     answers = metadata.model_dump(mode="json", include=set(ANSWER_FIELDS))
+    answers = {k: v for k, v in answers.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     digest.update(json.dumps(answers, sort_keys=True, separators=(",", ":")).encode())
     return f"v2-{digest.hexdigest()[:12]}"
 
