@@ -149,7 +149,7 @@ class PredictOut(SpamVerdict, ServedBy):
                     "email_id": "msg-001",
                     "environment": "staging",
                     "model_name": "spam-detector",
-                    "model_version": "v2-b3838b2f4c8d",
+                    "model_version": "v2-a59c0a1a7452",
                     "request_id": "6f1c...",
                     "latency_ms": 12.4,
                 }
