@@ -3,13 +3,20 @@ its inputs (the served path runs it around a real predictor in tests/e2e)."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
+from serving_common.char_ngrams import CharNgramModel, blended_log_odds
 from serving_common.embedding import EMBEDDING_DIM
+from serving_common.errors import ModelDirectoryError
 from serving_common.features import compose_email_text, extract_features
 from serving_common.inference_log.records import schema_for, to_table
+from serving_common.model_dir import NGRAMS_FILE
 from serving_common.pipeline import TextPipeline
+from serving_common.postprocess import sigmoid
+from serving_common.tokenization import TextEncoder
 
 TEXTS = ["WINNER!! call 09061701461 now", "lunch tomorrow?", "ok", "FREE entry, text WIN to 80086", "see you"]
 
@@ -64,10 +71,6 @@ def test_rows_are_the_inference_logs_in_the_tasks_schema(pipeline):
 
 
 def test_a_blended_model_weighs_its_ngram_log_odds_into_the_verdict(blended_model_dir):
-    from serving_common.char_ngrams import CharNgramModel, blended_log_odds
-    from serving_common.model_dir import NGRAMS_FILE
-    from serving_common.postprocess import sigmoid
-
     pipeline = TextPipeline.from_model_dir(blended_model_dir)
     weight = pipeline.metadata.ngram_weight
     assert weight == 0.5 and pipeline.ngrams is not None
@@ -82,12 +85,6 @@ def test_a_blended_model_weighs_its_ngram_log_odds_into_the_verdict(blended_mode
 
 
 def test_an_ngram_model_goes_with_its_weight_and_a_broken_one_is_named(blended_model_dir, model_dir, tmp_path):
-    import shutil
-
-    from serving_common.errors import ModelDirectoryError
-    from serving_common.model_dir import NGRAMS_FILE
-    from serving_common.tokenization import TextEncoder
-
     blended = TextPipeline.from_model_dir(blended_model_dir)
     with pytest.raises(ValueError, match=r"ngram_weight is 0\.5"):
         TextPipeline(blended.metadata, blended.encoder)

@@ -46,9 +46,10 @@ def content_version(weights: Path, metadata: ModelMetadata, files: Mapping[str, 
     the same weights is a new version (the model store refuses to overwrite a version, and drift baselines
     and promotion evidence are kept per version). ``v2-``: until 2026-12-06 the digest was of the weights
     alone (``v1-``)."""
+    files = files or {}
     digest = hashlib.sha256(weights.read_bytes())
-    for name in sorted(files or {}):
-        digest.update(name.encode() + b"\0" + (files or {})[name])
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name])
     answers = metadata.model_dump(mode="json", include=set(ANSWER_FIELDS))
     answers = {k: v for k, v in answers.items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     digest.update(json.dumps(answers, sort_keys=True, separators=(",", ":")).encode())
