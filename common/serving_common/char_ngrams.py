@@ -75,6 +75,24 @@ def blended_log_odds(encoder: np.ndarray, ngrams: np.ndarray, weight: float) -> 
     return (1.0 - weight) * np.asarray(encoder, dtype=np.float64) + weight * np.asarray(ngrams, dtype=np.float64)
 
 
+def blended_logits(logits: np.ndarray, positive: int, ngrams: np.ndarray, weight: float) -> np.ndarray:
+    """A two-label model's logits with the n-gram model blended in: the positive label's log-odds become
+    :func:`blended_log_odds` of the encoder's and the n-gram model's (the softmax is the sigmoid of that)."""
+    encoder = logits[:, positive] - logits[:, 1 - positive]
+    blended = np.zeros((len(logits), 2), dtype=np.float64)
+    blended[:, positive] = blended_log_odds(encoder, ngrams, weight)
+    return blended
+
+
+def _pack(places: Sequence[np.ndarray], bits: int) -> np.ndarray:
+    """Integer keys of n-grams from their characters' places in the alphabet, one array per position (0 past
+    an n-gram's end): ``bits`` bits a character, the first character lowest."""
+    key = np.zeros(len(places[0]), dtype=np.uint64)
+    for k, place in enumerate(places):
+        key |= place << np.uint64(bits * k)
+    return key
+
+
 @dataclass(frozen=True)
 class CharNgramModel:
     """A fitted linear model over TF-IDF character n-grams: its vocabulary, inverse document frequencies,
@@ -95,13 +113,13 @@ class CharNgramModel:
         places = np.zeros(max((ord(c) for c in alphabet), default=0) + 2, dtype=np.uint64)
         places[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1, dtype=np.uint64)
         bits = max(len(alphabet).bit_length(), 1)
-        keys = np.array([self._key([int(places[ord(c)]) for c in g], bits) for g in self.ngrams], dtype=np.uint64)
+        width = NGRAM_RANGE[1]
+        codes = np.array(self.ngrams, dtype=f"<U{width}").view(np.uint32).reshape(len(self.ngrams), width)
+        inside = np.arange(width) < np.char.str_len(np.array(self.ngrams, dtype=f"<U{width}"))[:, None]
+        place = np.where(inside, places[np.minimum(codes, len(places) - 1)], np.uint64(0))
+        keys = _pack([place[:, k] for k in range(width)], bits)
         order = np.argsort(keys, kind="stable")
         object.__setattr__(self, "_lookup", (places, bits, keys[order], order))
-
-    @staticmethod
-    def _key(places: Sequence[int], bits: int) -> int:
-        return sum(place << (bits * k) for k, place in enumerate(places))
 
     def columns(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The model's columns of the n-grams ``text`` holds that it knows, and how often each occurs."""
@@ -112,10 +130,7 @@ class CharNgramModel:
         keys = []
         for n, starts in _starts(codes == _SPACE):
             starts = starts[unknown[starts + n] == unknown[starts]]
-            key = np.zeros(len(starts), dtype=np.uint64)
-            for k in range(n):
-                key |= place[starts + k] << np.uint64(bits * k)
-            keys.append(key)
+            keys.append(_pack([place[starts + k] for k in range(n)], bits))
         if not keys or not len(sorted_keys):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         every = np.concatenate(keys)

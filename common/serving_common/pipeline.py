@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from serving_common.char_ngrams import CharNgramModel, blended_log_odds
+from serving_common.char_ngrams import CharNgramModel, blended_logits
 from serving_common.errors import ModelDirectoryError
 from serving_common.features import compose_email_text, extract_features
 from serving_common.inference_log.records import LogRows
@@ -102,18 +102,10 @@ class TextPipeline:
         if embeddings is not None and embeddings.shape[0] != len(prepared.texts):
             embeddings = None
         if prepared.ngram_logits is not None:
-            logits = self.blend(logits, prepared.ngram_logits)
+            positive = self.metadata.labels.index(str(self.metadata.positive_label))
+            logits = blended_logits(logits, positive, prepared.ngram_logits, self.metadata.ngram_weight)
         verdicts = self.task.verdicts(logits, self.metadata)
         return Scored(prepared.texts, prepared.features, prepared.batch.truncated, verdicts, embeddings)
-
-    def blend(self, logits: np.ndarray, ngram_logits: np.ndarray) -> np.ndarray:
-        """Two-label logits whose positive-label log-odds are ``ngram_weight`` of the n-gram model's and the
-        rest the encoder's (the softmax of the result is the sigmoid of that blend)."""
-        positive = self.metadata.labels.index(str(self.metadata.positive_label))
-        encoder = logits[:, positive] - logits[:, 1 - positive]
-        blended = np.zeros((len(logits), 2), dtype=np.float64)
-        blended[:, positive] = blended_log_odds(encoder, ngram_logits, self.metadata.ngram_weight)
-        return blended
 
     def run(self, infer: Infer, bodies: Sequence[str], *, batch_size: int = 64) -> Scored:
         """Texts through a model in process, ``batch_size`` at a time."""

@@ -35,9 +35,9 @@ from model_training.trainer import (
     seed_everything,
     train_classifier,
 )
-from serving_common.char_ngrams import CharNgramModel, blended_log_odds
+from serving_common.char_ngrams import CharNgramModel, blended_logits
 from serving_common.model_dir import NGRAMS_FILE, ModelMetadata
-from serving_common.postprocess import sigmoid, softmax
+from serving_common.postprocess import softmax
 from serving_common.tasks import SPAM
 
 LABELS = ["ham", "spam"]
@@ -115,10 +115,10 @@ class _Fitted:
         """The spam probability as served (``serving_common.pipeline.TextPipeline``)."""
         bb = self.backbone
         logits = predict_logits(bb.model, bb.tokenizer, texts, self.max_length, self.device, self.tail_tokens)
-        if self.ngrams is None:
-            return softmax(logits)[:, LABELS.index("spam")]
-        encoder = logits[:, LABELS.index("spam")] - logits[:, LABELS.index("ham")]
-        return sigmoid(blended_log_odds(encoder, self.ngrams.logits(texts), self.ngram_weight))
+        spam = LABELS.index("spam")
+        if self.ngrams is not None:
+            logits = blended_logits(logits, spam, self.ngrams.logits(texts), self.ngram_weight)
+        return softmax(logits)[:, spam]
 
 
 def _labels(examples: list[Example]) -> np.ndarray:
