@@ -1,18 +1,20 @@
 """The text encoder: truncation at the model's max length (the start alone, or the start and the end),
 padding to the longest text only, and the same ids, masks and overflow as the tokenizer's full encoding
-(the encoder uses the variant without offsets)."""
+(the encoder uses the variant without offsets, and with a tail tokenizes a long text's two ends only)."""
 
 from __future__ import annotations
 
 import shutil
 
 import pytest
-from tokenizers import Tokenizer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tokenizers import Tokenizer, pre_tokenizers
 
 from serving_common.errors import ModelDirectoryError
 from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, read_metadata
 from serving_common.pipeline import TextPipeline
-from serving_common.tokenization import TextEncoder
+from serving_common.tokenization import CHARS_PER_TOKEN, TextEncoder
 
 TEXTS = ["short", "Ünïcödé — ñoño 😀 " * 20, "WINNER!! call 09061701461 now " * 30, "a b c"]
 
@@ -70,3 +72,75 @@ def test_a_model_directory_says_how_its_texts_are_cut(model_dir, tmp_path):
     (copied / METADATA_FILE).write_text(metadata.model_copy(update={"tail_tokens": 17}).model_dump_json())
     with pytest.raises(ModelDirectoryError, match="tail_tokens 17 is more than half of max_length 32"):
         read_metadata(copied)
+
+
+def _assert_whole_then_cut(encoder: TextEncoder, tokenizer: Tokenizer, texts: list[str]) -> None:
+    """The encoder's rows are each text tokenized whole (by ``tokenizer``, which does not truncate), then its
+    first tokens and its last ``tail_tokens`` and [SEP] kept."""
+    batch = encoder.encode(texts)
+    for row, whole in enumerate(tokenizer.encode_batch(texts)):
+        ids, tail = whole.ids, encoder.tail_tokens + 1
+        cut = ids if len(ids) <= encoder.max_length else ids[: encoder.max_length - tail] + ids[-tail:]
+        assert batch.input_ids[row, : len(cut)].tolist() == cut
+        assert batch.attention_mask[row].sum() == len(cut)
+        assert batch.truncated[row] == (len(ids) > encoder.max_length)
+
+
+@pytest.fixture(scope="module")
+def whole_tokenizers(model_dir, intent_model_dir) -> dict[str, Tokenizer]:
+    """The scratch backbone's (SentencePiece-style Metaspace BPE) and MiniLM's (WordPiece), not truncating."""
+    loaded = {}
+    for which, directory in (("spam", model_dir), ("intent", intent_model_dir)):
+        loaded[which] = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        loaded[which].no_truncation()
+        loaded[which].no_padding()
+    return loaded
+
+
+# Words as e-mails hold them: plain, accented, CJK, punctuated, a URL, over WordPiece's 100 characters (one
+# [UNK]), and combining marks that could open a piece; between them one space, or several, or a newline.
+_WORDS = st.one_of(
+    st.sampled_from(["call", "now", "Free", "£1000", "ÜBER", "naïve", "漢字", "x.y@z.com", "e\u0301", "\u0301a"]),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=12),
+    st.just("https://example.com/" + "a" * 120),
+)
+_TEXTS = st.lists(st.tuples(_WORDS, st.sampled_from([" ", " ", " ", "  ", "\n"])), min_size=1, max_size=120).map(
+    lambda pairs: "".join(word + gap for word, gap in pairs).strip()
+)
+
+
+@pytest.fixture(scope="module")
+def cut_encoders(whole_tokenizers) -> dict[str, TextEncoder]:
+    return {which: TextEncoder(tokenizer, 16, tail_tokens=4) for which, tokenizer in whole_tokenizers.items()}
+
+
+@pytest.mark.parametrize("which", ["spam", "intent"])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(_TEXTS.filter(str.strip), min_size=1, max_size=4))
+def test_a_long_text_cut_at_spaces_gives_the_whole_texts_first_and_last_tokens(
+    whole_tokenizers, cut_encoders, which, texts
+):
+    _assert_whole_then_cut(cut_encoders[which], whole_tokenizers[which], texts)
+
+
+def test_the_ends_of_an_e_mail_are_tokenized_alone_unless_a_piece_is_short_of_tokens(whole_tokenizers):
+    tokenizer = whole_tokenizers["intent"]
+    encoder = TextEncoder(tokenizer, 32, tail_tokens=8)
+    long_text = " ".join(f"word{i}" for i in range(2000))
+    assert len(long_text) > CHARS_PER_TOKEN * 32
+    head, tail = encoder._pieces(long_text) or ("", "")
+    assert long_text.startswith(head + " ") and long_text.endswith(" " + tail) and len(head) + len(tail) < 400
+    # A head that is one word longer than WordPiece reads ([UNK]) gives too few tokens: the text is read whole.
+    one_word_head = "x" * (CHARS_PER_TOKEN * 40) + " " + long_text
+    texts = [long_text, one_word_head, "short text"]
+    _assert_whole_then_cut(encoder, tokenizer, texts)
+    assert encoder.encode(texts).input_ids[1, 1] == tokenizer.token_to_id("[UNK]")
+
+
+def test_a_tokenizer_that_does_not_split_at_spaces_reads_every_text_whole(whole_tokenizers):
+    tokenizer = Tokenizer.from_str(whole_tokenizers["intent"].to_str())
+    tokenizer.pre_tokenizer = pre_tokenizers.Split("-", "isolated")  # words end at dashes, not at spaces
+    encoder = TextEncoder(tokenizer, 32, tail_tokens=8)
+    long_text = "-".join(f"word {i}" for i in range(2000))
+    assert encoder._pieces(long_text) is None
+    _assert_whole_then_cut(encoder, tokenizer, [long_text])
