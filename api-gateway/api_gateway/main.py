@@ -65,7 +65,7 @@ def _shadow(settings: GatewaySettings, options: ClientOptions) -> Shadow:
     }
     deadline = ShadowDeadline(
         base_seconds=settings.shadow_timeout_seconds,
-        full_seconds=settings.upstream_timeout_seconds,
+        full_seconds=settings.shadow_timeout_factor * settings.upstream_timeout_seconds,
         full_tokens=settings.max_batch_tokens,
     )
     return Shadow(

@@ -8,9 +8,11 @@ answered, to measure how often the staging model would have disagreed on product
   counted. A few workers call staging with their own deadline and no retries, through clients of
   their own (their own pool and circuit breaker: staging's real callers are not affected).
 - **Given the time its size needs** (:class:`ShadowDeadline`): a short deadline for a small request, and
-  for a batch the share of production's upstream deadline its tokens are of the largest batch the gateway
-  accepts, which that deadline is sized for. A fixed short deadline dropped every large batch's copy after
-  staging had done its work, so the agreement counted small requests only.
+  for a batch twice (``shadow_timeout_factor``) the share of production's upstream deadline its tokens are of
+  the largest batch the gateway accepts, which that deadline is sized for. A fixed short deadline dropped
+  every large batch's copy after staging had done its work, so the agreement counted small requests only;
+  production's own share dropped the largest batch's copy where it ran beside production's next request on
+  the same two cores (a CI run, 2026-12-07).
 - **Compared.** Staging's verdict on the same text is compared with production's by the model's
   task (``ModelTask.compare``), per model and (production version, staging version) pair: agreement
   of each field the task compares (spam: the label; intent: the intent and the complexity level),
@@ -40,8 +42,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ShadowDeadline:
-    """How long a mirrored call may take: ``base_seconds`` at least, and ``full_seconds`` (production's upstream
-    deadline) prorated by the request's token bound against ``full_tokens`` (the largest batch accepted)."""
+    """How long a mirrored call may take: ``base_seconds`` at least, and ``full_seconds`` (the largest batch's:
+    production's upstream deadline times the gateway's ``shadow_timeout_factor``) prorated by the request's token
+    bound against ``full_tokens`` (the largest batch accepted)."""
 
     base_seconds: float
     full_seconds: float

@@ -1,6 +1,7 @@
 """The largest batch the gateway accepts, of real e-mails, through a 2-core stack of the default model's
-shape with production mirrored to staging: it answers within the upstream deadline, every time, and staging's
-copies are compared within theirs.
+shape with production mirrored to staging: it answers within the upstream deadline, every time, even beside a
+mirrored copy on the same two cores (as on one machine, ``make run``), and staging's copies are compared within
+theirs.
 
 The model has the spam default's exact shape and serving settings (four MiniLM layers, its max length,
 int8 ONNX Runtime as ``--runtime auto`` serves on CPU, a character n-gram model blended in) with untrained
@@ -99,17 +100,21 @@ def test_the_largest_accepted_batch_of_real_emails_answers_in_time(mirrored_gate
             assert response.status_code == 200, response.text[:500]
             assert response.json()["count"] == rows
             assert response.json()["latency_ms"] < settings.upstream_timeout_seconds * 1000
-        # Both mirrored copies compared: a full batch's copy has production's deadline, not a single request's.
-        deadline = time.monotonic() + 2 * settings.upstream_timeout_seconds
+        # Both mirrored copies compared: a full batch's copy has twice production's deadline, not a single
+        # request's (the first copy ran beside the second request: on CI it once took longer than production's).
+        deadline = time.monotonic() + settings.shadow_timeout_factor * settings.upstream_timeout_seconds + 5
         while time.monotonic() < deadline and sum(_shadow_outcomes(client).values()) < 2:
             time.sleep(0.5)
-        assert _shadow_outcomes(client) == {"shadowed": 2.0}
+        assert _shadow_outcomes(client) == {"shadowed/": 2.0}
 
 
 def _shadow_outcomes(client: httpx.Client) -> dict[str, float]:
+    """Mirrored calls by outcome and reason (``shadowed/``, ``dropped/upstream_timeout``, ...)."""
     outcomes: dict[str, float] = {}
     for line in client.get("/metrics").text.splitlines():
         if line.startswith("gateway_shadow_requests_total{"):
             outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
-            outcomes[outcome] = outcomes.get(outcome, 0.0) + float(line.rsplit(" ", 1)[1])
+            reason = line.split('reason="', 1)[1].split('"', 1)[0]
+            key = f"{outcome}/{reason}"
+            outcomes[key] = outcomes.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
     return outcomes

@@ -278,8 +278,8 @@ def test_drops_are_counted_when_staging_is_down_and_production_answers(stack, tm
 
 
 def test_a_batch_is_mirrored_within_its_share_of_the_upstream_deadline(stack, tmp_path_factory):
-    """A batch's copy gets the share of production's deadline its tokens are of the largest batch accepted, not
-    the short deadline of a single request: with that at 1 ms, a fixed deadline would drop every copy."""
+    """A batch's copy gets (twice) the share of production's deadline its tokens are of the largest batch accepted,
+    not the short deadline of a single request: with that at 1 ms, a fixed deadline would drop every copy."""
     rows = [f"{text} ({i})".ljust(60, ".")[:60] for i, text in enumerate(TEXTS)]  # 62 tokens at most each
     with extra_gateway(
         "shadow-batch-deadline",
@@ -288,7 +288,7 @@ def test_a_batch_is_mirrored_within_its_share_of_the_upstream_deadline(stack, tm
         stack.transformer_url("production"),
         shadow_shares=json.dumps({"spam-detector": 1.0}),
         shadow_timeout_seconds="0.001",
-        max_batch_tokens=str(62 * len(rows) + 16),  # this batch is 97 % of the limit: 9.7 s of the 10-s deadline
+        max_batch_tokens=str(62 * len(rows) + 16),  # this batch is 97 % of the limit: 19.4 s of the 20-s deadline
     ) as (_, url):
         response = httpx.post(
             f"{url}/api/v1/batch-predict",

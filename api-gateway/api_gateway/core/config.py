@@ -161,8 +161,15 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
     shadow_timeout_seconds: float = Field(
         default=2.0,
         gt=0,
-        description="Time allowed per shadow call (no retries) at least; a batch gets the share of the upstream "
-        "timeout its token bound is of max_batch_tokens, when that is longer.",
+        description="Time allowed per shadow call (no retries) at least; a batch gets shadow_timeout_factor times "
+        "the share of the upstream timeout its token bound is of max_batch_tokens, when that is longer.",
+    )
+    shadow_timeout_factor: float = Field(
+        default=2.0,
+        ge=1.0,
+        description="A mirrored batch's deadline against production's for its size: a copy runs on staging beside "
+        "staging's own traffic (on one machine, as make run serves, beside production's next request), and one "
+        "dropped late leaves large batches out of the agreement and counts against promotion.",
     )
     shadow_concurrency: int = Field(default=4, ge=1, description="Shadow calls in flight at once.")
     # The front door's HTTP limits (see serving_common.http_limits), tighter than the KServe components'.
