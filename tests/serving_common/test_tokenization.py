@@ -137,10 +137,25 @@ def test_the_ends_of_an_e_mail_are_tokenized_alone_unless_a_piece_is_short_of_to
     assert encoder.encode(texts).input_ids[1, 1] == tokenizer.token_to_id("[UNK]")
 
 
-def test_a_tokenizer_that_does_not_split_at_spaces_reads_every_text_whole(whole_tokenizers):
-    tokenizer = Tokenizer.from_str(whole_tokenizers["intent"].to_str())
+def _split_at_dashes(tokenizer: Tokenizer) -> None:
     tokenizer.pre_tokenizer = pre_tokenizers.Split("-", "isolated")  # words end at dashes, not at spaces
+
+
+def _an_added_token_with_a_space(tokenizer: Tokenizer) -> None:
+    tokenizer.add_tokens(["word 1990"])  # matched across a space before words are split
+
+
+def _metaspace_that_marks_no_first_word(tokenizer: Tokenizer) -> None:
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
+
+
+@pytest.mark.parametrize(
+    "change", [_split_at_dashes, _an_added_token_with_a_space, _metaspace_that_marks_no_first_word]
+)
+def test_a_tokenizer_that_a_cut_at_a_space_could_change_reads_every_text_whole(whole_tokenizers, change):
+    tokenizer = Tokenizer.from_str(whole_tokenizers["intent"].to_str())
+    change(tokenizer)
     encoder = TextEncoder(tokenizer, 32, tail_tokens=8)
-    long_text = "-".join(f"word {i}" for i in range(2000))
+    long_text = " ".join(f"word {i}-" for i in range(2000))
     assert encoder._pieces(long_text) is None
     _assert_whole_then_cut(encoder, tokenizer, [long_text])
