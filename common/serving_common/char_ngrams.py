@@ -114,8 +114,9 @@ class CharNgramModel:
         places[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1, dtype=np.uint64)
         bits = max(len(alphabet).bit_length(), 1)
         width = NGRAM_RANGE[1]
-        codes = np.array(self.ngrams, dtype=f"<U{width}").view(np.uint32).reshape(len(self.ngrams), width)
-        inside = np.arange(width) < np.char.str_len(np.array(self.ngrams, dtype=f"<U{width}"))[:, None]
+        fixed = np.array(self.ngrams, dtype=f"<U{width}")
+        codes = fixed.view(np.uint32).reshape(len(self.ngrams), width)
+        inside = np.arange(width) < np.char.str_len(fixed)[:, None]
         place = np.where(inside, places[np.minimum(codes, len(places) - 1)], np.uint64(0))
         keys = _pack([place[:, k] for k in range(width)], bits)
         order = np.argsort(keys, kind="stable")

@@ -51,12 +51,13 @@ class TextEncoder:
     def __init__(self, tokenizer: Tokenizer, max_length: int, tail_tokens: int = 0) -> None:
         if not 0 <= tail_tokens <= max_length // 2:
             raise ValueError(f"tail_tokens must be between 0 and half of max_length ({max_length}), not {tail_tokens}")
-        self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        spec = tokenizer.to_str()  # serialised once: copied from it, and read for how it splits words
+        self._tokenizer = Tokenizer.from_str(spec)
         pad_id = self._tokenizer.token_to_id(PAD_TOKEN)
         self._pad_id = 0 if pad_id is None else pad_id
         self.max_length = max_length
         self.tail_tokens = tail_tokens
-        self._cuts_at_spaces = _cuts_at_spaces(json.loads(self._tokenizer.to_str()))
+        self._cuts_at_spaces = _cuts_at_spaces(json.loads(spec))
         if tail_tokens:
             # The cut and the padding are done here (the tokenizers library cuts the start only).
             self._tokenizer.no_truncation()
