@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,16 @@ class CharNgramModel:
     def __post_init__(self) -> None:
         if not len(self.ngrams) == len(self.idf) == len(self.coef):
             raise ValueError(f"{len(self.ngrams)} n-grams, {len(self.idf)} idf values, {len(self.coef)} coefficients")
+        # A longer n-gram would be cut to its first characters below and score as another; a repeated one would
+        # find one of its columns only; a value that is not finite would make every verdict NaN.
+        too_long = [g for g in self.ngrams if not 0 < len(g) <= NGRAM_RANGE[1]]
+        if too_long:
+            raise ValueError(f"n-grams of 1 to {NGRAM_RANGE[1]} characters are served, not {too_long[0]!r}")
+        if len(set(self.ngrams)) != len(self.ngrams):
+            repeated = next(g for g, c in Counter(self.ngrams).items() if c > 1)
+            raise ValueError(f"the n-gram {repeated!r} is listed more than once")
+        if not (np.isfinite(self.idf).all() and np.isfinite(self.coef).all() and np.isfinite(self.intercept)):
+            raise ValueError("idf values, coefficients and intercept must be finite numbers")
         alphabet = sorted(set("".join(self.ngrams)))
         if len(alphabet) > _MAX_ALPHABET:
             raise ValueError(f"{len(alphabet)} distinct characters in the n-grams; at most {_MAX_ALPHABET} are served")

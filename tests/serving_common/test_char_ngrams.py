@@ -76,6 +76,19 @@ def test_a_model_round_trips_through_its_file_and_a_broken_file_is_refused(tmp_p
     many = tuple(chr(0x4E00 + i) * 2 for i in range(5000))  # more characters than a key holds
     with pytest.raises(ValueError, match="5000 distinct characters"):
         CharNgramModel(many, np.ones(5000), np.ones(5000), 0.0)
+    for ngrams, idf, message in [
+        (("abcdef", "ab"), np.ones(2), "not 'abcdef'"),  # cut to "abcde" it would score as another n-gram
+        (("", "ab"), np.ones(2), "not ''"),
+        (("ab", "cd", "ab"), np.ones(3), "'ab' is listed more than once"),
+        (("ab", "cd"), np.array([1.0, np.nan]), "must be finite"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            CharNgramModel(ngrams, idf, np.ones(len(ngrams)), 0.0)
+        buffer = io.BytesIO()
+        np.savez(buffer, ngrams=np.array(ngrams), idf=idf, coef=np.ones(len(ngrams)), intercept=np.zeros(1))
+        path.write_bytes(buffer.getvalue())
+        with pytest.raises(ValueError, match=message):
+            CharNgramModel.load(path)
     empty = CharNgramModel((), np.zeros(0), np.zeros(0), 1.5)
     assert empty.logits(["anything"]) == pytest.approx([1.5])
 
