@@ -1,8 +1,11 @@
+import asyncio
+import threading
+
 import numpy as np
 import pytest
 
 from feature_transformer.settings import TransformerSettings
-from feature_transformer.transformer import TextTransformer
+from feature_transformer.transformer import INLINE_PREPARE_CHARS, TextTransformer
 from serving_common.errors import InvalidInput
 from serving_common.model_dir import TOKENIZER_FILE, validate_model_dir
 from serving_common.pipeline import TextPipeline
@@ -51,8 +54,8 @@ def test_verdicts_use_the_stored_threshold(model_dir):
     assert p_a == pytest.approx(0.8) and p_b == pytest.approx(0.95)
 
 
-def test_preprocess_builds_v2_tensors_padded_to_the_longest(transformer):
-    request = transformer.preprocess(
+async def test_preprocess_builds_v2_tensors_padded_to_the_longest(transformer):
+    request = await transformer.preprocess(
         {"instances": [{"text": "short"}, {"text": "a much longer message with many more words in it"}]},
         {"x-request-id": "abc"},
     )
@@ -63,8 +66,8 @@ def test_preprocess_builds_v2_tensors_padded_to_the_longest(transformer):
     assert request.id == "abc"
 
 
-def test_long_texts_are_truncated_at_max_length_and_flagged(transformer):
-    request = transformer.preprocess({"instances": [{"text": "word " * 2000}]}, {})
+async def test_long_texts_are_truncated_at_max_length_and_flagged(transformer):
+    request = await transformer.preprocess({"instances": [{"text": "word " * 2000}]}, {})
     assert request.get_input_by_name("input_ids").as_numpy().shape[1] == 512
     logits = np.zeros((1, 2), dtype=np.float32)
     answer = Message([Tensor("logits", logits)], model_name="spam-detector", model_version="v")
@@ -73,12 +76,38 @@ def test_long_texts_are_truncated_at_max_length_and_flagged(transformer):
     assert result["predictions"][0]["features"]["word_count"] == 2000
 
 
+async def test_a_large_call_is_prepared_off_the_event_loop_while_small_ones_are_answered(transformer, monkeypatch):
+    """The large call's preparation waits until a small call has been prepared: on the event loop it would wait
+    for ever (the small call could not run), on a worker thread the small call goes first."""
+    small_done = threading.Event()
+    prepare = transformer.pipeline.prepare
+
+    def prepare_after_the_small_call(bodies, subjects=None):
+        if len(bodies) > 1:
+            assert small_done.wait(timeout=30), "the small call was not answered while the large one was prepared"
+        return prepare(bodies, subjects)
+
+    monkeypatch.setattr(transformer.pipeline, "prepare", prepare_after_the_small_call)
+    text = "a long e-mail about the quarterly meter readings " * 40
+    large = {"instances": [{"text": text}] * (INLINE_PREPARE_CHARS // len(text) + 1)}
+
+    async def small() -> None:
+        await transformer.preprocess({"instances": [{"text": "lunch at noon?"}]}, {})
+        small_done.set()
+
+    large_request, _ = await asyncio.wait_for(asyncio.gather(transformer.preprocess(large, {}), small()), 60)
+    inline = await transformer.preprocess({"instances": [{"text": text}]}, {})  # under the bound: on the loop
+    large_ids = large_request.get_input_by_name("input_ids").as_numpy()
+    assert len(large_ids) == len(large["instances"])
+    assert (large_ids == inline.get_input_by_name("input_ids").as_numpy()).all()  # the same tokens either way
+
+
 @pytest.mark.parametrize(
     "payload", [{}, {"instances": []}, {"instances": [{"text": 5}]}, {"instances": [{"text": "  "}]}]
 )
-def test_bad_bodies_are_invalid_input(transformer, payload):
+async def test_bad_bodies_are_invalid_input(transformer, payload):
     with pytest.raises(InvalidInput):
-        transformer.preprocess(payload, {})
+        await transformer.preprocess(payload, {})
 
 
 @pytest.mark.parametrize(
@@ -93,11 +122,11 @@ def test_bad_bodies_are_invalid_input(transformer, payload):
         ),
     ],
 )
-def test_a_bad_body_says_where_and_what_as_the_gateway_does_without_echoing_the_text(
+async def test_a_bad_body_says_where_and_what_as_the_gateway_does_without_echoing_the_text(
     transformer, payload, loc, message
 ):
     with pytest.raises(InvalidInput) as caught:
-        transformer.preprocess(payload, {})
+        await transformer.preprocess(payload, {})
     assert caught.value.message.startswith(message)
     assert caught.value.details["errors"][0]["loc"] == loc
     assert "secret code" not in caught.value.message + str(caught.value.details)

@@ -74,13 +74,13 @@ def test_intent_verdicts_refuse_logits_that_do_not_fit_the_heads(intent_model_di
         INTENT.verdicts(np.zeros((1, 10)), validate_model_dir(intent_model_dir))
 
 
-def test_transformer_answers_intent_shape(intent_model_dir):
+async def test_transformer_answers_intent_shape(intent_model_dir):
     from serving_common.v2_binary import Message, Tensor
 
     metadata = validate_model_dir(intent_model_dir)
     encoder = TextEncoder.from_file(intent_model_dir / TOKENIZER_FILE, 512)
     transformer = TextTransformer("intent-classifier", TextPipeline(metadata, encoder), TransformerSettings())
-    transformer.preprocess({"instances": [{"text": "Plan a three-day trip to Lisbon"}]}, {})
+    await transformer.preprocess({"instances": [{"text": "Plan a three-day trip to Lisbon"}]}, {})
     logits = np.zeros((1, 11), dtype=np.float32)
     logits[0, INTENTS.index("task_planning")] = 5.0
     answer = Message([Tensor("logits", logits)], model_name="intent-classifier", model_version="v")
