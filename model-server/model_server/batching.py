@@ -2,12 +2,13 @@
 
 Wraps a ``forward(input_ids, attention_mask)`` function from the outside (it returns one array or a
 tuple of arrays, one row per input row: logits, embeddings); the model never knows it is batched.
-Requests queue (bounded, in rows); a batch closes when it holds ``max_batch_size`` rows or
-``max_batch_tokens`` padded tokens (a token budget, as text-embeddings-inference batches), or at once
-when the model is idle (``start_when_idle``; requests arriving during a pass form the next batch), or
-else when ``max_wait_ms`` has passed since its first request; it is padded to its longest sequence (not to the
-model's max length; split in two length buckets when that saves much padding), runs on a worker
-thread so the event loop keeps accepting requests, and every caller gets exactly its own rows back.
+Requests queue (bounded, in rows; one larger than a pass a pass at a time); a batch closes when it
+holds ``max_batch_size`` rows or ``max_batch_tokens`` padded tokens (a token budget, as
+text-embeddings-inference batches), or at once when the model is idle (``start_when_idle``; requests
+arriving during a pass form the next batch), or else when ``max_wait_ms`` has passed since its first
+request; it is padded to its longest sequence (not to the model's max length; split in two length
+buckets when that saves much padding), runs on a worker thread so the event loop keeps accepting
+requests, and every caller gets exactly its own rows back.
 While one batch runs, the next one fills up.
 
 Pipelined passes (a GPU): given ``collect``, ``forward`` only *launches* a pass (stages its inputs and
@@ -139,13 +140,29 @@ class AdaptiveBatcher:
         self._labels = (model_name, model_version)
 
     async def submit(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> Rows:
-        """Queue one request's rows and wait for exactly its rows of the forward's result."""
+        """Queue one request's rows and wait for exactly its rows of the forward's result. A request larger than
+        one pass (``max_batch_size`` rows or ``max_batch_tokens`` padded tokens) runs as passes of that size, one
+        after another, each queued behind what arrived during the last: a request that comes while a large one
+        runs waits for one of its passes, not for all of them, and every pass stays within its bounds."""
         rows = input_ids.shape[0]
         if self._queued_rows + rows > self.max_queue_rows:
             metrics.REJECTED.labels(*self._labels).inc()
             raise Overloaded(
                 f"the model server's queue is full ({self._queued_rows} rows waiting, limit {self.max_queue_rows})"
             )
+        step = max(1, min(self.max_batch_size, self.max_batch_tokens // max(input_ids.shape[1], 1)))
+        if rows <= step:
+            return await self._queued(input_ids, attention_mask)
+        parts = [
+            await self._queued(input_ids[start : start + step], attention_mask[start : start + step])
+            for start in range(0, rows, step)
+        ]
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate(outputs) for outputs in zip(*parts, strict=True))
+        return np.concatenate(parts)
+
+    async def _queued(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> Rows:
+        rows = input_ids.shape[0]
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="adaptive-batcher")
             self._worker.add_done_callback(self._worker_ended)
@@ -178,7 +195,7 @@ class AdaptiveBatcher:
 
     def _take(self) -> list[_Pending]:
         """Requests in arrival order up to max_batch_size rows and max_batch_tokens padded tokens (rows
-        x the longest sequence: what a pass costs); a larger single request runs alone."""
+        x the longest sequence: what a pass costs); a larger request is queued a pass at a time (``submit``)."""
         batch = [self._queue.popleft()]
         rows, width = batch[0].rows, batch[0].input_ids.shape[1]
         while self._queue:

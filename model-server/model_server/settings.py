@@ -45,7 +45,7 @@ class ModelServerSettings(KServeComponentSettings):
         default=None,
         ge=1,
         description="Most padded tokens (rows x longest sequence) in one forward pass: long texts make smaller "
-        "batches, so a pass's cost and memory stay bounded (a single larger request still runs alone); default "
+        "batches, so a pass's cost and memory stay bounded (a larger request runs as several passes); default "
         "16,384 on a GPU (128 rows of 128 tokens), 8,192 on the CPU.",
     )
     pipeline_depth: int = Field(

@@ -69,11 +69,37 @@ async def test_batches_never_exceed_max_batch_size(executor):
     await batcher.close()
 
 
-async def test_a_request_larger_than_max_batch_size_runs_alone(executor):
-    forward = RowSums()
+async def test_a_request_larger_than_a_pass_runs_as_passes_that_let_later_requests_in(executor):
+    forward = RowSums(delay=0.05)
     batcher = AdaptiveBatcher(forward, executor, max_batch_size=2, max_wait_ms=1)
-    logits = await batcher.submit(*_request([[1], [2], [3]]))
-    assert logits[:, 0].tolist() == [1, 2, 3] and forward.batches == [(3, 1)]
+    large = asyncio.ensure_future(batcher.submit(*_request([[1], [2], [3], [4], [5]])))
+    while not forward.batches:  # the large request's first pass is running
+        await asyncio.sleep(0.001)
+    small = await batcher.submit(*_request([[7, 7]]))
+    assert not large.done()  # the small request did not wait for the whole large one
+    logits = await large
+    assert logits[:, 0].tolist() == [1, 2, 3, 4, 5]  # every row back, in order
+    assert small[:, 0].tolist() == [14]
+    assert forward.batches == [(2, 1), (1, 2), (2, 1), (1, 1)]  # the small one ran after the large one's first pass
+    await batcher.close()
+
+
+async def test_a_token_budget_splits_a_request_of_long_rows_and_its_outputs_are_joined(executor):
+    def forward(ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ids.sum(axis=1, keepdims=True).astype(np.float32), np.repeat(mask.sum(axis=1, keepdims=True), 3, 1)
+
+    passes: list[tuple[int, int]] = []
+    batcher = AdaptiveBatcher(
+        lambda ids, mask: passes.append(ids.shape) or forward(ids, mask),
+        executor,
+        max_batch_size=64,
+        max_wait_ms=1,
+        max_batch_tokens=20,
+    )
+    ids, mask = _request([[i] * 8 for i in range(1, 6)])  # 5 rows of 8 tokens: 40 > 20, so passes of 2 rows
+    logits, embedding = await batcher.submit(ids, mask)
+    assert passes == [(2, 8), (2, 8), (1, 8)]
+    assert logits[:, 0].tolist() == [8, 16, 24, 32, 40] and embedding.shape == (5, 3)
     await batcher.close()
 
 
