@@ -56,6 +56,9 @@ class ManagedProcess:
         self._pump: threading.Thread | None = None
 
     def start(self) -> None:
+        """RuntimeError while the process runs: a second one would lose the first, which nothing would stop."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError(f"{self.name} is already running (pid {self.proc.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             self.argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True

@@ -1,6 +1,9 @@
 import socket
+import sys
 
-from devstack.process import free_ports
+import pytest
+
+from devstack.process import ManagedProcess, free_ports
 from devstack.stack import StackConfig
 
 
@@ -20,3 +23,19 @@ def test_a_stack_never_gives_two_of_its_servers_one_port(tmp_path):
             *(p for pair in config.pair_ports.values() for p in (pair.transformer, pair.predictor)),
         ]
         assert len(set(ports)) == len(ports) == 5
+
+
+def test_a_running_process_is_not_started_twice_and_a_stopped_one_starts_again(tmp_path):
+    proc = ManagedProcess(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], log_dir=tmp_path, echo=False
+    )
+    proc.start()
+    try:
+        first = proc.proc
+        with pytest.raises(RuntimeError, match="sleeper is already running"):
+            proc.start()
+        assert proc.proc is first  # still the one to stop
+    finally:
+        proc.stop()
+    proc.start()  # stopped: it may start again, as the failure tests restart a killed server
+    proc.stop()
