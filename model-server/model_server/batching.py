@@ -134,6 +134,7 @@ class AdaptiveBatcher:
         self.max_batch_tokens = max_batch_tokens
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
+        self._reserved_rows = 0  # rows of requests larger than a pass, admitted and not yet queued
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._running: list[_Pending] = []  # the batch being executed, failed too if the worker dies
@@ -145,18 +146,26 @@ class AdaptiveBatcher:
         after another, each queued behind what arrived during the last: a request that comes while a large one
         runs waits for one of its passes, not for all of them, and every pass stays within its bounds."""
         rows = input_ids.shape[0]
-        if self._queued_rows + rows > self.max_queue_rows:
+        waiting = self._queued_rows + self._reserved_rows
+        if waiting + rows > self.max_queue_rows:
             metrics.REJECTED.labels(*self._labels).inc()
-            raise Overloaded(
-                f"the model server's queue is full ({self._queued_rows} rows waiting, limit {self.max_queue_rows})"
-            )
+            raise Overloaded(f"the model server's queue is full ({waiting} rows waiting, limit {self.max_queue_rows})")
         step = max(1, min(self.max_batch_size, self.max_batch_tokens // max(input_ids.shape[1], 1)))
         if rows <= step:
             return await self._queued(input_ids, attention_mask)
-        parts = [
-            await self._queued(input_ids[start : start + step], attention_mask[start : start + step])
-            for start in range(0, rows, step)
-        ]
+        # The rows not yet queued count as waiting, so that the queue's bound holds for them too.
+        self._reserved_rows += rows
+        parts: list[Rows] = []
+        moved = 0
+        try:
+            for start in range(0, rows, step):
+                size = min(step, rows - start)
+                self._reserved_rows -= size
+                moved += size
+                parts.append(await self._queued(input_ids[start : start + size], attention_mask[start : start + size]))
+        finally:  # failed or cancelled: the rows it will not queue wait no more
+            self._reserved_rows -= rows - moved
+            metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows + self._reserved_rows)
         if isinstance(parts[0], tuple):
             return tuple(np.concatenate(outputs) for outputs in zip(*parts, strict=True))
         return np.concatenate(parts)
@@ -169,7 +178,7 @@ class AdaptiveBatcher:
         future: asyncio.Future[Rows] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(input_ids, attention_mask, future))
         self._queued_rows += rows
-        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows)
+        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows + self._reserved_rows)
         self._wakeup.set()
         return await future
 
@@ -206,7 +215,7 @@ class AdaptiveBatcher:
             batch.append(self._queue.popleft())
             rows, width = rows + item.rows, wider
         self._queued_rows -= rows
-        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows)
+        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows + self._reserved_rows)
         return batch
 
     async def _execute(self, batch: list[_Pending]) -> None:
@@ -286,7 +295,7 @@ class AdaptiveBatcher:
         self._running = []
         self._queue.clear()
         self._queued_rows = 0
-        metrics.QUEUE_ROWS.labels(*self._labels).set(0)
+        metrics.QUEUE_ROWS.labels(*self._labels).set(self._reserved_rows)
 
     async def close(self) -> None:
         if self._worker is not None:

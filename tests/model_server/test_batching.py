@@ -84,6 +84,27 @@ async def test_a_request_larger_than_a_pass_runs_as_passes_that_let_later_reques
     await batcher.close()
 
 
+async def test_the_queue_bound_counts_the_rows_a_large_request_has_not_queued_yet(executor):
+    forward = RowSums(delay=0.05)
+    batcher = AdaptiveBatcher(forward, executor, max_batch_size=2, max_wait_ms=1, max_queue_rows=8)
+    large = asyncio.ensure_future(batcher.submit(*_request([[i] for i in range(1, 7)])))  # 6 rows, passes of 2
+    while not forward.batches:
+        await asyncio.sleep(0.001)
+    with pytest.raises(Overloaded, match="4 rows waiting"):  # its 4 rows still to run, and 5 more: over 8
+        await batcher.submit(*_request([[9]] * 5))
+    assert (await large)[:, 0].tolist() == [1, 2, 3, 4, 5, 6]
+    await batcher.submit(*_request([[9]] * 5))  # nothing waits now: admitted
+    passes = len(forward.batches)
+    cancelled = asyncio.ensure_future(batcher.submit(*_request([[i] for i in range(1, 7)])))
+    while len(forward.batches) == passes:  # its first pass is running, 4 rows still to queue
+        await asyncio.sleep(0.001)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await batcher.submit(*_request([[9]] * 8))  # a cancelled request's rows wait no more: all 8 admitted
+    await batcher.close()
+
+
 async def test_a_token_budget_splits_a_request_of_long_rows_and_its_outputs_are_joined(executor):
     def forward(ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ids.sum(axis=1, keepdims=True).astype(np.float32), np.repeat(mask.sum(axis=1, keepdims=True), 3, 1)
