@@ -8,7 +8,8 @@
 #   make traffic   send 300 held-out SMS and e-mails through the running gateway (TRAFFIC_ARGS="--kind shifted")
 #   make drift     baselines for the served models (when missing), then one drift run over the local log
 #   make labelled-data  users' labels joined with their predictions (var/labelled-data.parquet), for training
-#   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...")
+#   make bench     throughput/latency of every hop vs the raw model (BENCH_ARGS="--concurrency 64 ...";
+#                  --only-defaults, --only-overhead, --only-mixed: one step alone)
 #   make sync-model MODEL_DIR=models/spam-detector [STORE=s3://textserve-models]
 #                  upload a model directory to the store under its version
 #   make promote   MODEL=spam-detector [VERSION=...] [PROMETHEUS=http://prometheus:9090] [FORCE=1]

@@ -24,6 +24,7 @@ from devstack.bench.defaults import markdown as defaults_markdown
 from devstack.bench.defaults import quality_rows as defaults_quality
 from devstack.bench.defaults import speed_rows as defaults_speed
 from devstack.bench.load import GATEWAY, MODEL_SERVER, TRANSFORMER, Bodies, LoadGenerator, measure_hop
+from devstack.bench.mixed import largest_batch, mixed_lines, mixed_traffic
 from devstack.bench.model import build_random_model, ceiling, make_email, quality
 from devstack.bench.overhead import overhead_targets, serving_overhead
 from devstack.bench.report import Row, RowFile, markdown, summary_lines
@@ -139,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the default models' ceiling and quality rows alone (a few minutes on 2 cores)",
     )
     parser.add_argument(
+        "--mixed-rounds",
+        type=int,
+        default=3,
+        help="largest batches sent to staging with single requests beside each (a spam model); 0: none",
+    )
+    parser.add_argument(
+        "--only-mixed",
+        action="store_true",
+        help="run the singles-beside-the-largest-batch step alone (about a minute on 2 cores)",
+    )
+    parser.add_argument(
         "--compile", action="store_true", help="torch.compile the ceiling and the batching predictors (GPU runs)"
     )
     sizing = Sizing.for_host()
@@ -192,6 +204,23 @@ def main(argv: list[str] | None = None) -> int:
     email = make_email(args.tokens, encoder)
     batch = encoder.encode([compose_email_text(email)])
     tokens = int(batch.input_ids.shape[1])
+
+    batching = ["--max_batch_wait_ms", str(args.max_batch_wait_ms)]
+    if args.max_batch_size:
+        batching += ["--max_batch_size", str(args.max_batch_size)]
+    if args.compile:
+        batching += ["--compile", "on"]
+    mixing = args.mixed_rounds > 0 and metadata.task == "spam"
+    if args.only_mixed:
+        if not mixing:
+            print("--only-mixed needs a spam model and --mixed-rounds above 0", file=sys.stderr)
+            return 2
+        print("mixed traffic: singles beside the largest batch...", flush=True)
+        with LocalStack(stack_config(args, model_dir, "mixed", batching)) as stack:
+            mixed = mixed_traffic(stack.gateway_url, largest_batch(metadata.max_length), args.mixed_rounds)
+        (args.out / "mixed.json").write_text(json.dumps(mixed, indent=2))
+        print(mixed_lines(mixed))
+        return 0
 
     defaults_table = ""
     if not torch.cuda.is_available() and args.defaults:
@@ -290,11 +319,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     onnx_quality = quality(model_dir, onnx_dir) if cpu_only else None
 
-    batching = ["--max_batch_wait_ms", str(args.max_batch_wait_ms)]
-    if args.max_batch_size:
-        batching += ["--max_batch_size", str(args.max_batch_size)]
-    if args.compile:
-        batching += ["--compile", "on"]
     config = stack_config(args, model_dir, "", batching, production_batching=False)
     bodies = Bodies.for_email(email, batch.input_ids, batch.attention_mask, metadata.task)
     name, c, seconds = metadata.name, args.concurrency, args.seconds
@@ -318,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             hop(stack, GATEWAY, "staging", f"batching on, offered {rate:g} req/s", c, rate)
             for rate in args.offered_rate
         ]
+        # What a single request meets while a mail server's largest batch runs in the same environment.
+        mixed = {}
+        if mixing:
+            mixed = mixed_traffic(stack.gateway_url, largest_batch(metadata.max_length), args.mixed_rounds)
     # The inference log's cost: both environments batch; only staging's transformer records predictions.
     with LocalStack(
         stack_config(
@@ -382,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "onnx_speedup_in_process": round(onnx_rate / torch_rate, 2) if cpu_only else None,
         "onnx_speedup_batch_1": round(onnx_by_batch[1] / torch_by_batch[1], 2) if cpu_only else None,
         "onnx_quality": onnx_quality,
+        "mixed_traffic": mixed,
         "inference_log_throughput_ratio": round(
             logged("inference log on", c).requests_per_s / logged("inference log off", c).requests_per_s, 3
         ),
@@ -390,7 +419,12 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({"context": context, "rows": [asdict(r) for r in rows]}, indent=2)
     )
     table = (
-        markdown(rows, context) + "\n" + targets(rows, context, c) + overhead_targets(overhead, header=False) + soaked
+        markdown(rows, context)
+        + (mixed_lines(mixed) if mixed else "")
+        + "\n"
+        + targets(rows, context, c)
+        + overhead_targets(overhead, header=False)
+        + soaked
     )
     summary = summary_lines(context, c)
     (args.out / "results.md").write_text(defaults_table + "\n" + table + summary)
