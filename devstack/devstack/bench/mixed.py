@@ -104,9 +104,14 @@ def mixed_traffic(gateway_url: str, emails: list[dict[str, str | None]], rounds:
 
 
 def _post_batch(gateway_url: str, emails: list[dict[str, str | None]], headers: dict, answer: dict) -> None:
+    """The batch's status and time into ``answer``; status 0 when no answer came (the report shows it)."""
     started = time.perf_counter()
-    response = httpx.post(f"{gateway_url}/api/v1/batch-predict", json={"emails": emails}, headers=headers, timeout=120)
-    answer.update(status=response.status_code, seconds=time.perf_counter() - started)
+    try:
+        url = f"{gateway_url}/api/v1/batch-predict"
+        status = httpx.post(url, json={"emails": emails}, headers=headers, timeout=120).status_code
+    except httpx.HTTPError:
+        status = 0
+    answer.update(status=status, seconds=time.perf_counter() - started)
 
 
 def _wait_for_spam_model(client: httpx.Client, timeout: float = 60.0) -> None:
