@@ -69,8 +69,12 @@ async def test_batches_never_exceed_max_batch_size(executor):
     await batcher.close()
 
 
+# Passes long enough that the event loop acts within one of them even on a loaded machine.
+PASS_SECONDS = 0.2
+
+
 async def test_a_request_larger_than_a_pass_runs_as_passes_that_let_later_requests_in(executor):
-    forward = RowSums(delay=0.05)
+    forward = RowSums(delay=PASS_SECONDS)
     batcher = AdaptiveBatcher(forward, executor, max_batch_size=2, max_wait_ms=1)
     large = asyncio.ensure_future(batcher.submit(*_request([[1], [2], [3], [4], [5]])))
     while not forward.batches:  # the large request's first pass is running
@@ -85,7 +89,7 @@ async def test_a_request_larger_than_a_pass_runs_as_passes_that_let_later_reques
 
 
 async def test_the_queue_bound_counts_the_rows_a_large_request_has_not_queued_yet(executor):
-    forward = RowSums(delay=0.05)
+    forward = RowSums(delay=PASS_SECONDS)
     batcher = AdaptiveBatcher(forward, executor, max_batch_size=2, max_wait_ms=1, max_queue_rows=8)
     large = asyncio.ensure_future(batcher.submit(*_request([[i] for i in range(1, 7)])))  # 6 rows, passes of 2
     while not forward.batches:
