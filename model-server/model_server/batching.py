@@ -165,10 +165,14 @@ class AdaptiveBatcher:
                 parts.append(await self._queued(input_ids[start : start + size], attention_mask[start : start + size]))
         finally:  # failed or cancelled: the rows it will not queue wait no more
             self._reserved_rows -= rows - moved
-            metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows + self._reserved_rows)
+            self._report_queue()
         if isinstance(parts[0], tuple):
             return tuple(np.concatenate(outputs) for outputs in zip(*parts, strict=True))
         return np.concatenate(parts)
+
+    def _report_queue(self) -> None:
+        """``model_server_queue_rows``: the rows waiting, those of large requests not yet queued included."""
+        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows + self._reserved_rows)
 
     async def _queued(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> Rows:
         rows = input_ids.shape[0]
@@ -178,7 +182,7 @@ class AdaptiveBatcher:
         future: asyncio.Future[Rows] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(input_ids, attention_mask, future))
         self._queued_rows += rows
-        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows + self._reserved_rows)
+        self._report_queue()
         self._wakeup.set()
         return await future
 
@@ -215,7 +219,7 @@ class AdaptiveBatcher:
             batch.append(self._queue.popleft())
             rows, width = rows + item.rows, wider
         self._queued_rows -= rows
-        metrics.QUEUE_ROWS.labels(*self._labels).set(self._queued_rows + self._reserved_rows)
+        self._report_queue()
         return batch
 
     async def _execute(self, batch: list[_Pending]) -> None:
@@ -295,7 +299,7 @@ class AdaptiveBatcher:
         self._running = []
         self._queue.clear()
         self._queued_rows = 0
-        metrics.QUEUE_ROWS.labels(*self._labels).set(self._reserved_rows)
+        self._report_queue()
 
     async def close(self) -> None:
         if self._worker is not None:
