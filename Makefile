@@ -49,12 +49,14 @@ $(DRIFT_STAMP): pyproject.toml
 install: $(STAMP) $(DRIFT_STAMP)
 
 # From Debian: Prometheus and promtool for the monitoring checks (tests run a real Prometheus), hey and wrk for
-# the soak test and the benchmark, Chromium for the offline /docs test (tests/e2e/test_api_docs.py), Rspamd for
-# the mail-filter integration (integrations/rspamd, tests/e2e/test_rspamd.py, make run RSPAMD=1), luacheck for its module.
+# the soak test and the benchmark, Chromium for the offline /docs test (tests/e2e/test_api_docs.py), Rspamd and
+# SpamAssassin for the mail-filter integrations (integrations/, tests/e2e/test_rspamd.py and test_spamassassin.py,
+# make run RSPAMD=1 and SPAMASSASSIN=1), luacheck for the Rspamd module.
 tools:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v hey >/dev/null && command -v wrk >/dev/null \
-	  && command -v chromium >/dev/null && command -v rspamd >/dev/null && command -v luacheck >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk chromium rspamd lua-check >/dev/null; }
+	  && command -v chromium >/dev/null && command -v rspamd >/dev/null && command -v luacheck >/dev/null \
+	  && command -v spamc >/dev/null && PATH="$$PATH:/usr/sbin" command -v spamd >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus hey wrk chromium rspamd lua-check spamassassin spamd spamc >/dev/null; }
 	@command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed for the manifest checks"; exit 1; }
 
 models: $(STAMP)
@@ -63,10 +65,12 @@ models: $(STAMP)
 # OBJECT_STORE=1: models, inference log and baselines in object storage, as in a cluster (a local S3-compatible
 # server on :9000; OBJECT_STORE=http://host:port for another, with the AWS_* credentials of the environment).
 # RSPAMD=1: Rspamd (make tools installs it) on :11333 in front, asking textserve about every message it checks.
+# SPAMASSASSIN=1: SpamAssassin's spamd (make tools installs it) on :11783 in front, likewise.
 OBJECT_STORE ?=
 RSPAMD ?=
+SPAMASSASSIN ?=
 run: $(STAMP)
-	$(BIN)/python -m devstack run --models-dir models $(if $(filter 1,$(OBJECT_STORE)),--object-store,$(if $(OBJECT_STORE),--object-store $(OBJECT_STORE))) $(if $(filter 1,$(RSPAMD)),--rspamd)
+	$(BIN)/python -m devstack run --models-dir models $(if $(filter 1,$(OBJECT_STORE)),--object-store,$(if $(OBJECT_STORE),--object-store $(OBJECT_STORE))) $(if $(filter 1,$(RSPAMD)),--rspamd) $(if $(filter 1,$(SPAMASSASSIN)),--spamassassin)
 
 # The drift detector's own tests run in its environment (real alibi-detect); confcutdir keeps the
 # serving environment's conftest out of it.
@@ -111,13 +115,14 @@ promote: $(STAMP)
 	  $(if $(PROMETHEUS),--prometheus $(PROMETHEUS)) $(if $(METRICS),--metrics $(METRICS)) $(if $(FORCE),--force) $(PROMOTE_ARGS)
 
 # ruff over everything; mypy strict over the serving packages (pyproject.toml, [tool.mypy]) and the mail-host
-# script; luacheck over the Rspamd module; docs/ built as a site with --strict (every link and anchor checked),
+# script; luacheck over the Rspamd module, perl -c over the SpamAssassin plugin; docs/ built as a site with --strict (every link and anchor checked),
 # into a scratch directory.
 lint: $(STAMP) tools
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release integrations tests
 	$(BIN)/mypy
-	$(BIN)/mypy --strict integrations/rspamd/textserve_learn.py
+	$(BIN)/mypy --strict integrations/textserve_learn.py
 	luacheck --no-color --globals rspamd_config -- integrations/rspamd/plugins.d/textserve.lua
+	perl -Mstrict -wc integrations/spamassassin/TextServe.pm
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir $$site; status=$$?; rm -rf $$site; exit $$status
 
 REGISTRY ?= ghcr.io/textserve

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from devstack.object_store import ObjectStore
 from devstack.rspamd import Rspamd
+from devstack.spamassassin import Spamd
 from devstack.stack import ENVIRONMENTS, LocalStack, StackConfig
 
 MODELS_BUCKET = "s3://textserve-models"
@@ -78,6 +79,10 @@ RSPAMD_PORT = 11333  # Rspamd's own defaults: its scanning worker (where rspamc 
 RSPAMD_BANNER = """  Rspamd {url} with textserve's module (production's spam detector; TEXTSERVE_SPAM, TEXTSERVE_HAM):
   rspamc -h {url_host} symbols message.eml     web interface {ui}      log {logs}
 """
+SPAMD_PORT = 11783  # spamd's own is 783, a port only root may bind
+SPAMD_BANNER = """  SpamAssassin's spamd 127.0.0.1:{port} with textserve's plugin (production's spam detector;
+  TEXTSERVE_SPAM_99, TEXTSERVE_SPAM, TEXTSERVE_HAM):   spamc -p {port} < message.eml      log {logs}
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run Rspamd (Debian's package) on 127.0.0.1:11333 with textserve's module (integrations/rspamd) "
         "asking production's spam detector about every message it checks: what a mail platform runs",
+    )
+    run.add_argument(
+        "--spamassassin",
+        action="store_true",
+        help="also run SpamAssassin's spamd (Debian's package) on 127.0.0.1:11783 with textserve's plugin "
+        "(integrations/spamassassin) asking production's spam detector about every message it checks",
     )
     run.add_argument(
         "--shadow-share",
@@ -177,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         rspamd.start()
         where = {"url": rspamd.url, "url_host": rspamd.url.removeprefix("http://"), "ui": rspamd.controller_url}
         print(RSPAMD_BANNER.format(**where, logs=rspamd.process.log_path), flush=True)
-    watched = {**stack.processes, **({"rspamd": rspamd.process} if rspamd is not None else {})}
+    spamd = None
+    if args.spamassassin:
+        spamd = Spamd(stack.gateway_url, Path("var/spamassassin"), port=SPAMD_PORT)
+        spamd.start()
+        print(SPAMD_BANNER.format(port=spamd.port, logs=spamd.process.log_path), flush=True)
+    filters: dict[str, Rspamd | Spamd | None] = {"rspamd": rspamd, "spamd": spamd}
+    watched = {**stack.processes, **{name: f.process for name, f in filters.items() if f is not None}}
     try:
         while not stopping.wait(1.0):
             dead = [name for name, proc in watched.items() if not proc.running]
@@ -187,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         print("stopping every process...", flush=True)
-        if rspamd is not None:
-            rspamd.stop()
+        for mail_filter in filters.values():
+            if mail_filter is not None:
+                mail_filter.stop()
         stack.stop()
         if store is not None:
             store.stop()

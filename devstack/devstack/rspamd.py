@@ -57,7 +57,7 @@ class Rspamd:
             "".join(f"{key} = {_ucl(value)};\n" for key, value in settings.items())
         )
         # Rspamd's result, textserve's symbols with their request ids included, as a header of the delivered message
-        # (what integrations/rspamd/textserve_learn.py reads when a user moves a message to or from Junk).
+        # (what integrations/textserve_learn.py reads when a user moves a message to or from Junk).
         (conf / "local.d" / "milter_headers.conf").write_text("extended_spam_headers = true;\n")
         overrides = {
             "worker-normal.inc": f'bind_socket = "127.0.0.1:{self.port}";\n',

@@ -121,7 +121,7 @@ def test_spam_is_textserve_spam_scored_by_its_probability_and_its_request_id_tak
 
 
 def _learn(stack, label: str, message: bytes) -> subprocess.CompletedProcess[bytes]:
-    command = [sys.executable, str(INTEGRATION / "textserve_learn.py"), label, "--url", stack.gateway_url]
+    command = [sys.executable, str(INTEGRATION.parent / "textserve_learn.py"), label, "--url", stack.gateway_url]
     return subprocess.run(command, input=message, capture_output=True, timeout=60, check=False)
 
 
