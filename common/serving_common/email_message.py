@@ -22,6 +22,7 @@ import html
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.errors import MessageDefect, MissingHeaderBodySeparatorDefect
 from email.message import EmailMessage, Message
@@ -340,6 +341,12 @@ _INVISIBLE_STYLE = re.compile(
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
 )
+# A style sheet's rule that hides what a simple selector names (``.preheader``, ``span.x``, ``#id``): the elements
+# of that class or id are as invisible as with the style inline. Selectors that depend on an element's place
+# (``div .x``, ``:first-child``) and rules under an at-rule (``@media``: conditional, a narrow screen's layout) are
+# not followed. Class and id names are matched without regard to case.
+_SIMPLE_SELECTOR = re.compile(r"(?:[a-z][a-z0-9]*|\*)?(?P<kind>[.#])(?P<name>-?[_a-z][\w-]*)")
+_BRACE = re.compile(r"[{}]")
 # What any hiding attribute or style above names: markup without one of these words hides nothing.
 _HIDING_WORDS = ("hidden", "display", "visibility", "mso-hide", "font-size", "opacity")
 _SHOWN, _INVISIBLE, _DROPPED = 0, 1, 2  # what an open element does to the text inside it
@@ -348,7 +355,8 @@ _SHOWN, _INVISIBLE, _DROPPED = 0, 1, 2  # what an open element does to the text 
 class _TextOfHtml(HTMLParser):
     """Visible text of an HTML document: script and style dropped, content a reader cannot see (in an element
     with the ``hidden`` attribute or an inline ``display:none``, ``visibility:hidden``, ``mso-hide:all``, or a
-    zero font size or opacity) kept apart in ``invisible``, block elements on their own lines.
+    zero font size or opacity, or of a class or id a style sheet gives one of those: ``hidden``) kept apart in
+    ``invisible``, block elements on their own lines.
 
     Open elements are kept on a stack so that a hidden element's end tag ends its hiding. An end tag closes the
     open elements above its match (as browsers close an unclosed ``<p>`` or ``<li>``), and one with no open match
@@ -359,13 +367,16 @@ class _TextOfHtml(HTMLParser):
     )
     DROPPED = frozenset({"script", "style"})
 
-    def __init__(self, may_hide: bool = True) -> None:
+    def __init__(
+        self, may_hide: bool = True, hidden: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+    ) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
         self.invisible: list[str] = []
         # Markup that names none of the hiding attributes and styles cannot hide anything: then only script and
         # style elements are tracked (two thirds of the corpus' HTML bodies).
         self._may_hide = may_hide
+        self._hidden_classes, self._hidden_ids = hidden  # named by the document's style sheets
         # The open elements, compactly (2 MiB of unclosed tags is 700,000 of them): each name stored once, and
         # what each element does to its text in a byte array.
         self._open_tags: list[str] = []
@@ -383,7 +394,7 @@ class _TextOfHtml(HTMLParser):
         elif not self._may_hide:
             return
         else:
-            kind = _INVISIBLE if attrs and _invisible(attrs) else _SHOWN
+            kind = _INVISIBLE if attrs and self._invisible(attrs) else _SHOWN
         tag = sys.intern(tag)
         self._open_tags.append(tag)
         self._open_kinds.append(kind)
@@ -406,19 +417,88 @@ class _TextOfHtml(HTMLParser):
             return
         (self.invisible if self._inside[_INVISIBLE] else self.chunks).append(data)
 
+    def _invisible(self, attrs: list[tuple[str, str | None]]) -> bool:
+        for name, value in attrs:
+            if name == "hidden" or (name == "style" and value is not None and _INVISIBLE_STYLE.search(value)):
+                return True
+            if value is None:
+                continue
+            if name == "class" and self._hidden_classes and not self._hidden_classes.isdisjoint(value.lower().split()):
+                return True
+            if name == "id" and value.strip().lower() in self._hidden_ids:
+                return True
+        return False
 
-def _invisible(attrs: list[tuple[str, str | None]]) -> bool:
-    for name, value in attrs:
-        if name == "hidden" or (name == "style" and value is not None and _INVISIBLE_STYLE.search(value)):
-            return True
-    return False
+
+def _style_sheets(lowered: str) -> Iterator[str]:
+    """The content of each ``<style>`` element of lower-cased markup (to the end when one is not closed)."""
+    position = 0
+    while (start := lowered.find("<style", position)) != -1:
+        opened = lowered.find(">", start)
+        if opened == -1:
+            return
+        closed = lowered.find("</style", opened)
+        yield lowered[opened + 1 : closed if closed != -1 else len(lowered)]
+        if closed == -1:
+            return
+        position = closed + 7
+
+
+def _without_comments(css: str) -> str:
+    parts, position = [], 0
+    while (start := css.find("/*", position)) != -1:
+        parts.append(css[position:start])
+        end = css.find("*/", start + 2)
+        if end == -1:
+            return " ".join(parts)
+        position = end + 2
+        parts.append(" ")
+    parts.append(css[position:])
+    return "".join(parts)
+
+
+def _rules(css: str) -> Iterator[tuple[str, str]]:
+    """(selectors, declarations) of a style sheet's top-level rules; at-rules (``@media``) and what they hold left
+    out. One pass over its braces: the work is linear in the sheet, however its braces are (un)balanced."""
+    depth = start = body = 0
+    prelude = ""
+    for brace in _BRACE.finditer(css):
+        if brace.group() == "{":
+            if depth == 0:
+                prelude, body = css[start : brace.start()], brace.end()
+            depth += 1
+        elif depth == 0:  # a stray closing brace
+            start = brace.end()
+        else:
+            depth -= 1
+            if depth == 0:
+                if not prelude.lstrip().startswith("@"):
+                    yield prelude, css[body : brace.start()]
+                start = brace.end()
+
+
+def _hidden_by_style_sheets(lowered: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The classes and ids that the document's style sheets make invisible (``_SIMPLE_SELECTOR``)."""
+    classes: set[str] = set()
+    ids: set[str] = set()
+    for sheet in _style_sheets(lowered):
+        for selectors, declarations in _rules(_without_comments(sheet)):
+            if not _INVISIBLE_STYLE.search(declarations.strip()):
+                continue
+            for selector in selectors.split(","):
+                simple = _SIMPLE_SELECTOR.fullmatch(selector.strip())
+                if simple is not None:
+                    (classes if simple["kind"] == "." else ids).add(simple["name"])
+    return frozenset(classes), frozenset(ids)
 
 
 def html_to_text(markup: str) -> str:
     """The text a reader of the HTML sees. A document whose text is all invisible is read whole (its hidden text
     is all there is to classify, and refusing it would refuse a message a mail client shows as blank)."""
     lowered = markup.lower()
-    parser = _TextOfHtml(may_hide=any(word in lowered for word in _HIDING_WORDS))
+    may_hide = any(word in lowered for word in _HIDING_WORDS)
+    hidden = _hidden_by_style_sheets(lowered) if may_hide and "<style" in lowered else (frozenset(), frozenset())
+    parser = _TextOfHtml(may_hide=may_hide, hidden=hidden)
     try:
         parser.feed(markup)
         parser.close()

@@ -384,6 +384,49 @@ def test_html_to_text_keeps_small_and_faint_text(style):
     assert html_to_text(f'<span style="{style}">still read</span>') == "still read"
 
 
+@pytest.mark.parametrize(
+    ("sheet", "element"),
+    [
+        (".pad{display:none}", '<div class="pad">'),
+        ("SPAN.Pad { Visibility: Hidden }", '<span class="note PAD">'),
+        ("#pad{font-size:0px;}", '<p id="pad">'),
+        ("h1, .x, .pad { opacity: 0 !important }", '<td class="pad">'),
+        ("/* a comment { } */ .pad{ /* hide */ display : none }", '<div class="pad">'),
+        ("}} .pad{display:none}", '<div class="pad">'),  # stray braces before the rule
+    ],
+)
+def test_html_to_text_leaves_out_what_a_style_sheet_hides(sheet, element):
+    """Spam hides text by class as well as inline: a style sheet's rule for a class or id hides its elements."""
+    tag = element[1:].split()[0]
+    markup = (
+        f"<html><head><style type='text/css'>{sheet}</style></head><body><p>Claim your prize now</p>"
+        f"{element}Dear team, the minutes are attached</{tag}><p>Call today</p></body></html>"
+    )
+    assert html_to_text(markup).split() == ["Claim", "your", "prize", "now", "Call", "today"]
+
+
+@pytest.mark.parametrize(
+    "sheet",
+    [
+        "@media only screen and (max-width: 480px) { .pad { display: none } }",  # a narrow screen's layout only
+        "div .pad { display: none }",  # depends on the element's place: not followed
+        ".pad:hover { display: none }",
+        ".pad { color: red } .other { display: none }",
+        ".pad { font-size: 10px }",
+    ],
+)
+def test_html_to_text_keeps_what_a_style_sheet_does_not_simply_hide(sheet):
+    markup = f"<style>{sheet}</style><p>Claim</p><div class='pad'>still read</div>"
+    assert html_to_text(markup).split() == ["Claim", "still", "read"]
+
+
+def test_style_sheets_without_ends_read_in_one_pass():
+    # Unclosed style elements, comments and braces: each scan goes forward only (quadratic work would take minutes).
+    start = "<style>.pad{display:none}</style>"  # a hiding rule: the sheets are read
+    for rest in ("<style>" + "/*" * 200_000, "<style>" + "{" * 200_000 + "}" * 200_000, "<style>x" * 200_000):
+        assert html_to_text(f"{start}<p>shown</p>{rest}<p>end</p>") == "shown"
+
+
 def test_a_hidden_elements_end_tag_closes_what_it_left_open_and_stray_end_tags_are_ignored():
     markup = "</div></span><div style='display:none'><p>hidden<li>also<b>hidden</div>shown<i>too</b></p>"
     assert html_to_text(markup) == "showntoo"
