@@ -330,13 +330,17 @@ def _decode(part: Message) -> str:
 # Inline styles that make an element's content invisible to the reader. Hidden text is how spam pads itself
 # with other mail's words (at the start of a body it pushes the visible spam out of the tokens the model reads:
 # with two ham messages hidden before them, 28 of the 41 independent spam e-mails the model caught were read as
-# ham; docs/models.md) and how newsletters carry a "preheader" meant for the inbox list only.
+# ham; docs/models.md) and how newsletters carry a "preheader" meant for the inbox list only. Text moved off the
+# screen (``left:-9999px``, ``text-indent:-1000em``: a thousand pixels or a hundred ems out at least) is hidden too.
 _ZERO = r"(?:0+(?:\.0*)?|\.0+)"
+_OFF_SCREEN = r"-(?:\d{4,}(?:\.\d*)?(?:px|pt)?|\d{3,}(?:\.\d*)?r?em)"
 _INVISIBLE_STYLE = re.compile(
     r"(?:^|[;\s])(?:display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all"
-    rf"|(?:font-size|opacity)\s*:\s*{_ZERO}(?:px|pt|em|rem|%)?\s*(?:!important\s*)?(?:;|$))",
+    rf"|(?:font-size|opacity)\s*:\s*{_ZERO}(?:px|pt|em|rem|%)?\s*(?:!important\s*)?(?:;|$)"
+    rf"|(?:left|top|text-indent|margin-left|margin-top)\s*:\s*{_OFF_SCREEN}\s*(?:!important\s*)?(?:;|$))",
     re.IGNORECASE,
 )
+_FAR_NEGATIVE = re.compile(r":\s*-\d{3}")  # what an off-screen position starts with
 # Elements that never have content or an end tag (HTML's void elements): hiding one hides nothing.
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
@@ -347,7 +351,8 @@ _VOID = frozenset(
 # not followed. Class and id names are matched without regard to case.
 _SIMPLE_SELECTOR = re.compile(r"(?:[a-z][a-z0-9]*|\*)?(?P<kind>[.#])(?P<name>-?[_a-z][\w-]*)")
 _BRACE = re.compile(r"[{}]")
-# What any hiding attribute or style above names: markup without one of these words hides nothing.
+# What any hiding attribute or style above names: markup without one of these words (or a far negative position,
+# ``_FAR_NEGATIVE``) hides nothing.
 _HIDING_WORDS = ("hidden", "display", "visibility", "mso-hide", "font-size", "opacity")
 _SHOWN, _INVISIBLE, _DROPPED = 0, 1, 2  # what an open element does to the text inside it
 
@@ -496,7 +501,7 @@ def html_to_text(markup: str) -> str:
     """The text a reader of the HTML sees. A document whose text is all invisible is read whole (its hidden text
     is all there is to classify, and refusing it would refuse a message a mail client shows as blank)."""
     lowered = markup.lower()
-    may_hide = any(word in lowered for word in _HIDING_WORDS)
+    may_hide = any(word in lowered for word in _HIDING_WORDS) or _FAR_NEGATIVE.search(lowered) is not None
     hidden = _hidden_by_style_sheets(lowered) if may_hide and "<style" in lowered else (frozenset(), frozenset())
     parser = _TextOfHtml(may_hide=may_hide, hidden=hidden)
     try:

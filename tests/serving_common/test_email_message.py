@@ -369,6 +369,9 @@ def test_html_to_text_keeps_block_boundaries():
         '<div style="opacity:0">',
         "<td style=\"mso-hide:all\">",
         "<p hidden>",
+        '<div style="position:absolute; left:-9999px">',
+        '<span style="text-indent: -1000em">',
+        '<div style="margin-left:-5000px !important;">',
     ],
 )
 def test_html_to_text_leaves_out_what_a_reader_cannot_see(hidden):
@@ -378,7 +381,18 @@ def test_html_to_text_leaves_out_what_a_reader_cannot_see(hidden):
 
 
 @pytest.mark.parametrize(
-    "style", ["font-size:0.5em", "font-size:10px", "opacity:0.8", "display:block", "max-font-size:0", "font-size:"]
+    "style",
+    [
+        "font-size:0.5em",
+        "font-size:10px",
+        "opacity:0.8",
+        "display:block",
+        "max-font-size:0",
+        "font-size:",
+        "margin-left:-20px",  # a layout's nudge, not off the screen
+        "position:relative; top:-999px",
+        "left:-10em",
+    ],
 )
 def test_html_to_text_keeps_small_and_faint_text(style):
     assert html_to_text(f'<span style="{style}">still read</span>') == "still read"
