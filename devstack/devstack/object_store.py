@@ -13,14 +13,14 @@ from pathlib import Path
 
 import fsspec
 
-from devstack.process import ManagedProcess, free_port
+from devstack.process import ManagedProcess, ProcessService, free_port
 
 # The buckets of a cluster (docs/object-storage.md).
 BUCKETS = ("textserve-models", "textserve-inference-log", "textserve-feedback-log", "textserve-drift-reports")
 REGION = "us-east-1"
 
 
-class ObjectStore:
+class ObjectStore(ProcessService):
     def __init__(self, log_dir: Path, *, port: int | None = None, host: str = "127.0.0.1", echo: bool = False):
         self.host = host
         self.port = port or free_port(host)
@@ -69,13 +69,3 @@ class ObjectStore:
             # Tolerates a bucket made meanwhile: s3fs's makedirs, which the log writers retry with, makes a
             # missing bucket, so a writer can make one between a check and this call.
             fs.makedirs(bucket, exist_ok=True)
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def __enter__(self) -> ObjectStore:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

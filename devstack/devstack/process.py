@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -121,3 +122,24 @@ class ManagedProcess:
         if self._pump is not None:
             self._pump.join(timeout=5)
         return self.proc.returncode
+
+
+class ProcessService:
+    """A helper service that one managed process runs (an object store, a mail filter): a context manager that
+    starts it on entry and stops it on exit. ``start`` starts the process and waits until it serves, stopping it if
+    it never does."""
+
+    process: ManagedProcess
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -13,13 +13,13 @@ import os
 import shutil
 from pathlib import Path
 
-from devstack.process import ManagedProcess, free_ports
+from devstack.process import ManagedProcess, ProcessService, free_ports
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "integrations" / "rspamd"
 SYSTEM_CONFIG = Path("/etc/rspamd/rspamd.conf")
 
 
-class Rspamd:
+class Rspamd(ProcessService):
     """Rspamd asking the gateway at ``gateway_url`` about every message, in ``environment``; its scanning worker
     (``/checkv2``, where ``rspamc`` sends) on ``port`` and its controller (web interface) on ``controller_port``,
     free ports when not given. ``options`` are the module's other options (``timeout``, ``max_size``, the scores:
@@ -84,16 +84,6 @@ class Rspamd:
         except BaseException:
             self.process.stop()
             raise
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def __enter__(self) -> Rspamd:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _ucl(value: str | float | int) -> str:

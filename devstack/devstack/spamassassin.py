@@ -18,14 +18,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from devstack.process import ManagedProcess, free_port
+from devstack.process import ManagedProcess, ProcessService, free_port
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "integrations" / "spamassassin"
 SYSTEM_CONFIG = Path("/etc/spamassassin")
 FILES = ("textserve.pre", "TextServe.pm", "textserve.cf")
 
 
-class Spamd:
+class Spamd(ProcessService):
     """spamd asking the gateway at ``gateway_url`` about every message, in ``environment``, on ``port`` (where
     ``spamc -p`` sends; a free port when not given). ``options`` are the plugin's other settings without their
     ``textserve_`` prefix (``timeout``, ``max_size``, ``api_key``: integrations/spamassassin/textserve.cf), its
@@ -95,16 +95,6 @@ class Spamd:
         if done.returncode != 0:
             raise RuntimeError(f"spamc exited with {done.returncode}: {done.stderr.decode(errors='replace')}")
         return done.stdout
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def __enter__(self) -> Spamd:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _readable_by_everyone(work_dir: Path) -> None:

@@ -8,11 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-from email.message import EmailMessage
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.parser import BytesHeaderParser
@@ -22,35 +18,13 @@ from pathlib import Path
 import pytest
 
 from devstack.process import free_port
-from devstack.spamassassin import INTEGRATION, Spamd
+from devstack.spamassassin import Spamd
+from tests.e2e.mail_filters import HAM, SPAM, direct, learn, message, silent_port
 
 pytestmark = pytest.mark.e2e
 
 MAX_SIZE = 50_000
 RULES = ("TEXTSERVE_SPAM_99", "TEXTSERVE_SPAM", "TEXTSERVE_HAM", "TEXTSERVE_FAIL")
-
-
-def _message(subject: str, body: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = "Sender <sender@example.com>"
-    message["To"] = "you@example.org"
-    message["Subject"] = subject
-    message["Date"] = "Mon, 06 Jan 2025 08:30:00 +0000"
-    message["Message-ID"] = "<1@example.com>"
-    message.set_content(body)
-    return message.as_bytes()
-
-
-SPAM = _message(
-    "You have been selected",
-    "WINNER!! As a valued customer you have been selected to receive a $900 prize. Call 09061701461 now to claim, "
-    "or reply with your bank details. Offer ends today.",
-)
-HAM = _message(
-    "Minutes of Tuesday's meeting",
-    "Hello team,\n\nthe minutes of Tuesday's meeting are attached. Please review the action items before Friday "
-    "and let me know if anything is missing.\n\nThanks,\nAnna",
-)
 
 
 def _headers(checked: bytes) -> dict[str, str]:
@@ -83,11 +57,7 @@ def _production_predictions(api) -> float:
 
 @pytest.fixture(scope="module")
 def silent_gateway():
-    """A port that accepts connections and never answers."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        yield f"http://127.0.0.1:{silent.getsockname()[1]}"
+    yield from silent_port()
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +88,6 @@ def spamd(servers):
     return servers["spamd"]
 
 
-def _direct(api, message: bytes) -> dict:
-    answer = api.post(
-        "/api/v1/predict", content=message, headers={"content-type": "message/rfc822", "X-Environment": "production"}
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def _expected_rule(verdict: dict) -> str:
     if verdict["prediction"] == "ham":
         return "TEXTSERVE_HAM"
@@ -139,7 +101,7 @@ def test_one_request_per_message_and_the_rule_of_the_gateways_verdict_with_its_p
     before = _production_predictions(api)
     headers = _headers(spamd.check(message))
     assert _production_predictions(api) - before == 1  # four rules ask; the message is sent once
-    verdict = _direct(api, message)  # the same message straight to the gateway: the same model, the same number
+    verdict = direct(api, message)  # the same message straight to the gateway: the same model, the same number
     assert _textserve_rules(headers) == [_expected_rule(verdict)]
     fields = _fields(headers["X-Spam-TextServe"])
     assert fields["verdict"] == verdict["prediction"]
@@ -148,18 +110,13 @@ def test_one_request_per_message_and_the_rule_of_the_gateways_verdict_with_its_p
     assert re.fullmatch(r"[0-9a-f]{32}", fields["request_id"])
 
 
-def _learn(stack, label: str, message: bytes) -> subprocess.CompletedProcess[bytes]:
-    command = [sys.executable, str(INTEGRATION.parent / "textserve_learn.py"), label, "--url", stack.gateway_url]
-    return subprocess.run(command, input=message, capture_output=True, timeout=60, check=False)
-
-
 def test_moving_a_checked_message_sends_its_label_by_the_request_id_spamassassin_added(spamd, stack):
     """What Dovecot's IMAPSieve pipes a moved message to: the delivered message as spamd returned it."""
     forged = b"X-Spam-TextServe: ham p=0.0001 version=v0 request_id=" + b"0" * 32 + b"\r\n" + SPAM
     delivered = spamd.check(forged)
     fields = _fields(_headers(delivered)["X-Spam-TextServe"])
     assert fields["request_id"] != "0" * 32  # the sender's own header is not the one read
-    learned = _learn(stack, "ham", delivered)
+    learned = learn(stack.gateway_url, "ham", delivered)
     assert learned.returncode == 0, learned.stderr
     taken = json.loads(learned.stdout)
     assert taken["request_id"] == fields["request_id"]
@@ -179,9 +136,9 @@ def test_a_message_textserve_refuses_is_textserve_fail_and_spamassassin_still_de
 
 
 def test_a_message_over_max_size_is_not_sent(spamd, api):
-    large = _message("Quarterly figures", "The figures for the quarter are below.\n" + "Revenue line 42.\n" * 4_000)
+    large = message("Quarterly figures", "The figures for the quarter are below.\n" + "Revenue line 42.\n" * 4_000)
     assert len(large) > MAX_SIZE
-    assert _direct(api, large)["prediction"]  # the gateway itself would take it
+    assert direct(api, large)["prediction"]  # the gateway itself would take it
     before = _production_predictions(api)
     headers = _headers(spamd.check(large))
     assert _production_predictions(api) == before
