@@ -455,7 +455,7 @@ def _without_comments(css: str) -> str:
         parts.append(css[position:start])
         end = css.find("*/", start + 2)
         if end == -1:
-            return " ".join(parts)
+            return "".join(parts)
         position = end + 2
         parts.append(" ")
     parts.append(css[position:])

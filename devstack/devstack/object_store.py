@@ -54,10 +54,9 @@ class ObjectStore(ProcessService):
             skip_instance_cache=True,
         )
 
-    def start(self, buckets: tuple[str, ...] = BUCKETS, timeout: float = 60.0) -> None:
-        self.process.start()
+    def start(self, timeout: float = 60.0, buckets: tuple[str, ...] = BUCKETS) -> None:
+        super().start(timeout)
         try:
-            self.process.wait_ready(timeout)
             self.create_buckets(buckets)
         except BaseException:  # a store that cannot be set up is not left running
             self.process.stop()

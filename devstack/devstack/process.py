@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -46,6 +46,7 @@ class ManagedProcess:
         log_dir: Path,
         echo: bool = True,
         ready_url: str | None = None,
+        ready_probe: Callable[[], bool] | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -53,6 +54,7 @@ class ManagedProcess:
         self.log_path = Path(log_dir) / f"{name}.log"
         self.echo = echo
         self.ready_url = ready_url
+        self.ready_probe = ready_probe  # for a server that does not speak HTTP: True once it serves
         self.proc: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
 
@@ -84,20 +86,28 @@ class ManagedProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def wait_ready(self, timeout: float = 120.0) -> None:
-        """Poll ``ready_url`` until it answers 200; fail early, with the log's tail, if the process dies."""
-        if self.ready_url is None:
+        """Poll ``ready_url`` until it answers 200 (or ``ready_probe`` until it is true); fail early, with the
+        log's tail, if the process dies."""
+        if self.ready_url is None and self.ready_probe is None:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.running:
                 raise RuntimeError(f"{self.name} exited with {self.proc and self.proc.returncode}:\n{self.tail()}")
-            try:
-                if httpx.get(self.ready_url, timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self._ready():
+                return
             time.sleep(0.25)
-        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s at {self.ready_url}:\n{self.tail()}")
+        where = f" at {self.ready_url}" if self.ready_url is not None else ""
+        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s{where}:\n{self.tail()}")
+
+    def _ready(self) -> bool:
+        if self.ready_probe is not None:
+            return self.ready_probe()
+        assert self.ready_url is not None
+        try:
+            return httpx.get(self.ready_url, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def tail(self, lines: int = 30) -> str:
         try:
@@ -126,13 +136,18 @@ class ManagedProcess:
 
 class ProcessService:
     """A helper service that one managed process runs (an object store, a mail filter): a context manager that
-    starts it on entry and stops it on exit. ``start`` starts the process and waits until it serves, stopping it if
-    it never does."""
+    starts it on entry and stops it on exit."""
 
     process: ManagedProcess
 
-    def start(self) -> None:
-        raise NotImplementedError
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the process and wait until it serves; a process that never does is stopped, not left running."""
+        self.process.start()
+        try:
+            self.process.wait_ready(timeout)
+        except BaseException:
+            self.process.stop()
+            raise
 
     def stop(self) -> None:
         self.process.stop()

@@ -77,14 +77,6 @@ class Rspamd(ProcessService):
             argv += ["--insecure", "-u", "root", "-g", "root"]
         self.process = ManagedProcess("rspamd", argv, log_dir=work_dir, echo=echo, ready_url=f"{self.url}/ping")
 
-    def start(self, timeout: float = 60.0) -> None:
-        self.process.start()
-        try:
-            self.process.wait_ready(timeout)
-        except BaseException:
-            self.process.stop()
-            raise
-
 
 def _ucl(value: str | float | int) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)

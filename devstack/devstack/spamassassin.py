@@ -15,7 +15,6 @@ import shutil
 import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 from devstack.process import ManagedProcess, ProcessService, free_port
@@ -62,22 +61,7 @@ class Spamd(ProcessService):
         if os.geteuid() == 0:  # spamd will not check mail as root
             argv += ["--username=nobody"]
             _readable_by_everyone(work_dir)
-        self.process = ManagedProcess("spamd", argv, log_dir=work_dir, echo=echo)
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.process.start()
-        deadline = time.monotonic() + timeout
-        try:
-            while not self.ping():
-                if not self.process.running:
-                    raise RuntimeError(f"spamd exited:\n{self.process.tail()}")
-                if time.monotonic() > deadline:
-                    why = f"spamd not answering on port {self.port} after {timeout:.0f}s"
-                    raise TimeoutError(f"{why}:\n{self.process.tail()}")
-                time.sleep(0.25)
-        except BaseException:
-            self.process.stop()
-            raise
+        self.process = ManagedProcess("spamd", argv, log_dir=work_dir, echo=echo, ready_probe=self.ping)
 
     def ping(self) -> bool:
         """spamd's own liveness check (the SPAMC protocol's PING), as ``spamc -K`` sends it."""

@@ -39,3 +39,23 @@ def test_a_running_process_is_not_started_twice_and_a_stopped_one_starts_again(t
         proc.stop()
     proc.start()  # stopped: it may start again, as the failure tests restart a killed server
     proc.stop()
+
+
+def test_a_server_without_http_is_waited_for_by_its_probe_and_a_probe_never_true_times_out(tmp_path):
+    answers = iter([False, False, True])
+    proc = ManagedProcess(
+        "probed",
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        log_dir=tmp_path,
+        echo=False,
+        ready_probe=lambda: next(answers),
+    )
+    proc.start()
+    try:
+        proc.wait_ready(10)  # returns at the third probe
+        assert next(answers, "used up") == "used up"
+        proc.ready_probe = lambda: False
+        with pytest.raises(TimeoutError, match="probed not ready after 1s"):
+            proc.wait_ready(1)
+    finally:
+        proc.stop()
