@@ -27,6 +27,7 @@ use HTTP::Tiny;
 use JSON::PP ();
 use Mail::SpamAssassin::Logger qw(dbg info);
 use Mail::SpamAssassin::Plugin;
+use Mail::SpamAssassin::Timeout;
 
 our @ISA = qw(Mail::SpamAssassin::Plugin);
 our $VERSION = '1.0';
@@ -55,9 +56,16 @@ sub set_config {
   ]);
 }
 
+# spamd checks a made-up message when it starts (compile_now, to load and compile everything), as `spamassassin
+# --lint` does: neither is mail, so neither is sent (it would be a prediction in textserve's inference log, and a slow
+# gateway would hold spamd's start).
+sub compile_now_start { $_[0]->{compiling} = 1; return; }
+sub compile_now_finish { $_[0]->{compiling} = 0; return; }
+
 # eval:check_textserve('spam', MIN, MAX): the verdict is spam with MIN <= p < MAX; ('ham'); ('fail').
 sub check_textserve {
   my ($self, $pms, undef, $want, $min, $max) = @_;
+  return 0 if $self->{compiling} || $self->{main}->{lint_rules};
   $pms->{textserve} = $self->_ask($pms) unless exists $pms->{textserve};
   my $answer = $pms->{textserve};
   return 0 unless $answer->{verdict} eq $want;
@@ -81,9 +89,17 @@ sub _ask {
   my %headers = ('Content-Type' => 'message/rfc822', 'X-Environment' => $conf->{textserve_environment});
   $headers{Authorization} = "Bearer $conf->{textserve_api_key}" if length $conf->{textserve_api_key};
   (my $url = $conf->{textserve_url}) =~ s{/+$}{};
+  my $limit = $conf->{textserve_timeout};
   $self->{http} ||= HTTP::Tiny->new(keep_alive => 1, agent => "textserve-spamassassin/$VERSION");
-  $self->{http}->timeout($conf->{textserve_timeout});
-  my $response = $self->{http}->post("$url/api/v1/predict", { headers => \%headers, content => $raw });
+  $self->{http}->timeout($limit);
+  # HTTP::Tiny's timeout bounds each wait on the socket, not the call: a server that answers a byte at a time would
+  # hold the message for as long as it likes. The whole call is bounded too, by SpamAssassin's own alarm-based timer.
+  my $timer = Mail::SpamAssassin::Timeout->new({ secs => $limit });
+  my $response = $timer->run(sub { $self->{http}->post("$url/api/v1/predict", { headers => \%headers, content => $raw }) });
+  if ($timer->timed_out()) {
+    delete $self->{http};  # its connection is half-read: the next message opens another
+    return _fail($pms, "Timed out after $limit s (textserve_timeout)");
+  }
   my $answer = eval { JSON::PP::decode_json($response->{content}) };
   if (!$response->{success}) {
     # 599: HTTP::Tiny's own failure (refused, timed out), its message in the content.

@@ -6,6 +6,7 @@ other rules."""
 from __future__ import annotations
 
 import json
+import time
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from devstack.rspamd import Rspamd
-from tests.e2e.mail_filters import HAM, SPAM, direct, learn, message, silent_port
+from tests.e2e.mail_filters import HAM, SPAM, direct, dripping_port, learn, message, silent_port
 
 pytestmark = pytest.mark.e2e
 
@@ -41,12 +42,18 @@ def silent_gateway():
 
 
 @pytest.fixture(scope="module")
-def servers(stack, silent_gateway, tmp_path_factory):
-    """Two Rspamd instances, started side by side (each spends some 15 s compiling its URL matcher): one on the
-    platform's gateway, one on a gateway that never answers."""
+def dripping_gateway():
+    yield from dripping_port()
+
+
+@pytest.fixture(scope="module")
+def servers(stack, silent_gateway, dripping_gateway, tmp_path_factory):
+    """Three Rspamd instances, started side by side (each spends some 15 s compiling its URL matcher): one on the
+    platform's gateway, one on a gateway that never answers, one on a gateway that answers a byte at a time."""
     started = {
         "rspamd": Rspamd(stack.gateway_url, tmp_path_factory.mktemp("rspamd"), max_size=MAX_SIZE),
         "silent": Rspamd(silent_gateway, tmp_path_factory.mktemp("rspamd-silent"), timeout=1.0),
+        "dripping": Rspamd(dripping_gateway, tmp_path_factory.mktemp("rspamd-dripping"), timeout=1.0),
     }
     for server in started.values():
         server.process.start()
@@ -129,6 +136,16 @@ def test_a_message_over_max_size_is_not_sent(rspamd, api):
 
 def test_a_gateway_that_does_not_answer_in_time_is_textserve_fail(servers):
     result = _check(servers["silent"], HAM)
+    assert _textserve(result) == {"TEXTSERVE_FAIL": result["symbols"]["TEXTSERVE_FAIL"]}
+    assert result["symbols"]["TEXTSERVE_FAIL"]["options"] == ["IO timeout"]
+    assert result["action"]
+
+
+def test_a_gateway_that_answers_a_byte_at_a_time_is_cut_off_at_the_timeout(servers):
+    """The module's timeout bounds the whole call, not each wait on the socket."""
+    started = time.monotonic()
+    result = _check(servers["dripping"], HAM)
+    assert time.monotonic() - started < 5
     assert _textserve(result) == {"TEXTSERVE_FAIL": result["symbols"]["TEXTSERVE_FAIL"]}
     assert result["symbols"]["TEXTSERVE_FAIL"]["options"] == ["IO timeout"]
     assert result["action"]

@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.parser import BytesHeaderParser
@@ -19,7 +20,7 @@ import pytest
 
 from devstack.process import free_port
 from devstack.spamassassin import Spamd
-from tests.e2e.mail_filters import HAM, SPAM, direct, learn, message, silent_port
+from tests.e2e.mail_filters import HAM, SPAM, direct, dripping_port, learn, message, silent_port
 
 pytestmark = pytest.mark.e2e
 
@@ -61,9 +62,14 @@ def silent_gateway():
 
 
 @pytest.fixture(scope="module")
-def servers(stack, silent_gateway):
-    """Three spamd instances: on the platform's gateway, on a gateway that never answers, on a port where nothing
-    listens. In directories of their own under /tmp: run as root, spamd checks mail as nobody, who must be able to
+def dripping_gateway():
+    yield from dripping_port()
+
+
+@pytest.fixture(scope="module")
+def servers(stack, silent_gateway, dripping_gateway):
+    """Four spamd instances: on the platform's gateway, on a gateway that never answers, on one that answers a byte
+    at a time, on a port where nothing listens. In directories of their own under /tmp: run as root, spamd checks mail as nobody, who must be able to
     read them."""
     work = Path(tempfile.mkdtemp(prefix="textserve-spamd-"))
     work.chmod(0o755)
@@ -71,6 +77,7 @@ def servers(stack, silent_gateway):
     started = {
         "spamd": Spamd(stack.gateway_url, work / "spamd", max_size=MAX_SIZE),
         "silent": Spamd(silent_gateway, work / "silent", timeout=1),
+        "dripping": Spamd(dripping_gateway, work / "dripping", timeout=1),
         "refused": Spamd(f"http://127.0.0.1:{refused_port}", work / "refused"),
     }
     try:
@@ -92,6 +99,21 @@ def _expected_rule(verdict: dict) -> str:
     if verdict["prediction"] == "ham":
         return "TEXTSERVE_HAM"
     return "TEXTSERVE_SPAM_99" if verdict["spam_probability"] >= 0.99 else "TEXTSERVE_SPAM"
+
+
+def test_starting_spamd_sends_nothing(stack, api):
+    """spamd checks a made-up message as it starts (to compile its rules): not mail, so not a prediction."""
+    work = Path(tempfile.mkdtemp(prefix="textserve-spamd-start-"))
+    work.chmod(0o755)
+    before = _production_predictions(api)
+    try:
+        with Spamd(stack.gateway_url, work / "spamd") as started:
+            log = started.process.log_text()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert "server started" in log
+    assert _production_predictions(api) == before
+    assert "textserve" not in log
 
 
 @pytest.mark.parametrize("message", [SPAM, HAM], ids=["spam", "ham"])
@@ -151,6 +173,19 @@ def test_a_gateway_that_does_not_answer_in_time_is_textserve_fail(servers):
     assert _textserve_rules(headers) == ["TEXTSERVE_FAIL"]
     assert headers["X-Spam-TextServe"].startswith("fail Timed out")
     assert re.match(r"(Yes|No), score=", headers["X-Spam-Status"])
+
+
+def test_a_gateway_that_answers_a_byte_at_a_time_is_cut_off_at_the_timeout(servers):
+    """textserve_timeout bounds the whole call, not each wait on the socket (HTTP::Tiny's own timeout alone would
+    keep reading the drip until spamd's 300-s limit for the message)."""
+    started = time.monotonic()
+    headers = _headers(servers["dripping"].check(HAM, timeout=30))
+    assert time.monotonic() - started < 15
+    assert _textserve_rules(headers) == ["TEXTSERVE_FAIL"]
+    assert headers["X-Spam-TextServe"] == "fail Timed out after 1 s (textserve_timeout)"
+    assert re.match(r"(Yes|No), score=", headers["X-Spam-Status"])
+    # The next message opens a new connection rather than reading the rest of the half-read answer.
+    assert _headers(servers["dripping"].check(SPAM, timeout=30))["X-Spam-TextServe"].startswith("fail Timed out")
 
 
 def test_a_gateway_that_refuses_connections_is_textserve_fail_naming_why(servers):
