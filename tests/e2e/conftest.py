@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -198,3 +201,48 @@ def running_prometheus(work: Path, scrape_configs: list[dict]):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def silent_gateway() -> Iterator[str]:
+    """The URL of a port that accepts connections and never answers (the mail filters' tests)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        yield f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+
+@pytest.fixture(scope="module")
+def dripping_gateway() -> Iterator[str]:
+    """The URL of a port that answers every request with a status line, then one header byte every 0.2 s for ever:
+    never silent for long, never done (the mail filters' tests). A client that bounds each wait on the socket rather
+    than the whole call would wait on it without end."""
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not stop.wait(0.2):
+                    conn.sendall(b"X")
+            except OSError:  # the client gave up and closed
+                return
+
+    def serve(server: socket.socket) -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed at the end
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        threading.Thread(target=serve, args=(server,), daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.getsockname()[1]}"
+        finally:
+            stop.set()
+            server.shutdown(socket.SHUT_RDWR)

@@ -1,14 +1,11 @@
-"""What the mail-filter suites (test_rspamd.py, test_spamassassin.py) share: the messages they check, a gateway that
-never answers and one that answers a byte at a time, the gateway's own verdict on a raw message, and a user's move
-piped to textserve_learn.py."""
+"""What the mail-filter suites (test_rspamd.py, test_spamassassin.py) share: the messages they check, the gateway's own
+verdict on a raw message, and a user's move piped to textserve_learn.py (the gateways that never answer or answer a
+byte at a time are fixtures in conftest.py)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -38,49 +35,6 @@ HAM = message(
     "Hello team,\n\nthe minutes of Tuesday's meeting are attached. Please review the action items before Friday "
     "and let me know if anything is missing.\n\nThanks,\nAnna",
 )
-
-
-def silent_port() -> Iterator[str]:
-    """The URL of a port that accepts connections and never answers (a fixture's body)."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        yield f"http://127.0.0.1:{silent.getsockname()[1]}"
-
-
-def dripping_port(interval: float = 0.2) -> Iterator[str]:
-    """The URL of a port that answers every request with a status line, then one header byte every ``interval``
-    seconds for ever: never silent for long, never done (a fixture's body). A client that bounds each wait on the
-    socket rather than the whole call would wait on it without end."""
-    stop = threading.Event()
-
-    def drip(conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\n")
-                while not stop.wait(interval):
-                    conn.sendall(b"X")
-            except OSError:  # the client gave up and closed
-                return
-
-    def serve(server: socket.socket) -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:  # closed at the end
-                return
-            threading.Thread(target=drip, args=(conn,), daemon=True).start()
-
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(8)
-        threading.Thread(target=serve, args=(server,), daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{server.getsockname()[1]}"
-        finally:
-            stop.set()
-            server.shutdown(socket.SHUT_RDWR)
 
 
 def direct(api: httpx.Client, raw: bytes) -> dict:

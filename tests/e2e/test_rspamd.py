@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from devstack.rspamd import Rspamd
-from tests.e2e.mail_filters import HAM, SPAM, direct, dripping_port, learn, message, silent_port
+from tests.e2e.mail_filters import HAM, SPAM, direct, learn, message
 
 pytestmark = pytest.mark.e2e
 
@@ -34,16 +34,6 @@ def _textserve(result: dict) -> dict[str, dict]:
 
 def _options(symbol: dict) -> dict[str, str]:
     return dict(option.split("=", 1) for option in symbol["options"])
-
-
-@pytest.fixture(scope="module")
-def silent_gateway():
-    yield from silent_port()
-
-
-@pytest.fixture(scope="module")
-def dripping_gateway():
-    yield from dripping_port()
 
 
 @pytest.fixture(scope="module")

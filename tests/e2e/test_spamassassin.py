@@ -20,7 +20,7 @@ import pytest
 
 from devstack.process import free_port
 from devstack.spamassassin import Spamd
-from tests.e2e.mail_filters import HAM, SPAM, direct, dripping_port, learn, message, silent_port
+from tests.e2e.mail_filters import HAM, SPAM, direct, learn, message
 
 pytestmark = pytest.mark.e2e
 
@@ -54,16 +54,6 @@ def _production_predictions(api) -> float:
         for line in text.splitlines()
         if line.startswith("gateway_requests_total{") and 'endpoint="predict"' in line and "production" in line
     )
-
-
-@pytest.fixture(scope="module")
-def silent_gateway():
-    yield from silent_port()
-
-
-@pytest.fixture(scope="module")
-def dripping_gateway():
-    yield from dripping_port()
 
 
 @pytest.fixture(scope="module")
