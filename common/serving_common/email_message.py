@@ -497,6 +497,40 @@ def _hidden_by_style_sheets(lowered: str) -> tuple[frozenset[str], frozenset[str
     return frozenset(classes), frozenset(ids)
 
 
+# A tag, found in linear time: it cannot contain "<", so a search that fails stops at the next one.
+_TAG = re.compile(r"<[^<>]*>")
+# How many constructs left open to the end of a document (a comment, a tag, a declaration) are read as html.parser
+# reads them at its close; the rest of such a document is read with its tags stripped.
+MAX_UNTERMINATED = 8
+
+
+def _feed_in_linear_time(parser: _TextOfHtml, markup: str) -> None:
+    """Feed the whole markup and close, as ``feed(markup); close()`` does, in linear time.
+
+    ``html.parser`` stops at a construct with no end (``<!--`` with no ``-->``, a tag with no ``>``, an unclosed
+    quote) and keeps the rest; its ``close()`` then reads that construct up to the next ``>`` (or ``<``) as text
+    and parses on, which searches to the end of the document again at every later ``<``: quadratic (60 KB of
+    ``<a\n`` took 28 s; CPython 3.11.13 and later changed these rules, CVE-2025-6069). Here each construct left
+    open is read as that ``close()`` reads it, the first ``MAX_UNTERMINATED`` of them one search each, and the rest
+    of a document with more is read with its tags stripped, so the text does not depend on the Python release."""
+    parser.feed(markup)
+    for _ in range(MAX_UNTERMINATED):
+        rest = parser.rawdata  # what html.parser kept: the construct it could not finish, to the end
+        if not rest.startswith("<"):
+            break
+        end = rest.find(">", 1) + 1 or rest.find("<", 1)
+        end = end if end > 0 else 1
+        parser.rawdata = ""
+        parser.handle_data(html.unescape(rest[:end]))
+        parser.feed(rest[end:])
+    else:
+        rest = parser.rawdata
+        if rest.startswith("<"):
+            parser.rawdata = ""
+            parser.handle_data(html.unescape(_TAG.sub(" ", rest)))
+    parser.close()
+
+
 def html_to_text(markup: str) -> str:
     """The text a reader of the HTML sees. A document whose text is all invisible is read whole (its hidden text
     is all there is to classify, and refusing it would refuse a message a mail client shows as blank)."""
@@ -505,10 +539,9 @@ def html_to_text(markup: str) -> str:
     hidden = _hidden_by_style_sheets(lowered) if may_hide and "<style" in lowered else (frozenset(), frozenset())
     parser = _TextOfHtml(may_hide=may_hide, hidden=hidden)
     try:
-        parser.feed(markup)
-        parser.close()
+        _feed_in_linear_time(parser, markup)
     except Exception:  # html.parser is lenient; anything it still cannot take is read as text
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+        return html.unescape(_TAG.sub(" ", markup))
     visible = _BLANK_LINES.sub("\n\n", "".join(parser.chunks)).strip()
     if visible or not parser.invisible:
         return visible

@@ -20,6 +20,7 @@ from serving_common.email_message import (
     MAX_MIME_DEPTH,
     MAX_MIME_PARTS,
     MAX_PARSED_HEADER_CHARS,
+    MAX_UNTERMINATED,
     MalformedEmail,
     html_to_text,
     parse_email,
@@ -458,6 +459,25 @@ def test_many_unmatched_and_unclosed_tags_read_in_one_pass():
     # each end tag search them all still parses (quadratic work here would take minutes).
     markup = "<b>" * 20_000 + "</i>" * 20_000 + "<div style='display:none'>" + "<span>x" * 20_000 + "</div>end"
     assert html_to_text(markup) == "end"
+
+
+@pytest.mark.parametrize("left_open", ["<!--", "<a b='", "<a\n", "</a", "<![CDATA[", "<?x", "<!x"])
+def test_constructs_left_open_to_the_end_read_in_linear_time(left_open):
+    # Each construct with no end sent html.parser's close() to the end of the document again: 60 KB of "<a\n" took
+    # 28 s, these 100,000 would take hours. Read as close() reads them: as text, up to the next ">" or "<".
+    assert html_to_text("<p>shown</p>" + left_open * 100_000) == "shown\n" + (left_open * 100_000).strip()
+
+
+def test_a_construct_left_open_is_text_up_to_its_next_angle_bracket_and_markup_after_it_is_parsed():
+    # As in three SpamAssassin spam messages, whose text after such a comment is what they say.
+    assert html_to_text("<p>shown</p><!--#rotate>Buy <b>now</b> &amp; save") == "shown\n<!--#rotate>Buy now & save"
+    assert html_to_text("text <a href=http://x.example/ tail") == "text <a href=http://x.example/ tail"
+
+
+def test_past_max_unterminated_constructs_the_rest_is_read_without_its_tags():
+    markup = "<p>a</p>" + "<!-- <i>w</i> " * (MAX_UNTERMINATED + 2)
+    read_as_text = "<!-- <i>w " * MAX_UNTERMINATED
+    assert html_to_text(markup) == "a\n" + read_as_text + "<!--  w  <!--  w"
 
 
 @settings(max_examples=300, deadline=None)
