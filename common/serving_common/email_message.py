@@ -510,9 +510,10 @@ def _feed_in_linear_time(parser: _TextOfHtml, markup: str) -> None:
     ``html.parser`` stops at a construct with no end (``<!--`` with no ``-->``, a tag with no ``>``, an unclosed
     quote) and keeps the rest; its ``close()`` then reads that construct up to the next ``>`` (or ``<``) as text
     and parses on, which searches to the end of the document again at every later ``<``: quadratic (60 KB of
-    ``<a\n`` took 28 s; CPython 3.11.13 and later changed these rules, CVE-2025-6069). Here each construct left
-    open is read as that ``close()`` reads it, the first ``MAX_UNTERMINATED`` of them one search each, and the rest
-    of a document with more is read with its tags stripped, so the text does not depend on the Python release."""
+    ``<a\n`` took 28 s). Here each construct left open is read as that ``close()`` reads it, the first
+    ``MAX_UNTERMINATED`` of them one search each, and the rest of a document with more is read with its tags
+    stripped. (CPython 3.11.13 and later fixed the search by reading such markup otherwise, gh-135462: a comment
+    left open hides the rest. Read here, the text is the same on the images' Python as on the one that trained.)"""
     parser.feed(markup)
     for _ in range(MAX_UNTERMINATED):
         rest = parser.rawdata  # what html.parser kept: the construct it could not finish, to the end
