@@ -1,5 +1,7 @@
 import re
 
+import pytest
+
 from serving_common.features import (
     FEATURE_NAMES,
     compose_email_text,
@@ -99,12 +101,32 @@ def test_the_pre_filters_and_the_keyword_scan_give_the_features_their_definition
         "jane.doe@example.org", "+44", "0800", "123", "4567", " ", " ", "-", "--", "1 2 3 4 5", "0", "7",
         "FREE", "free", "Win", "winner", "winners", "won't", "txt", "£", "$", "€", "cash£", "'call'", "!", ".",
         "\u212a", "\u0130", "\u017f", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668", "é", "b\u0130z", "\u0131nfo",
+        "+", "+a", "a.", "x-", "-x", "..", "_", "@@", "a@b.c", ".comx", ".co", "www", "/", ":",
     ]  # fmt: skip
     rng = random.Random(11)
     for _ in range(20_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
         text = normalize_text(text) if rng.random() < 0.5 else text  # as served, and as any caller may pass it
         assert extract_features(text) == _reference_features(text), repr(text)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda n: "a." * n + "@",
+        lambda n: "+a" * n + "@x",
+        lambda n: "x-" * n + ".comx",
+        lambda n: ("http://a " + "b-" * n) * 2 + ".com and me@" + "c." * n + "d",
+    ],
+)
+def test_urls_and_addresses_are_counted_in_linear_time(build):
+    # Long runs that nearly make an address or a URL: scanned directly, the patterns took 20 to 40 s on each (each
+    # try from a boundary inside a run ran to its end). Counted as the patterns count the same text made short.
+    from serving_common.features import _EMAIL, _URL
+
+    features = extract_features(build(50_000))
+    assert features["email_address_count"] == len(_EMAIL.findall(build(50)))
+    assert features["url_count"] == len(_URL.findall(build(50)))
 
 
 def test_blank_is_what_normalises_to_nothing():
