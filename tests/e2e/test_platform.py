@@ -58,7 +58,6 @@ def test_the_models_tell_spam_from_ham(api):
     assert spam["spam_probability"] > ham["spam_probability"]
 
 
-
 def test_text_that_nearly_makes_urls_and_addresses_is_answered_in_time(api):
     """The longest text the gateway takes, one long run that nearly makes a URL and one an address: the
     transformer's feature patterns, scanned directly, spent some 15 s on it: a 504 at the gateway's 10-s deadline."""
@@ -66,6 +65,7 @@ def test_text_that_nearly_makes_urls_and_addresses_is_answered_in_time(api):
     response = api.post("/api/v1/predict", json={"email_content": text})
     assert response.status_code == 200, response.text
     assert response.json()["model_name"] == "spam-detector"
+
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_each_environment_is_served_by_its_own_pair(api, model_dirs, env):
