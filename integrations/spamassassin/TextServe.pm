@@ -90,12 +90,15 @@ sub _ask {
   $headers{Authorization} = "Bearer $conf->{textserve_api_key}" if length $conf->{textserve_api_key};
   (my $url = $conf->{textserve_url}) =~ s{/+$}{};
   my $limit = $conf->{textserve_timeout};
-  $self->{http} ||= HTTP::Tiny->new(keep_alive => 1, agent => "textserve-spamassassin/$VERSION");
+  # An answer is a few hundred bytes: a larger one is refused (599) rather than held in the child's memory.
+  $self->{http} ||= HTTP::Tiny->new(keep_alive => 1, max_size => 65536, agent => "textserve-spamassassin/$VERSION");
   $self->{http}->timeout($limit);
   # HTTP::Tiny's timeout bounds each wait on the socket, not the call: a server that answers a byte at a time would
   # hold the message for as long as it likes. The whole call is bounded too, by SpamAssassin's own alarm-based timer.
   my $timer = Mail::SpamAssassin::Timeout->new({ secs => $limit });
-  my $response = $timer->run(sub { $self->{http}->post("$url/api/v1/predict", { headers => \%headers, content => $raw }) });
+  my $response = $timer->run(sub {
+    $self->{http}->post("$url/api/v1/predict", { headers => \%headers, content => $raw });
+  });
   if ($timer->timed_out()) {
     delete $self->{http};  # its connection is half-read: the next message opens another
     return _fail($pms, "Timed out after $limit s (textserve_timeout)");

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -213,6 +213,28 @@ def silent_gateway() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def flooding_gateway() -> Iterator[str]:
+    """The URL of a port that answers every request with a 200 declaring 64 MiB of body and sends it as fast as
+    the client reads (the mail filters' tests): a client that holds whatever it is sent would hold all of it."""
+    stop = threading.Event()
+    chunk = b"0" * 65536
+
+    def flood(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 67108864\r\n\r\n")
+                for _ in range(1024):
+                    if stop.is_set():
+                        return
+                    conn.sendall(chunk)
+            except OSError:  # the client gave up and closed
+                return
+
+    yield from _serving(stop, flood)
+
+
+@pytest.fixture(scope="module")
 def dripping_gateway() -> Iterator[str]:
     """The URL of a port that answers every request with a status line, then one header byte every 0.2 s for ever:
     never silent for long, never done (the mail filters' tests). A client that bounds each wait on the socket rather
@@ -229,13 +251,19 @@ def dripping_gateway() -> Iterator[str]:
             except OSError:  # the client gave up and closed
                 return
 
+    yield from _serving(stop, drip)
+
+
+def _serving(stop: threading.Event, answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A loopback port whose every connection ``answer`` handles on a thread of its own, until ``stop``."""
+
     def serve(server: socket.socket) -> None:
         while not stop.is_set():
             try:
                 conn, _ = server.accept()
             except OSError:  # closed at the end
                 return
-            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
 
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))

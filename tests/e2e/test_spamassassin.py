@@ -57,9 +57,9 @@ def _production_predictions(api) -> float:
 
 
 @pytest.fixture(scope="module")
-def servers(stack, silent_gateway, dripping_gateway):
-    """Four spamd instances: on the platform's gateway, on a gateway that never answers, on one that answers a byte
-    at a time, on a port where nothing listens. In directories of their own under /tmp: run as root, spamd checks mail as nobody, who must be able to
+def servers(stack, silent_gateway, dripping_gateway, flooding_gateway):
+    """Five spamd instances: on the platform's gateway, on a gateway that never answers, on one that answers a byte
+    at a time, on one that answers 64 MiB, on a port where nothing listens. In directories of their own under /tmp: run as root, spamd checks mail as nobody, who must be able to
     read them."""
     work = Path(tempfile.mkdtemp(prefix="textserve-spamd-"))
     work.chmod(0o755)
@@ -68,6 +68,7 @@ def servers(stack, silent_gateway, dripping_gateway):
         "spamd": Spamd(stack.gateway_url, work / "spamd", max_size=MAX_SIZE),
         "silent": Spamd(silent_gateway, work / "silent", timeout=1),
         "dripping": Spamd(dripping_gateway, work / "dripping", timeout=1),
+        "flooding": Spamd(flooding_gateway, work / "flooding"),
         "refused": Spamd(f"http://127.0.0.1:{refused_port}", work / "refused"),
     }
     try:
@@ -176,6 +177,12 @@ def test_a_gateway_that_answers_a_byte_at_a_time_is_cut_off_at_the_timeout(serve
     assert re.match(r"(Yes|No), score=", headers["X-Spam-Status"])
     # The next message opens a new connection rather than reading the rest of the half-read answer.
     assert _headers(servers["dripping"].check(SPAM, timeout=30))["X-Spam-TextServe"].startswith("fail Timed out")
+
+
+def test_an_answer_larger_than_any_verdict_is_refused_not_held(servers):
+    headers = _headers(servers["flooding"].check(HAM, timeout=30))
+    assert _textserve_rules(headers) == ["TEXTSERVE_FAIL"]
+    assert headers["X-Spam-TextServe"] == "fail Size of response body exceeds the maximum allowed of 65536"
 
 
 def test_a_gateway_that_refuses_connections_is_textserve_fail_naming_why(servers):
