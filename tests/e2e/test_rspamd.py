@@ -37,13 +37,15 @@ def _options(symbol: dict) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def servers(stack, silent_gateway, dripping_gateway, tmp_path_factory):
-    """Three Rspamd instances, started side by side (each spends some 15 s compiling its URL matcher): one on the
-    platform's gateway, one on a gateway that never answers, one on a gateway that answers a byte at a time."""
+def servers(stack, silent_gateway, dripping_gateway, flooding_gateway, tmp_path_factory):
+    """Four Rspamd instances, started side by side (each spends some 15 s compiling its URL matcher): one on the
+    platform's gateway, one on a gateway that never answers, one on a gateway that answers a byte at a time, one on a
+    gateway that answers 64 MiB."""
     started = {
         "rspamd": Rspamd(stack.gateway_url, tmp_path_factory.mktemp("rspamd"), max_size=MAX_SIZE),
         "silent": Rspamd(silent_gateway, tmp_path_factory.mktemp("rspamd-silent"), timeout=1.0),
         "dripping": Rspamd(dripping_gateway, tmp_path_factory.mktemp("rspamd-dripping"), timeout=1.0),
+        "flooding": Rspamd(flooding_gateway, tmp_path_factory.mktemp("rspamd-flooding")),
     }
     for server in started.values():
         server.process.start()
@@ -135,7 +137,14 @@ def test_a_gateway_that_answers_a_byte_at_a_time_is_cut_off_at_the_timeout(serve
     """The module's timeout bounds the whole call, not each wait on the socket."""
     started = time.monotonic()
     result = _check(servers["dripping"], HAM)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 8  # Rspamd's own limit for a whole message
     assert _textserve(result) == {"TEXTSERVE_FAIL": result["symbols"]["TEXTSERVE_FAIL"]}
     assert result["symbols"]["TEXTSERVE_FAIL"]["options"] == ["IO timeout"]
+    assert result["action"]
+
+
+def test_an_answer_larger_than_any_verdict_is_refused_not_held(servers):
+    result = _check(servers["flooding"], HAM)
+    assert _textserve(result) == {"TEXTSERVE_FAIL": result["symbols"]["TEXTSERVE_FAIL"]}
+    assert result["symbols"]["TEXTSERVE_FAIL"]["options"] == ["Request entity too large: 67108864"]
     assert result["action"]

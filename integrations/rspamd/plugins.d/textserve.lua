@@ -93,6 +93,7 @@ local function textserve_check(task)
     timeout = settings.timeout,
     callback = on_answer,
     keepalive = true,
+    max_size = 65536, -- an answer is a few hundred bytes: a larger one is refused, not held in the worker's memory
   })
 end
 
