@@ -139,12 +139,14 @@ def extract_features(text: str) -> dict[str, float]:
     lowered = text.lower() if ascii_text else ""
     words = _WORD.findall(lowered) if ascii_text else [w.lower() for w in _WORD.findall(text)]
     url = not ascii_text or any(hint in lowered for hint in _URL_HINTS)
+    address = "@" in text
+    reversed_text = text[::-1] if url or address else ""  # where the counts find the run before a match's end
     phone = digits >= 2 and (not ascii_text or _NINE in text.encode("ascii").translate(_PHONE_RUN))
     return {
         "char_count": float(chars),
         "word_count": float(len(words)),
-        "url_count": float(_count_urls(text)) if url else 0.0,
-        "email_address_count": float(_count_addresses(text)) if "@" in text else 0.0,
+        "url_count": float(_count_urls(text, reversed_text)) if url else 0.0,
+        "email_address_count": float(_count_addresses(text, reversed_text)) if address else 0.0,
         "phone_number_count": float(len(_PHONE.findall(text))) if phone else 0.0,
         "uppercase_ratio": uppercase / letters if letters else 0.0,
         "exclamation_count": float(text.count("!")),
@@ -167,10 +169,10 @@ def _run_before(pattern: re.Pattern[str], reversed_text: str, end: int) -> int:
     return end - (run.end() - (n - end)) if run is not None else end
 
 
-def _count_addresses(text: str) -> int:
+def _count_addresses(text: str, reversed_text: str) -> int:
     """``len(_EMAIL.findall(text))``: an address's local part is its "@"'s whole run of ``[\\w.+-]`` from a
     word boundary on, so each "@" is tried once."""
-    count, position, reversed_text = 0, 0, text[::-1]
+    count, position = 0, 0
     at = text.find("@")
     while at >= 0:
         start = _first_boundary(text, max(position, _run_before(_ADDRESS_LOCAL_RUN, reversed_text, at)), at)
@@ -181,11 +183,11 @@ def _count_addresses(text: str) -> int:
     return count
 
 
-def _count_urls(text: str) -> int:
+def _count_urls(text: str, reversed_text: str) -> int:
     """``len(_URL.findall(text))``: the leftmost of the next URL with a prefix and the next bare name before a
     suffix (from its run's first word boundary), the prefixed one where both start at one place, as the pattern's
     alternation tries them."""
-    count, position, reversed_text = 0, 0, text[::-1]
+    count, position = 0, 0
     prefixed = _URL_PREFIXED.search(text)
     bare = _next_bare_url(text, reversed_text, 0)
     while True:
