@@ -27,7 +27,10 @@ LINK_FIELDS = ("list-unsubscribe", "list-subscribe", "list-archive", "list-help"
 # characters, SourceForge's sponsor and footer together about 600.
 MAX_FOOTER_CHARS = 1_500
 
-_SUBJECT_TAG = re.compile(r"^((?:\s*(?:re|fwd?|aw|sv|tr)\s*(?:\[\d+\])?\s*:)*)\s*\[[^\[\]\n]{1,60}\]\s*", re.I)
+# Possessive quantifiers (``*+``): a prefix once read is never read again another way. With plain ones the
+# whitespace around an optional ``[2]`` could be split two ways in every ``Re :``, and a subject of 30 of them and
+# no tag took the parser minutes (2**30 ways to fail); giving any of it back could not make a tag match.
+_SUBJECT_TAG = re.compile(r"^((?:\s*+(?:re|fwd?|aw|sv|tr)\s*+(?:\[\d+\])?\s*+:)*+)\s*+\[[^\[\]\n]{1,60}\]\s*", re.I)
 _RUN = re.compile(r"([-_=~*])\1{7}")  # eight of one of these characters in a row
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL_HOST_PATH = re.compile(r"https?://([^\s<>,;]+)", re.I)

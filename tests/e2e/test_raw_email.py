@@ -153,6 +153,19 @@ def test_html_left_open_at_every_tag_is_answered(api):
     assert response.json()["model_name"] == "spam-detector"
 
 
+def test_a_list_message_whose_subject_is_many_replies_is_answered(api):
+    """250 "Re :" in front of a subject with no list tag: the tag's pattern could fail each of them two ways, and
+    the gateway's parser would have held a core (and the GIL) past any deadline."""
+    message = _headers(EmailMessage())
+    del message["Subject"]
+    message["Subject"] = "Re :" * 250 + " " + SUBJECT
+    message["List-Id"] = "Offers <offers.example.com>"
+    message.set_content(BODY)
+    response = api.post("/api/v1/predict", content=message.as_bytes(), headers=RFC822)
+    assert response.status_code == 200, response.text
+    assert response.json()["model_name"] == "spam-detector"
+
+
 def test_a_malformed_message_in_a_batch_is_422_naming_its_position(api):
     emails = [BODY, {"raw_email": "not a message at all"}]
     response = api.post("/api/v1/batch-predict", json={"emails": emails})

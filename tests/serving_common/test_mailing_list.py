@@ -123,6 +123,35 @@ def test_the_first_tag_in_front_of_the_subject_is_the_lists(subject, expected):
     assert strip_subject_tag(subject) == expected
 
 
+def test_the_subject_tag_is_found_as_the_backtracking_pattern_found_it():
+    """The tag pattern reads each ``Re:`` prefix one way only (possessive quantifiers); it takes off what the
+    pattern it replaced, which could read the whitespace around ``[2]`` two ways, took off."""
+    import random
+    import re
+
+    from serving_common.mailing_list import _SUBJECT_TAG
+
+    backtracking = re.compile(r"^((?:\s*(?:re|fwd?|aw|sv|tr)\s*(?:\[\d+\])?\s*:)*)\s*\[[^\[\]\n]{1,60}\]\s*", re.I)
+    pieces = [
+        "re", "RE", "Fw", "fwd", "d", "aw", "sv", "tr", " ", "  ", "\t", "\n", ":", "[", "]", "[1]", "[12]", "1",
+        "x", "[ilug]", "[a b]", "[" + "y" * 60 + "]", "[" + "y" * 61 + "]", "\u00a0",
+    ]  # fmt: skip
+    rng = random.Random(5)
+    for _ in range(20_000):
+        subject = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
+        ours, theirs = _SUBJECT_TAG.match(subject), backtracking.match(subject)
+        assert (ours and (ours.span(), ours.groups())) == (theirs and (theirs.span(), theirs.groups())), repr(subject)
+
+
+def test_a_subject_of_many_replies_and_no_tag_is_read_at_once():
+    # 30 "Re :" and no tag took the backtracking pattern minutes, 240 (near what a header's 1,000 characters hold)
+    # longer than the universe has run: each "Re :" doubled the ways to fail.
+    subject = "Re :" * 240 + " lunch"
+    assert strip_subject_tag(subject) == subject.strip()
+    parsed = parse_email(_delivered(ILUG, subject, TEXT))
+    assert parsed.subject == subject and parsed.body.strip() == TEXT
+
+
 def test_the_lists_names_come_from_its_fields_not_its_administrative_addresses():
     names = list_names(_fields(MAILMAN))
     assert {"exmh-users@redhat.com", "exmh-users", "exmh-users.redhat.com"} <= names
