@@ -27,10 +27,11 @@ LINK_FIELDS = ("list-unsubscribe", "list-subscribe", "list-archive", "list-help"
 # characters, SourceForge's sponsor and footer together about 600.
 MAX_FOOTER_CHARS = 1_500
 
-# Possessive quantifiers (``*+``): a prefix once read is never read again another way. With plain ones the
-# whitespace around an optional ``[2]`` could be split two ways in every ``Re :``, and a subject of 30 of them and
-# no tag took the parser minutes (2**30 ways to fail); giving any of it back could not make a tag match.
-_SUBJECT_TAG = re.compile(r"^((?:\s*+(?:re|fwd?|aw|sv|tr)\s*+(?:\[\d+\])?\s*+:)*+)\s*+\[[^\[\]\n]{1,60}\]\s*", re.I)
+# Each "Re:" in front of the tag can be read one way only: the spaces after an optional "[2]" belong to it. Written
+# "\s*(?:\[\d+\])?\s*:", the spaces of every "Re :" could go to either "\s*", and a subject of 30 of them and no
+# tag took the parser minutes to fail (2**30 ways). Possessive quantifiers would do too, but they matched wrongly
+# in Python before 3.11.5 (gh-100061, gh-106052).
+_SUBJECT_TAG = re.compile(r"^((?:\s*(?:re|fwd?|aw|sv|tr)\s*(?:\[\d+\]\s*)?:)*)\s*\[[^\[\]\n]{1,60}\]\s*", re.I)
 _RUN = re.compile(r"([-_=~*])\1{7}")  # eight of one of these characters in a row
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL_HOST_PATH = re.compile(r"https?://([^\s<>,;]+)", re.I)

@@ -124,8 +124,8 @@ def test_the_first_tag_in_front_of_the_subject_is_the_lists(subject, expected):
 
 
 def test_the_subject_tag_is_found_as_the_backtracking_pattern_found_it():
-    """The tag pattern reads each ``Re:`` prefix one way only (possessive quantifiers); it takes off what the
-    pattern it replaced, which could read the whitespace around ``[2]`` two ways, took off."""
+    """The tag pattern reads each ``Re:`` prefix one way only; it takes off what the pattern it replaced, which
+    could read the whitespace around ``[2]`` two ways, took off."""
     import random
     import re
 
