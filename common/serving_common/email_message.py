@@ -396,6 +396,14 @@ class _TextOfHtml(HTMLParser):
         self._open_count: dict[str, int] = {}
         self._inside = [0, 0, 0]  # open elements of each kind (_SHOWN, _INVISIBLE, _DROPPED)
 
+    def feed(self, data: str) -> None:
+        """Parse ``data`` at once, as ``HTMLParser.feed`` has since Python 2. Later security releases keep a feed
+        pending until the unparsed buffer has doubled (CVE-2026-15308, against many small feeds each rescanning the
+        buffer; Debian's 3.11 carries it): ``_feed_in_linear_time`` feeds a few times at most and reads what was left
+        unparsed after each feed, which pending data would hide (a comment left open then hid the rest of the text)."""
+        self.rawdata += data
+        self.goahead(False)
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.BLOCKS:
             self.chunks.append("\n")
