@@ -67,6 +67,14 @@ def test_text_that_nearly_makes_urls_and_addresses_is_answered_in_time(api):
     assert response.json()["model_name"] == "spam-detector"
 
 
+def test_a_text_of_combining_marks_is_answered_in_time(api):
+    """The longest text the gateway takes, all combining marks of two classes alternating: NFKC sorted them in
+    quadratic time, 15 s on the gateway's event loop (its blank check) and as long again at the transformer."""
+    response = api.post("/api/v1/predict", json={"email_content": "a" + "\u0301\u0316" * 49_999})
+    assert response.status_code == 200, response.text
+    assert response.json()["model_name"] == "spam-detector"
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_each_environment_is_served_by_its_own_pair(api, model_dirs, env):
     response = api.post("/api/v1/predict", json={"email_content": SPAM}, headers={"X-Environment": env})

@@ -43,7 +43,15 @@ def test_features_of_empty_text_are_zero_not_errors():
 def _reference_normalize(text: str) -> str:
     import unicodedata
 
-    text = unicodedata.normalize("NFKC", text)
+    from serving_common.features import MAX_COMBINING_RUN
+
+    kept, run = [], 0
+    for ch in text:  # a run of characters that decompose into combining marks alone is cut to MAX_COMBINING_RUN
+        decomposed = unicodedata.normalize("NFKD", ch)
+        run = run + 1 if decomposed and all(unicodedata.combining(d) for d in decomposed) else 0
+        if run <= MAX_COMBINING_RUN:
+            kept.append(ch)
+    text = unicodedata.normalize("NFKC", "".join(kept))
     text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\t\n" else " " for ch in text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -58,7 +66,7 @@ def test_fast_ascii_paths_equal_the_general_definitions():
     from serving_common.features import _char_classes
 
     alphabet = [chr(i) for i in range(128)] + list(
-        "éÜß£€½２Ａ\u200b\u2028\xa0\u0301\u3000\u2009\x85\u1680\u180e\ue000\u0378\ud800ǅ²٣"
+        "éÜß£€½２Ａ\u200b\u2028\xa0\u0301\u3000\u2009\x85\u1680\u180e\ue000\u0378\ud800ǅ²٣\u0f73\uff9e"
     )
     rng = random.Random(7)
     for _ in range(5000):
@@ -67,6 +75,27 @@ def test_fast_ascii_paths_equal_the_general_definitions():
         letters = [c for c in text if c.isalpha()]
         expected = (len(letters), sum(c.isupper() for c in letters), sum(c.isdigit() for c in text))
         assert _char_classes(text) == expected, repr(text)
+
+
+def test_runs_of_combining_marks_are_cut_to_the_stream_safe_limit():
+    """NFKC sorts a run of combining marks in quadratic time: 100,000 characters of two marks alternating took 15 s
+    (U+0F73, which decomposes into two marks, 26 s), on the gateway's event loop and again at the transformer. A run
+    longer than MAX_COMBINING_RUN is cut to it, as the per-character definition says, and nothing else changes."""
+    import random
+    import unicodedata
+
+    from serving_common.features import MAX_COMBINING_RUN, is_blank
+
+    assert normalize_text("a" + "\u0301\u0316" * 50_000) == unicodedata.normalize("NFKC", "a" + "\u0301\u0316" * 15)
+    assert len(normalize_text("\u0f40" + "\u0f73" * 100_000 + " tail")) == 1 + 2 * MAX_COMBINING_RUN + 5
+    assert is_blank("\u0301" * 100_000) is False
+    marks = ["\u0301", "\u0316", "\u0344", "\u0f73", "\uff9e", "\u3099", "\U0001e944", "\u200d", "a", "é", " ", "\x00"]
+    rng = random.Random(3)
+    for _ in range(500):
+        text = "".join(
+            rng.choice(marks) if rng.random() < 0.9 else rng.choice("ab ") for _ in range(rng.randint(0, 120))
+        )
+        assert normalize_text(text) == _reference_normalize(text), repr(text)
 
 
 def _reference_features(text: str) -> dict[str, float]:
