@@ -168,4 +168,11 @@ def test_blank_is_what_normalises_to_nothing():
     for _ in range(5000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
         assert is_blank(text) == (not normalize_text(text)), repr(text)
+    # Other text is read a piece at a time: long texts of mostly unseen characters (spaces, format, private-use,
+    # unassigned, surrogate, Hangul fillers, tags) with a few seen ones (an expanding ligature, a mark, a letter).
+    unseen = list(" \t\x00\x85\u200b\u2028\xa0\u3000\ue000\u0378\ud800\U000e0001\U000f0000")
+    seen = list("\ufdfa\u0301\u115f\u3164\uffa0a")
+    for _ in range(2000):
+        text = "".join(rng.choice(seen if rng.random() < 0.002 else unseen) for _ in range(rng.randint(0, 1200)))
+        assert is_blank(text) == (not normalize_text(text)), repr(text)
     assert is_blank(" \t\x00\x7f\u200b ") and not is_blank(" ~ ") and not is_blank("é")
