@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from functools import cache
 
 import numpy as np
 
@@ -105,10 +104,9 @@ _ASCII_DIGITS = b"0123456789"
 MAX_COMBINING_RUN = 30
 
 
-@cache
-def _combining_only() -> np.ndarray:
+def _combining_only_table() -> np.ndarray:
     """Whether each code point (to the last that can be one) decomposes, NFKD, into combining marks alone: a run
-    of them is one run of marks to sort. Built once, on the first text that needs it (0.1 s)."""
+    of them is one run of marks to sort. Built at import (0.1 s), not on a service's first request."""
     marks = [
         c
         for c in range(0x110000)
@@ -120,11 +118,13 @@ def _combining_only() -> np.ndarray:
     return table
 
 
+_COMBINING_ONLY = _combining_only_table()
+
+
 def _cap_combining_runs(text: str) -> str:
     """``text`` with each run of more than :data:`MAX_COMBINING_RUN` combining-only characters cut to that many."""
-    table = _combining_only()
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    marks = table[np.minimum(points, len(table) - 1)]
+    marks = _COMBINING_ONLY[np.minimum(points, len(_COMBINING_ONLY) - 1)]
     if not marks.any():
         return text
     edges = np.flatnonzero(np.diff(marks, prepend=False, append=False))  # run starts and ends, alternately
