@@ -59,8 +59,8 @@ def _production_predictions(api) -> float:
 @pytest.fixture(scope="module")
 def servers(stack, silent_gateway, dripping_gateway, flooding_gateway):
     """Five spamd instances: on the platform's gateway, on a gateway that never answers, on one that answers a byte
-    at a time, on one that answers 64 MiB, on a port where nothing listens. In directories of their own under /tmp: run as root, spamd checks mail as nobody, who must be able to
-    read them."""
+    at a time, on one that answers 64 MiB, on a port where nothing listens. In directories of their own under /tmp:
+    run as root, spamd checks mail as nobody, who must be able to read them."""
     work = Path(tempfile.mkdtemp(prefix="textserve-spamd-"))
     work.chmod(0o755)
     refused_port = free_port()
