@@ -13,8 +13,8 @@ from pathlib import Path
 from ml_common.datasets import Example, dataset_hash, read_labelled_file
 from ml_common.splits import TrainingDataMismatch, training_splits
 from serving_common.errors import ClientError
-from serving_common.features import normalize_text
 from serving_common.model_dir import ModelMetadata
+from serving_common.normalization import normalize_text
 
 
 class ReferenceDataError(ClientError):

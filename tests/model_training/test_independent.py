@@ -16,8 +16,8 @@ from model_training.independent import (
     set_name,
 )
 from model_training.intent_data import INTENTS
-from serving_common.features import normalize_text
 from serving_common.model_dir import METRICS_FILE
+from serving_common.normalization import normalize_text
 
 
 @pytest.mark.parametrize("path", INTENT_SETS, ids=lambda p: p.name)

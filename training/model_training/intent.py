@@ -29,8 +29,8 @@ from model_training.trainer import (
     seed_everything,
     train_classifier,
 )
-from serving_common.features import normalize_text
 from serving_common.model_dir import HeadSpec, ModelMetadata
+from serving_common.normalization import normalize_text
 from serving_common.postprocess import complexity_level
 from serving_common.tasks import INTENT
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from api_gateway.inference import ServedBy
 from api_gateway.readiness import EnvironmentReadiness
-from serving_common.features import is_blank
+from serving_common.normalization import is_blank
 from serving_common.schemas import ConfidenceLevel, IntentScore
 
 SPAM_EXAMPLE = "WINNER!! Claim your free prize now, call 09061701461"
