@@ -4,6 +4,7 @@ baseline generation). Needs the ``tokenizers`` package (transformer and training
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,19 @@ from tokenizers import Encoding, Tokenizer
 from serving_common.model_dir import TOKENIZER_FILE, ModelMetadata
 
 PAD_TOKEN = "[PAD]"
-# A text longer than this many characters per token kept is cut into a head and a tail piece at spaces before it
-# is tokenized (``TextEncoder``); a piece that gives too few tokens is tokenized whole instead.
+# A text longer than this many characters per token kept is cut into a head and a tail piece at spaces (or before
+# CJK ideographs, below) before it is tokenized (``TextEncoder``); a piece that gives too few tokens is tokenized
+# whole instead.
 CHARS_PER_TOKEN = 8
 # Normalizers that map each character on its own (a space stays a boundary) and pre-tokenizers that split words
 # at whitespace (and SentencePiece's, ``_metaspace_words``): with these, a text cut at a space gives the same
 # tokens on each side as the whole text does.
 _PER_CHARACTER = frozenset({"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents"})
 _WORDS_AT_SPACES = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
+# CJK ideographs, which BERT's normalizer (``handle_chinese_chars``) puts spaces around: with it and a pre-tokenizer
+# above, each is a word of its own, so a text can be cut before one as at a space. Chinese and Japanese text has
+# no spaces to cut at, and was tokenized whole: 100,000 characters of it in 110 ms, against 5 ms for English.
+_CJK_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,11 @@ class TextEncoder:
 
     The tokenizer library tokenizes a text whole and cuts afterwards, so with a tail a long text is cut first:
     its opening ``CHARS_PER_TOKEN`` characters per head token and its closing ones per tail token, each at a
-    space, are tokenized as two pieces, which for a tokenizer that splits words at whitespace give exactly the
-    whole text's first and last tokens (a piece that gives too few is tokenized whole instead). The largest
-    batch the gateway accepts, 256 of the longest e-mails of the SpamAssassin corpus, tokenized in 0.57 s whole
-    and 0.07 s cut (docs/benchmarks.md, "Long e-mails through the transformer").
+    space (or before a CJK ideograph, for BERT's tokenizers), are tokenized as two pieces, which for a tokenizer
+    that splits words at whitespace give exactly the whole text's first and last tokens (a piece that gives too
+    few is tokenized whole instead). The largest batch the gateway accepts, 256 of the longest e-mails of the
+    SpamAssassin corpus, tokenized in 0.57 s whole and 0.07 s cut (docs/benchmarks.md, "Long e-mails through the
+    transformer").
     """
 
     def __init__(self, tokenizer: Tokenizer, max_length: int, tail_tokens: int = 0) -> None:
@@ -57,7 +64,10 @@ class TextEncoder:
         self._pad_id = 0 if pad_id is None else pad_id
         self.max_length = max_length
         self.tail_tokens = tail_tokens
-        self._cuts_at_spaces = _cuts_at_spaces(json.loads(spec))
+        # Where a text may be cut (a space, left out; or the character a cut comes before), and its last such place.
+        cuts = _cut_characters(json.loads(spec))
+        self._cut_at = re.compile(f"[{cuts}]") if cuts else None
+        self._last_cut = re.compile(f".*([{cuts}])", re.DOTALL) if cuts else None
         if tail_tokens:
             # The cut and the padding are done here (the tokenizers library cuts the start only).
             self._tokenizer.no_truncation()
@@ -109,16 +119,18 @@ class TextEncoder:
         return EncodedBatch(input_ids, mask, [truncated for _, truncated in rows])
 
     def _pieces(self, text: str) -> tuple[str, str] | None:
-        """A long text's head and tail pieces, cut at spaces (the spaces left out), or None to tokenize it whole."""
+        """A long text's head and tail pieces, cut at spaces (the spaces left out) or before CJK ideographs where
+        the tokenizer makes each a word, or None to tokenize it whole."""
         head_chars = CHARS_PER_TOKEN * (self.max_length - self.tail_tokens)
         tail_chars = CHARS_PER_TOKEN * self.tail_tokens
-        if not self._cuts_at_spaces or len(text) <= head_chars + tail_chars:
+        if self._cut_at is None or self._last_cut is None or len(text) <= head_chars + tail_chars:
             return None
-        head_end = text.find(" ", head_chars)
-        tail_start = text.rfind(" ", 0, len(text) - tail_chars)
-        if head_end < 0 or tail_start < head_end:
+        head_cut = self._cut_at.search(text, head_chars)
+        tail_cut = self._last_cut.match(text, 0, len(text) - tail_chars)
+        if head_cut is None or tail_cut is None or tail_cut.start(1) < head_cut.start():
             return None
-        return text[:head_end], text[tail_start + 1 :]
+        tail_start = tail_cut.start(1)
+        return text[: head_cut.start()], text[tail_start + (text[tail_start] == " ") :]
 
     def _joined(self, head: Encoding, tail: Encoding) -> tuple[list[int], bool] | None:
         """The whole text's cut from its pieces' encodings, when the head gives more tokens than it keeps (so the
@@ -151,17 +163,27 @@ def _specials(encoding: Encoding) -> tuple[int, int]:
     return opening, closing
 
 
-def _cuts_at_spaces(spec: dict[str, Any]) -> bool:
-    """Whether a tokenizer (its JSON form) tokenizes a text cut at a space as the whole text's tokens each side
-    (and no added token, matched before words are split, holds a space)."""
+def _cut_characters(spec: dict[str, Any]) -> str:
+    """Where a tokenizer (its JSON form) tokenizes a text cut there as the whole text's tokens each side, as a
+    regular expression's character set: a space, and a CJK ideograph where each is a word; "" for nowhere. No
+    added token, matched before words are split, may hold one."""
     pre_tokenizers = _components(spec.get("pre_tokenizer"), "pretokenizers")
     normalizers = _components(spec.get("normalizer"), "normalizers")
-    return (
-        bool(pre_tokenizers)
+    if not (
+        pre_tokenizers
         and all(p["type"] in _WORDS_AT_SPACES or _metaspace_words(p) for p in pre_tokenizers)
         and all(n["type"] in _PER_CHARACTER for n in normalizers)
-        and not any(" " in token["content"] for token in spec.get("added_tokens") or [])
+    ):
+        return ""
+    added = [token["content"] for token in spec.get("added_tokens") or []]
+    if any(" " in token for token in added):
+        return ""
+    cjk = (
+        all(p["type"] in _WORDS_AT_SPACES for p in pre_tokenizers)
+        and any(n["type"] == "BertNormalizer" and n.get("handle_chinese_chars", True) for n in normalizers)
+        and not any(re.search(f"[{_CJK_IDEOGRAPHS}]", token) for token in added)
     )
+    return " " + (_CJK_IDEOGRAPHS if cjk else "")
 
 
 def _metaspace_words(pre_tokenizer: dict[str, Any]) -> bool:

@@ -4,13 +4,16 @@ padding to the longest text only, and the same ids, masks and overflow as the to
 
 from __future__ import annotations
 
+import re
 import shutil
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, pre_tokenizers
 
+from serving_common import tokenization
 from serving_common.errors import ModelDirectoryError
 from serving_common.model_dir import METADATA_FILE, TOKENIZER_FILE, read_metadata
 from serving_common.pipeline import TextPipeline
@@ -159,3 +162,49 @@ def test_a_tokenizer_that_a_cut_at_a_space_could_change_reads_every_text_whole(w
     long_text = " ".join(f"word {i}-" for i in range(2000))
     assert encoder._pieces(long_text) is None
     _assert_whole_then_cut(encoder, tokenizer, [long_text])
+
+
+# Chinese and Japanese as e-mails hold them: ideographs (each range BERT's normalizer pads, the compatibility ones
+# included), kana and Hangul (not padded: runs of them are words), full-width and ASCII punctuation, Latin words,
+# and now and then a space.
+_CJK_TEXTS = st.lists(
+    st.one_of(
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+        st.characters(min_codepoint=0x3400, max_codepoint=0x4DBF),
+        st.characters(min_codepoint=0xF900, max_codepoint=0xFAFF),
+        st.sampled_from(
+            [*"のはをにがカタカナ한국어。、「」.,!\uff01\uff1f\uff08\uff09", "spam", "Free", "£100", " ", "e\u0301"]
+        ),
+    ),
+    min_size=1,
+    max_size=400,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(_CJK_TEXTS.filter(str.strip), min_size=1, max_size=4))
+def test_a_long_cjk_text_cut_before_ideographs_gives_the_whole_texts_first_and_last_tokens(
+    whole_tokenizers, cut_encoders, texts
+):
+    _assert_whole_then_cut(cut_encoders["intent"], whole_tokenizers["intent"], texts)
+
+
+def test_bert_tokenizers_cut_cjk_text_before_ideographs_and_others_only_at_spaces(whole_tokenizers):
+    """BERT's normalizer puts spaces around every character the encoder cuts before (checked on each; its NFD maps
+    the compatibility ideographs to unified ones, one for one), so a text of Chinese with no space is tokenized as
+    two pieces; a tokenizer without it (the scratch backbone's SentencePiece-style one), or with an added token
+    that holds an ideograph, reads such a text whole."""
+    wordpiece = whole_tokenizers["intent"]
+    cut_before = re.compile(f"[{tokenization._CJK_IDEOGRAPHS}]")
+    ideographs = "".join(c for c in map(chr, range(0x110000)) if cut_before.match(c))
+    assert len(ideographs) > 27_000
+    padded = "".join(f" {c} " for c in unicodedata.normalize("NFD", ideographs))  # it strips accents by NFD
+    assert wordpiece.normalizer.normalize_str(ideographs) == padded
+    text = "免费领取大奖请立即联系我们" * 300
+    assert TextEncoder(wordpiece, 32, tail_tokens=8)._pieces(text) is not None
+    assert TextEncoder(whole_tokenizers["spam"], 32, tail_tokens=8)._pieces(text) is None
+    with_added = Tokenizer.from_str(wordpiece.to_str())
+    with_added.add_tokens(["大奖"])
+    assert TextEncoder(with_added, 32, tail_tokens=8)._pieces(text) is None
+    assert TextEncoder(with_added, 32, tail_tokens=8)._pieces("free prize " * 300) is not None
+    _assert_whole_then_cut(TextEncoder(with_added, 32, tail_tokens=8), with_added, [text])
