@@ -465,3 +465,44 @@ def test_every_answer_is_counted_by_route_and_status_refusals_included(client):
         "health": count("/health", 200),
     }
     assert {k: after[k] - before[k] for k in before} == dict.fromkeys(before, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/batch-predict", {"emails": [{}] * 20_000}),
+        ("/api/v1/batch-predict", {"emails": [{f"k{i}": i for i in range(5_000)}] * 3}),
+        ("/api/v1/predict", {f"k{i}": 1 for i in range(20_000)}),
+        ("/api/v1/intent/batch-predict", {"texts": ["a"] * 20_000}),
+        ("/api/v1/tasks/spam/batch-predict", {"texts": [[[]]] * 5_000}),
+        ("/api/v1/feedback", {"request_id": "r", "label": "spam", **{f"k{i}": 1 for i in range(20_000)}}),
+    ],
+)
+def test_a_json_body_of_more_values_than_the_bound_is_413_before_it_is_validated(client, path, body):
+    """pydantic reads every member of a list or an object and makes an error of each bad one, on the event loop
+    (10 MiB of {} in a batch held the gateway 54 s); a body of more values than GATEWAY_MAX_JSON_VALUES is refused
+    first, naming the bound, on every JSON route."""
+    answer = _assert_error_shape(client.post(path, json=body), 413, "payload_too_large")
+    assert answer["error"]["details"] == {"max_json_values": 10_000}
+    assert "more than 10,000 values" in answer["error"]["message"]
+
+
+def test_values_are_counted_exactly_and_commas_inside_strings_are_not_values(client):
+    import orjson
+
+    from api_gateway.api.json_body import refuse_too_many_values
+    from serving_common.errors import PayloadTooLarge
+
+    refuse_too_many_values(orjson.dumps({"a": [[0]] * 33, "b": 1}), 69)  # the object, 2 members, 33 arrays of 1
+    with pytest.raises(PayloadTooLarge):
+        refuse_too_many_values(orjson.dumps({"a": [[0]] * 33, "b": 1}), 68)
+    refuse_too_many_values(orjson.dumps(",[{" * 100), 64)  # one string
+    wide = {"emails": [{"email_content": "[{,}]" * 4_000}]}  # 20,000 commas and brackets in one string
+    answer = _assert_error_shape(client.post("/api/v1/batch-predict", json=wide), 413, "payload_too_large")
+    assert answer["error"]["details"]["max_text_chars"] == 50  # the text's own bound answers, not the JSON one
+
+
+def test_a_json_bound_that_a_full_batch_would_not_fit_is_refused_at_start():
+    with pytest.raises(ValueError, match="max_json_values 10000 is less than a full batch"):
+        GatewaySettings(max_batch_size=2_000)
+    assert GatewaySettings(max_batch_size=2_000, max_json_values=12_002).max_json_values == 12_002

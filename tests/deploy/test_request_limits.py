@@ -20,6 +20,7 @@ LIMITS = (
     "GATEWAY_HEADER_TIMEOUT_SECONDS",
     "GATEWAY_KEEPALIVE_SECONDS",
     "GATEWAY_MAX_IN_FLIGHT",
+    "GATEWAY_MAX_JSON_VALUES",
 )
 INGRESS = ROOT / "kubernetes" / "examples" / "api-gateway-ingress.yaml"
 
@@ -42,6 +43,7 @@ def test_every_limit_is_set_explicitly_and_accepted(monkeypatch):
     assert settings.max_body_bytes == int(data["GATEWAY_MAX_BODY_BYTES"])
     # A full batch of ordinary emails fits; the limit is a refusal of abuse, not of legal batches.
     assert settings.max_body_bytes >= settings.max_batch_size * 8 * 1024
+    assert settings.max_json_values == int(data["GATEWAY_MAX_JSON_VALUES"]) >= 6 * settings.max_batch_size + 2
     assert settings.body_timeout_seconds > 0 and settings.header_timeout_seconds > 0
     assert settings.keepalive_seconds > 60  # above common load balancers' idle timeout
 

@@ -99,6 +99,13 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
         "answers within the upstream deadline on the smallest deployment (docs/api.md, 'Limits for real mail'); "
         "over it, 413 naming the limit. The model's max length is read from its metadata (512 until then).",
     )
+    max_json_values: int = Field(
+        default=10_000,
+        ge=64,
+        description="Most values (objects, arrays, strings, numbers, at any depth) one JSON body may hold; over it, "
+        "413 before the body is validated, which reads every member and holds the event loop meanwhile (a full batch "
+        "of e-mail objects holds 6 per e-mail and 2 more; it must fit).",
+    )
     auth_enabled: bool = Field(
         default=False, description="Require API keys on /api/*. Off in `make run` (logged loudly); on in the cluster."
     )
@@ -205,6 +212,15 @@ class GatewaySettings(ServiceSettings, HttpLimitSettings):
         for model, share in self.shadow_shares.items():
             if model not in known or not 0.0 <= share <= 1.0:
                 raise ValueError(f"shadow_shares: {model}={share}; models are {sorted(known)}, shares in [0, 1]")
+        return self
+
+    @model_validator(mode="after")
+    def _a_full_batch_fits_the_json_bound(self) -> GatewaySettings:
+        if self.max_json_values < 6 * self.max_batch_size + 2:
+            raise ValueError(
+                f"max_json_values {self.max_json_values} is less than a full batch of e-mail objects holds "
+                f"(6 per e-mail and 2: {6 * self.max_batch_size + 2} for max_batch_size {self.max_batch_size})"
+            )
         return self
 
     @model_validator(mode="after")

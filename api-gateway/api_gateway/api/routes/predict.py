@@ -15,7 +15,7 @@ from starlette.types import Scope
 from api_gateway import metrics
 from api_gateway.api.deps import X_ENVIRONMENT_PARAMETER, EnvironmentInference, InferenceDep, environment_inference
 from api_gateway.api.emails import EmailText, from_batch, from_json, from_raw, read_raw
-from api_gateway.api.json_body import JsonBodyRoute, json_invalid, load_json
+from api_gateway.api.json_body import JsonBodyRoute, json_invalid, load_json, refuse_too_many_values
 from api_gateway.api.responses import json_response
 from api_gateway.api.schemas import (
     ERROR_RESPONSES,
@@ -72,6 +72,7 @@ async def email_body(request: Request) -> EmailText:
     media_type = media_type_of(request.headers.get("content-type"))
     if media_type == RFC822:
         return await read_raw([body], from_raw, body)
+    refuse_too_many_values(body, request.app.state.settings.max_json_values)
     try:
         email = EmailIn.model_validate_json(body)
     except ValidationError as exc:
