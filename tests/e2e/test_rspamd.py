@@ -133,13 +133,18 @@ def test_a_gateway_that_does_not_answer_in_time_is_textserve_fail(servers):
     assert result["action"]
 
 
+# How Rspamd reports a call its timer cut off: as a timeout, or as the read the timer interrupted, whichever of the
+# two its event loop handles first (25 calls to the dripping gateway: 13 and 12, each after 1.02 s).
+CUT_OFF = (["IO timeout"], ["HTTP IO read error: Resource temporarily unavailable"])
+
+
 def test_a_gateway_that_answers_a_byte_at_a_time_is_cut_off_at_the_timeout(servers):
-    """The module's timeout bounds the whole call, not each wait on the socket."""
+    """The module's timeout (1 s on this instance) bounds the whole call, not each wait on the socket."""
     started = time.monotonic()
     result = _check(servers["dripping"], HAM)
-    assert time.monotonic() - started < 8  # Rspamd's own limit for a whole message
+    assert 1.0 <= time.monotonic() - started < 8  # the module's timeout; Rspamd's own limit for a whole message
     assert _textserve(result) == {"TEXTSERVE_FAIL": result["symbols"]["TEXTSERVE_FAIL"]}
-    assert result["symbols"]["TEXTSERVE_FAIL"]["options"] == ["IO timeout"]
+    assert result["symbols"]["TEXTSERVE_FAIL"]["options"] in CUT_OFF
     assert result["action"]
 
 
