@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving_common.html_text import MAX_UNTERMINATED, html_to_text
+from serving_common.html_text import MAX_TAGS, MAX_UNTERMINATED, html_to_text
 
 
 def test_html_to_text_keeps_block_boundaries():
@@ -111,7 +111,8 @@ def test_html_that_is_all_hidden_is_read_whole():
 def test_many_unmatched_and_unclosed_tags_read_in_one_pass():
     # An end tag with no open match is skipped without searching the open elements, so markup built to make
     # each end tag search them all still parses (quadratic work here would take minutes).
-    markup = "<b>" * 20_000 + "</i>" * 20_000 + "<div style='display:none'>" + "<span>x" * 20_000 + "</div>end"
+    each = MAX_TAGS // 4  # all read by html.parser
+    markup = "<b>" * each + "</i>" * each + "<div style='display:none'>" + "<span>x" * each + "</div>end"
     assert html_to_text(markup) == "end"
 
 
@@ -134,6 +135,44 @@ def test_past_max_unterminated_constructs_the_rest_is_read_without_its_tags():
     assert html_to_text(markup) == "a\n" + read_as_text + "<!--  w  <!--  w"
 
 
+def test_past_max_tags_the_rest_is_read_as_shown_without_its_tags(monkeypatch):
+    """html.parser reads a document's first MAX_TAGS tags (2-5 us each: 2 MiB of "<a>" took 1.5-3 s); the rest is
+    read with its tags stripped, as shown: a hiding element opened before the cut does not hide what follows it."""
+    from serving_common import html_text
+
+    read_tags = []
+    handle_starttag = html_text._TextOfHtml.handle_starttag
+    monkeypatch.setattr(
+        html_text._TextOfHtml,
+        "handle_starttag",
+        lambda self, tag, attrs: read_tags.append(tag) or handle_starttag(self, tag, attrs),
+    )
+    flood = "<b>x</b>" * MAX_TAGS
+    markup = f"<p>start</p><div style='display:none'>hidden {flood}</div><p>shown &amp; <i>seen</i></p>"
+    text = html_to_text(markup)
+    assert len(read_tags) <= MAX_TAGS
+    assert text.startswith("start\n")
+    assert "hidden" not in text
+    assert text.split()[-3:] == ["shown", "&", "seen"]
+    # Up to the bound, the document is read as html.parser reads it.
+    assert html_to_text("<p>a</p>" + "<b>x</b>" * (MAX_TAGS // 2 - 1)) == "a\n" + "x" * (MAX_TAGS // 2 - 1)
+
+
+def test_past_max_tags_script_and_style_are_dropped():
+    # Cut inside a style element (html.parser reads no tags in one; the cut counts its "<b"s all the same) ...
+    style = "<p>before</p><style>" + ".x{}<b>" * MAX_TAGS + "</STYLE ><p>after</p><style>left open <i>x</i>"
+    assert html_to_text(style).split() == ["before", "after"]
+    # ... and script elements past it.
+    script = "<i>x</i>" * MAX_TAGS + "<script type=x>var a = '<b>no</b>';</script>shown<script>open"
+    assert html_to_text(script).split()[-1] == "shown"
+    assert "no" not in html_to_text(script)
+
+
+def test_lone_lts_do_not_count_as_tags():
+    many = "1 < 2 " * (MAX_TAGS + 10)
+    assert html_to_text(f"<div hidden>{many}</div><p>shown</p>") == "shown"
+
+
 def _random_markup(rng, pieces: int) -> str:
     alphabet = [
         *("<p>", "</p>", "<b>", "</b>", "<br>", "<a href='", "<a href=x ", '<img alt="', "<i class=pad>", "</i>"),
@@ -149,8 +188,8 @@ def test_a_lt_that_opens_nothing_reads_as_html_parser_reads_it(monkeypatch):
     """A "<" that opens nothing is text to html.parser, read one at a time (2 MiB of them took 3.3 s); it is fed as
     a noncharacter the document does not hold, read with the text around it, and turned back. On random markup of
     tags, hiding styles and sheets, comments, declarations, references and such "<"s, in text, in attribute values,
-    in constructs left open and past MAX_UNTERMINATED of them, the text read is the text read without the stand-in,
-    character for character."""
+    in constructs left open and past MAX_UNTERMINATED of them, and past MAX_TAGS tags, the text read is the text
+    read without the stand-in, character for character."""
     import random
 
     from serving_common import html_text
@@ -159,6 +198,8 @@ def test_a_lt_that_opens_nothing_reads_as_html_parser_reads_it(monkeypatch):
     documents = [_random_markup(rng, 40) for _ in range(3000)]
     # and past MAX_UNTERMINATED constructs left open, where the rest is read with its tags stripped
     documents += ["<!--<p>" * (MAX_UNTERMINATED + 1) + _random_markup(rng, 20) for _ in range(1000)]
+    # and past MAX_TAGS, where the rest is read as shown with its tags stripped
+    documents += ["<i>x</i>" * (MAX_TAGS // 2 - 5) + _random_markup(rng, 40) for _ in range(20)]
     read = [html_to_text(d) for d in documents]
     monkeypatch.setattr(html_text, "_STAND_INS", ())
     assert [html_to_text(d) for d in documents] == read
