@@ -73,9 +73,9 @@ class TextPipeline:
         self.ngrams = ngrams
 
     @classmethod
-    def from_model_dir(cls, model_dir: str | Path) -> TextPipeline:
-        """ModelDirectoryError naming the file that cannot be read."""
-        metadata = read_metadata(model_dir)
+    def from_model_dir(cls, model_dir: str | Path, metadata: ModelMetadata | None = None) -> TextPipeline:
+        """ModelDirectoryError naming the file that cannot be read. ``metadata``: the directory's, already read."""
+        metadata = metadata if metadata is not None else read_metadata(model_dir)
         ngrams = None
         if metadata.ngram_weight:
             path = Path(model_dir) / NGRAMS_FILE

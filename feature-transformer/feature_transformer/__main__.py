@@ -71,7 +71,7 @@ def build(settings: TransformerSettings) -> Component:
     for model_dir, metadata, name in zip(
         settings.model_dirs, metadatas, served_names(metadatas, settings.model_name), strict=True
     ):
-        transformer = TextTransformer(name, TextPipeline.from_model_dir(model_dir), settings, writer)
+        transformer = TextTransformer(name, TextPipeline.from_model_dir(model_dir, metadata), settings, writer)
         transformers.append(transformer)
         models.append((transformer, metadata))
         log.info("serving %s %s (%s) via predictor %s", name, metadata.version, metadata.task, settings.predictor_host)
