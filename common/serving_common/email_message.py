@@ -10,9 +10,10 @@ text that hides what the HTML says); the message's own parts, not those of a mes
 message is read only when there is nothing else). Transfer encodings (base64, quoted-printable) and charsets are
 decoded; attachments are counted and skipped; the input is bounded in bytes and the body text in characters (the
 model reads a few hundred tokens of it), and the work of reading it is bounded too (MIME depth and parts, each
-header value's length and the header characters parsed), so that reading costs at most in proportion to the size:
-about 1-3 ms for an ordinary message, 2-4 s of CPU (by the machine) and 50 MB for the worst 2 MiB ones found (2 MiB
-of HTML tags), where a crafted header once took minutes or all memory.
+header value's length and the header characters parsed, the HTML tags and characters parsed), so that reading costs
+at most in proportion to the size: about 1-3 ms for an ordinary message and at most 0.25 s of CPU on the Xeon VM for
+the worst 2 MiB ones found (numeric character references; 2 MiB of HTML tags took 1.4-2.2 s before the HTML bound),
+where a crafted header once took minutes or all memory.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Self
 
 from serving_common.errors import InvalidInput, PayloadTooLarge
 from serving_common.features import compose_email_text
-from serving_common.html_text import html_to_text
+from serving_common.html_text import HtmlBudget, html_to_text
 from serving_common.mailing_list import strip_list_wrapper
 
 # A raw message larger than this is refused (413): a mail server hands over whole messages, attachments
@@ -163,9 +164,10 @@ def _read(data: bytes) -> ParsedEmail:
             "before the body"
         )
     own, forwarded, attachments = _text_parts(message)  # raises MalformedEmail past MAX_MIME_DEPTH
-    body, body_type = _first_text(own)
+    budget = HtmlBudget()  # the HTML html.parser reads of this message, all its parts together
+    body, body_type = _first_text(own, budget)
     if not body:  # nothing of its own to read (a message forwarded as an attachment): the forwarded one's text
-        body, body_type = _first_text(forwarded)
+        body, body_type = _first_text(forwarded, budget)
     subject, sender = _header(message, "subject"), _header(message, "from")
     subject, body = strip_list_wrapper(subject, body, lambda name: _header(message, name))
     if not body.strip() and not (subject and subject.strip()):
@@ -256,7 +258,7 @@ def _too_deep() -> MalformedEmail:
     )
 
 
-def _first_text(parts: list[_TextPart]) -> tuple[str, str]:
+def _first_text(parts: list[_TextPart], budget: HtmlBudget) -> tuple[str, str]:
     """The first non-blank ``text/plain`` part's text, else the first non-blank ``text/html`` part's, as text;
     with the MIME type it was read from. A plain part that is one version of a multipart/alternative whose HTML
     version says something else (:func:`_says_other_things`) gives way to the HTML, which is what a client
@@ -265,31 +267,32 @@ def _first_text(parts: list[_TextPart]) -> tuple[str, str]:
         for candidate in parts:
             if candidate.part.get_content_subtype() != kind:
                 continue
-            text = _text_of(candidate.part)
+            text = _text_of(candidate.part, budget)
             if not text.strip():
                 continue
             if kind == "plain" and candidate.alternative is not None:
-                shown = _html_version(parts, candidate.alternative)
+                shown = _html_version(parts, candidate.alternative, budget)
                 if shown and _says_other_things(shown, text):
                     return shown, "text/html"
             return text, f"text/{kind}"
     return "", ""
 
 
-def _html_version(parts: list[_TextPart], alternative: Message) -> str:
+def _html_version(parts: list[_TextPart], alternative: Message, budget: HtmlBudget) -> str:
     """The text of the first non-blank ``text/html`` part of ``alternative`` ("" when it has none)."""
     for candidate in parts:
         if candidate.alternative is alternative and candidate.part.get_content_subtype() == "html":
-            text = _text_of(candidate.part)
+            text = _text_of(candidate.part, budget)
             if text.strip():
                 return text
     return ""
 
 
-def _text_of(part: Message) -> str:
-    """A text part's text as a reader sees it: decoded, and an HTML part turned into text."""
+def _text_of(part: Message, budget: HtmlBudget) -> str:
+    """A text part's text as a reader sees it: decoded, and an HTML part turned into text (parsed within the
+    message's ``budget``)."""
     text = _decode(part)
-    return html_to_text(text) if part.get_content_subtype() == "html" else text
+    return html_to_text(text, budget) if part.get_content_subtype() == "html" else text
 
 
 # Words of three letters or more (any script), as the two versions of a message are compared by.

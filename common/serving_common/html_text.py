@@ -10,6 +10,7 @@ import itertools
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 _BLANK_LINES = re.compile(r"\n\s*\n+")
@@ -208,20 +209,39 @@ _STAND_INS = tuple(chr(c) for c in range(0xFDD0, 0xFDF0))
 # How many constructs left open to the end of a document (a comment, a tag, a declaration) are read as html.parser
 # reads them at its close; the rest of such a document is read with its tags stripped.
 MAX_UNTERMINATED = 8
-# How many tags (start and end tags, comments, declarations) of a document html.parser reads; the rest of a document
-# with more is read as shown, with its tags stripped. html.parser takes 2-5 us a tag: 2 MiB of "<a>" (700,000 tags)
-# took 1.5-3 s of the gateway's worker thread, where the SpamAssassin corpus' HTML holds at most 2,299 tags (its 99th
-# percentile 1,077). Read this way, a document costs at most 40-100 ms of html.parser.
+# How much of a message's HTML html.parser reads, its HTML parts together (:class:`HtmlBudget`): tags (start and end
+# tags, comments, declarations) and characters; the rest is read as shown, with its tags stripped. html.parser takes
+# 2-5 us a tag and 1-2 us an attribute: 2 MiB of "<a>" (700,000 tags) took 1.5-3 s of the gateway's worker thread, in
+# one HTML part or in a thousand, and one tag of 500,000 attributes 0.7-1.2 s, where the SpamAssassin corpus' HTML
+# holds at most 2,299 tags (its 99th percentile 1,077) in at most 82 KB (mail clients clip messages past 100 KB).
 MAX_TAGS = 20_000
+MAX_HTML_CHARS = 512 * 1024
 _OPENS = re.compile(r"<[a-zA-Z/!?]")  # what html.parser reads as the start of a tag, once lone "<"s are replaced
 
 
-def _cut_after_tags(markup: str, count: int) -> tuple[str, str]:
-    """``markup`` cut before its ``count + 1``-th tag: (the whole of it, "") when it holds no more than ``count``."""
-    if markup.count("<") <= count:
-        return markup, ""
-    cut = next(itertools.islice(_OPENS.finditer(markup), count, None), None)
-    return (markup, "") if cut is None else (markup[: cut.start()], markup[cut.start() :])
+@dataclass
+class HtmlBudget:
+    """What html.parser may still read of one message's HTML."""
+
+    tags: int = MAX_TAGS
+    chars: int = MAX_HTML_CHARS
+
+    def cut(self, markup: str) -> tuple[str, str]:
+        """``markup`` cut where the budget ends (before a tag, never inside one), and that much of it spent: (what
+        html.parser reads, the rest)."""
+        end = len(markup)
+        if markup.count("<") > self.tags:
+            nth = next(itertools.islice(_OPENS.finditer(markup), self.tags, None), None)
+            end = nth.start() if nth is not None else end
+        if end > self.chars:
+            end = self.chars
+            opened = markup.rfind("<", 0, end)
+            if opened > markup.rfind(">", 0, end):  # inside a tag: before it
+                end = opened
+        read = markup[:end]
+        self.tags -= min(self.tags, read.count("<"))
+        self.chars -= len(read)
+        return read, markup[end:]
 
 
 def _stripped(markup: str, lone_lt: str | None) -> str:
@@ -253,7 +273,7 @@ def _without_dropped(markup: str, inside: str | None) -> str:
             inside, position = None, end.start()  # the end tag is stripped with the other tags
 
 
-def _feed_in_linear_time(parser: _TextOfHtml, markup: str, lone_lt: str | None) -> None:
+def _feed_in_linear_time(parser: _TextOfHtml, markup: str, lone_lt: str | None, budget: HtmlBudget) -> None:
     """Feed the whole markup and close, as ``feed(markup); close()`` does, in linear time.
 
     ``html.parser`` stops at a construct with no end (``<!--`` with no ``-->``, a tag with no ``>``, an unclosed
@@ -261,10 +281,10 @@ def _feed_in_linear_time(parser: _TextOfHtml, markup: str, lone_lt: str | None) 
     and parses on, which searches to the end of the document again at every later ``<``: quadratic (60 KB of
     ``<a\n`` took 28 s). Here each construct left open is read as that ``close()`` reads it, the first
     ``MAX_UNTERMINATED`` of them one search each, and the rest of a document with more is read with its tags
-    stripped; so is a document's markup past its first ``MAX_TAGS`` tags, as shown and without script and style.
+    stripped; so is the markup past what ``budget`` has left, as shown and without script and style.
     (CPython 3.11.13 and later fixed the search by reading such markup otherwise, gh-135462: a comment left open
     hides the rest. Read here, the text is the same on the images' Python as on the one that trained.)"""
-    markup, past = _cut_after_tags(markup, MAX_TAGS)
+    markup, past = budget.cut(markup)
     parser.feed(markup)
     for _ in range(MAX_UNTERMINATED):
         rest = parser.rawdata  # what html.parser kept: the construct it could not finish, to the end
@@ -282,22 +302,24 @@ def _feed_in_linear_time(parser: _TextOfHtml, markup: str, lone_lt: str | None) 
             parser.handle_data(_stripped(rest, lone_lt))
     parser.close()
     if past:
-        # Past MAX_TAGS the text is read as shown, whatever elements were open at the cut: read inside them, a
+        # Past the budget the text is read as shown, whatever elements were open at the cut: read inside them, a
         # hiding element opened before the cut would hide the text a reader sees after it, which no one reading the
         # message whole could do; read as shown, it adds only text a sender could have shown anyway.
         parser.chunks.append(_stripped(_without_dropped(past, parser.dropping()), lone_lt))
 
 
-def html_to_text(markup: str) -> str:
+def html_to_text(markup: str, budget: HtmlBudget | None = None) -> str:
     """The text a reader of the HTML sees. A document whose text is all invisible is read whole (its hidden text
-    is all there is to classify, and refusing it would refuse a message a mail client shows as blank)."""
+    is all there is to classify, and refusing it would refuse a message a mail client shows as blank). ``budget``:
+    what html.parser may read, shared by a message's HTML parts (without one, the document has its own)."""
     lowered = markup.lower()
     may_hide = any(word in lowered for word in _HIDING_WORDS) or _FAR_NEGATIVE.search(lowered) is not None
     hidden = _hidden_by_style_sheets(lowered) if may_hide and "<style" in lowered else (frozenset(), frozenset())
     lone_lt = next((c for c in _STAND_INS if c not in markup), None) if "<" in markup else None
     parser = _TextOfHtml(may_hide=may_hide, hidden=hidden)
     try:
-        _feed_in_linear_time(parser, _LONE_LT.sub(lone_lt, markup) if lone_lt is not None else markup, lone_lt)
+        fed = _LONE_LT.sub(lone_lt, markup) if lone_lt is not None else markup
+        _feed_in_linear_time(parser, fed, lone_lt, budget if budget is not None else HtmlBudget())
     except Exception:  # html.parser is lenient; anything it still cannot take is read as text
         return html.unescape(_TAG.sub(" ", markup))
     visible = _read(parser.chunks, lone_lt)
