@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import string
 import unicodedata
 
 import pytest
@@ -208,3 +209,46 @@ def test_bert_tokenizers_cut_cjk_text_before_ideographs_and_others_only_at_space
     assert TextEncoder(with_added, 32, tail_tokens=8)._pieces(text) is None
     assert TextEncoder(with_added, 32, tail_tokens=8)._pieces("free prize " * 300) is not None
     _assert_whole_then_cut(TextEncoder(with_added, 32, tail_tokens=8), with_added, [text])
+
+
+# Punctuation as e-mails and crafted texts hold it: ASCII marks (runs of them, and between letters with no space), the
+# added tokens' brackets, full-width and other marks, words, accents, ideographs, and now and then a space.
+_PUNCTUATED_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(list(string.punctuation)),
+        st.sampled_from(
+            ["[CLS]", "[SEP]", "[MASK]", "word", "Free", "e\u0301", "\u0301", "漢", "\uff01", "\u2026", " "]
+        ),
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    ),
+    min_size=1,
+    max_size=400,
+).map("".join)
+
+
+@pytest.mark.parametrize("which", ["spam", "intent"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(_PUNCTUATED_TEXTS.filter(str.strip), min_size=1, max_size=4))
+def test_a_long_punctuated_text_cut_before_marks_gives_the_whole_texts_first_and_last_tokens(
+    whole_tokenizers, cut_encoders, which, texts
+):
+    _assert_whole_then_cut(cut_encoders[which], whole_tokenizers[which], texts)
+
+
+def test_bert_tokenizers_cut_before_ascii_punctuation_their_added_tokens_do_not_hold(whole_tokenizers):
+    """BERT's pre-tokenizer makes each ASCII punctuation mark a word, so a text of marks with no space (50-60 ms a
+    100,000 characters whole) is tokenized as two pieces; not before the brackets of [CLS] and the other added
+    tokens, nor with a pre-tokenizer that keeps marks together (the scratch backbone's, ``Whitespace``)."""
+    wordpiece = whole_tokenizers["intent"]
+    marked = "".join(f"a{mark}" for mark in string.punctuation)
+    assert [word for word, _ in wordpiece.pre_tokenizer.pre_tokenize_str(marked)] == list(marked)
+    cut_at = TextEncoder(wordpiece, 32, tail_tokens=8)._cut_at
+    assert cut_at is not None
+    assert {mark for mark in string.punctuation if cut_at.match(mark)} == set(string.punctuation) - set("[]")
+    text = "!?" * 3000
+    assert TextEncoder(wordpiece, 32, tail_tokens=8)._pieces(text) is not None
+    assert TextEncoder(whole_tokenizers["spam"], 32, tail_tokens=8)._pieces(text) is None
+    grouping = Tokenizer.from_str(wordpiece.to_str())
+    grouping.pre_tokenizer = pre_tokenizers.Whitespace()
+    assert TextEncoder(grouping, 32, tail_tokens=8)._pieces(text) is None
+    _assert_whole_then_cut(TextEncoder(grouping, 32, tail_tokens=8), grouping, [text, "a.b" * 2000])
