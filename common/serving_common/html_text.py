@@ -251,7 +251,7 @@ def _stripped(markup: str, lone_lt: str | None) -> str:
     return html.unescape(_TAG.sub(" ", markup))
 
 
-_DROPPED_START = re.compile(r"<(script|style)(?=[\s/>])", re.IGNORECASE)
+_DROPPED_START = re.compile(f"<({'|'.join(_TextOfHtml.DROPPED)})(?=[\\s/>])", re.IGNORECASE)
 _DROPPED_END = {name: re.compile(f"</{name}", re.IGNORECASE) for name in _TextOfHtml.DROPPED}
 
 
