@@ -113,15 +113,30 @@ _TEXTS = st.lists(st.tuples(_WORDS, st.sampled_from([" ", " ", " ", "  ", "\n"])
 )
 
 
+# Punctuation as e-mails and crafted texts hold it: ASCII marks (runs of them, and between letters with no space), the
+# added tokens' brackets, full-width and other marks, words, accents, ideographs, and now and then a space.
+_PUNCTUATED_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(list(string.punctuation)),
+        st.sampled_from(
+            ["[CLS]", "[SEP]", "[MASK]", "word", "Free", "e\u0301", "\u0301", "漢", "\uff01", "\u2026", " "]
+        ),
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    ),
+    min_size=1,
+    max_size=400,
+).map("".join)
+
+
 @pytest.fixture(scope="module")
 def cut_encoders(whole_tokenizers) -> dict[str, TextEncoder]:
     return {which: TextEncoder(tokenizer, 16, tail_tokens=4) for which, tokenizer in whole_tokenizers.items()}
 
 
 @pytest.mark.parametrize("which", ["spam", "intent"])
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(_TEXTS.filter(str.strip), min_size=1, max_size=4))
-def test_a_long_text_cut_at_spaces_gives_the_whole_texts_first_and_last_tokens(
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.one_of(_TEXTS, _PUNCTUATED_TEXTS).filter(str.strip), min_size=1, max_size=4))
+def test_a_long_text_cut_at_spaces_and_marks_gives_the_whole_texts_first_and_last_tokens(
     whole_tokenizers, cut_encoders, which, texts
 ):
     _assert_whole_then_cut(cut_encoders[which], whole_tokenizers[which], texts)
@@ -209,30 +224,6 @@ def test_bert_tokenizers_cut_cjk_text_before_ideographs_and_others_only_at_space
     assert TextEncoder(with_added, 32, tail_tokens=8)._pieces(text) is None
     assert TextEncoder(with_added, 32, tail_tokens=8)._pieces("free prize " * 300) is not None
     _assert_whole_then_cut(TextEncoder(with_added, 32, tail_tokens=8), with_added, [text])
-
-
-# Punctuation as e-mails and crafted texts hold it: ASCII marks (runs of them, and between letters with no space), the
-# added tokens' brackets, full-width and other marks, words, accents, ideographs, and now and then a space.
-_PUNCTUATED_TEXTS = st.lists(
-    st.one_of(
-        st.sampled_from(list(string.punctuation)),
-        st.sampled_from(
-            ["[CLS]", "[SEP]", "[MASK]", "word", "Free", "e\u0301", "\u0301", "漢", "\uff01", "\u2026", " "]
-        ),
-        st.characters(codec="utf-8", exclude_categories=("Cs",)),
-    ),
-    min_size=1,
-    max_size=400,
-).map("".join)
-
-
-@pytest.mark.parametrize("which", ["spam", "intent"])
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(_PUNCTUATED_TEXTS.filter(str.strip), min_size=1, max_size=4))
-def test_a_long_punctuated_text_cut_before_marks_gives_the_whole_texts_first_and_last_tokens(
-    whole_tokenizers, cut_encoders, which, texts
-):
-    _assert_whole_then_cut(cut_encoders[which], whole_tokenizers[which], texts)
 
 
 def test_bert_tokenizers_cut_before_ascii_punctuation_their_added_tokens_do_not_hold(whole_tokenizers):
