@@ -119,6 +119,7 @@ promote: $(STAMP)
 # into a scratch directory.
 lint: $(STAMP) tools
 	$(BIN)/ruff check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release integrations tests
+	$(BIN)/ruff format --check common api-gateway feature-transformer model-server training baseline-generator drift-detector devstack release integrations tests
 	$(BIN)/mypy
 	$(BIN)/mypy --strict integrations/textserve_learn.py
 	luacheck --no-color --globals rspamd_config -- integrations/rspamd/plugins.d/textserve.lua

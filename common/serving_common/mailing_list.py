@@ -106,9 +106,7 @@ def _is_separator(line: str) -> bool:
     return line.rstrip() == "--" or _RUN.search(line) is not None
 
 
-def strip_list_wrapper(
-    subject: str | None, body: str, field: Callable[[str], str | None]
-) -> tuple[str | None, str]:
+def strip_list_wrapper(subject: str | None, body: str, field: Callable[[str], str | None]) -> tuple[str | None, str]:
     """``subject`` and ``body`` as their sender wrote them, when the message names the list that delivered it."""
     names = list_names(field)
     if not names:

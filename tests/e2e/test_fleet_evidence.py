@@ -158,7 +158,8 @@ def test_promote_reads_every_gateways_shadow_agreement_from_prometheus(stack, mo
             rows = int(re.search(r"\d+/(\d+) = ", line).group(1))
             assert "every gateway pod" in line and rows > max(expected.values()), line
             line = next(x for x in promote.stdout.splitlines() if "shadow calls staging answered" in x)
-            assert line.startswith("  ok ") and ", 0 failed (every gateway pod, last hour, from Prometheus" in line, line
+            assert line.startswith("  ok "), line
+            assert ", 0 failed (every gateway pod, last hour, from Prometheus" in line, line
             # Users' labels of production's verdicts, from both pods; none of staging's: shown, not compared.
             labelled = labelled_from_prometheus(prometheus, "spam-detector", "production", production)
             assert max(COUNTED.values()) < labelled.rows <= sum(expected.values())

@@ -84,7 +84,9 @@ def _through_a_list() -> bytes:
     message["Subject"] = f"[offers] {SUBJECT}"
     message["List-Id"] = "Offers <offers.lists.example.org>"
     message["List-Post"] = "<mailto:offers@lists.example.org>"
-    footer = "_" * 47 + "\nOffers mailing list\noffers@lists.example.org\nhttps://lists.example.org/mailman/listinfo/offers"
+    footer = (
+        "_" * 47 + "\nOffers mailing list\noffers@lists.example.org\nhttps://lists.example.org/mailman/listinfo/offers"
+    )
     message.set_content(f"{BODY}\n\n{footer}\n")
     return message.as_bytes()
 

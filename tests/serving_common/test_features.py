@@ -110,5 +110,3 @@ def test_urls_and_addresses_are_counted_in_linear_time(build):
     features = extract_features(build(50_000))
     assert features["email_address_count"] == len(_EMAIL.findall(build(50)))
     assert features["url_count"] == len(_URL.findall(build(50)))
-
-
