@@ -321,7 +321,7 @@ def html_to_text(markup: str, budget: HtmlBudget | None = None) -> str:
         fed = _LONE_LT.sub(lone_lt, markup) if lone_lt is not None else markup
         _feed_in_linear_time(parser, fed, lone_lt, budget if budget is not None else HtmlBudget())
     except Exception:  # html.parser is lenient; anything it still cannot take is read as text
-        return html.unescape(_TAG.sub(" ", markup))
+        return _stripped(markup, None)
     visible = _read(parser.chunks, lone_lt)
     if visible or not parser.invisible:
         return visible

@@ -17,8 +17,8 @@ from serving_common.model_dir import TOKENIZER_FILE, ModelMetadata
 
 PAD_TOKEN = "[PAD]"
 # A text longer than this many characters per token kept is cut into a head and a tail piece at spaces (or before
-# CJK ideographs, below) before it is tokenized (``TextEncoder``); a piece that gives too few tokens is tokenized
-# whole instead.
+# CJK ideographs and punctuation marks, below) before it is tokenized (``TextEncoder``); a piece that gives too few
+# tokens is tokenized whole instead.
 CHARS_PER_TOKEN = 8
 # Normalizers that map each character on its own (a space stays a boundary) and pre-tokenizers that split words
 # at whitespace (and SentencePiece's, ``_metaspace_words``): with these, a text cut at a space gives the same
@@ -53,11 +53,11 @@ class TextEncoder:
 
     The tokenizer library tokenizes a text whole and cuts afterwards, so with a tail a long text is cut first:
     its opening ``CHARS_PER_TOKEN`` characters per head token and its closing ones per tail token, each at a
-    space (or before a CJK ideograph, for BERT's tokenizers), are tokenized as two pieces, which for a tokenizer
-    that splits words at whitespace give exactly the whole text's first and last tokens (a piece that gives too
-    few is tokenized whole instead). The largest batch the gateway accepts, 256 of the longest e-mails of the
-    SpamAssassin corpus, tokenized in 0.57 s whole and 0.07 s cut (docs/benchmarks.md, "Long e-mails through the
-    transformer").
+    space (or before a CJK ideograph or a punctuation mark, for BERT's tokenizers), are tokenized as two pieces,
+    which for a tokenizer that splits words at whitespace give exactly the whole text's first and last tokens (a
+    piece that gives too few is tokenized whole instead). The largest batch the gateway accepts, 256 of the longest
+    e-mails of the SpamAssassin corpus, tokenized in 0.57 s whole and 0.07 s cut (docs/benchmarks.md, "Long e-mails
+    through the transformer").
     """
 
     def __init__(self, tokenizer: Tokenizer, max_length: int, tail_tokens: int = 0) -> None:
@@ -124,8 +124,8 @@ class TextEncoder:
         return EncodedBatch(input_ids, mask, [truncated for _, truncated in rows])
 
     def _pieces(self, text: str) -> tuple[str, str] | None:
-        """A long text's head and tail pieces, cut at spaces (the spaces left out) or before CJK ideographs where
-        the tokenizer makes each a word, or None to tokenize it whole."""
+        """A long text's head and tail pieces, cut at spaces (the spaces left out) or before CJK ideographs and
+        punctuation marks where the tokenizer makes each a word, or None to tokenize it whole."""
         head_chars = CHARS_PER_TOKEN * (self.max_length - self.tail_tokens)
         tail_chars = CHARS_PER_TOKEN * self.tail_tokens
         if self._cut_at is None or self._last_cut is None or len(text) <= head_chars + tail_chars:
@@ -188,12 +188,9 @@ def _cut_characters(spec: dict[str, Any]) -> str:
         and any(n["type"] == "BertNormalizer" and n.get("handle_chinese_chars", True) for n in normalizers)
         and not any(re.search(f"[{_CJK_IDEOGRAPHS}]", token) for token in added)
     )
-    marks = sorted(_ASCII_PUNCTUATION - set("".join(added))) if _is_bert(pre_tokenizers) else []
+    bert_words = all(p["type"] == "BertPreTokenizer" for p in pre_tokenizers)
+    marks = sorted(_ASCII_PUNCTUATION - set("".join(added))) if bert_words else []
     return " " + (_CJK_IDEOGRAPHS if cjk else "") + "".join(map(re.escape, marks))
-
-
-def _is_bert(pre_tokenizers: list[dict[str, Any]]) -> bool:
-    return all(p["type"] == "BertPreTokenizer" for p in pre_tokenizers)
 
 
 def _metaspace_words(pre_tokenizer: dict[str, Any]) -> bool:
