@@ -16,9 +16,7 @@ from pydantic import ValidationError
 from baseline_generator.generate import build_baseline
 from baseline_generator.reference import from_file, validation_split
 from baseline_generator.settings import BaselineSettings
-from ml_common.classifier import SequenceClassifier
-from ml_common.device import resolve_runtime, runtime_device, runtime_dtype
-from ml_common.onnx_runtime import for_runtime
+from ml_common.runtime import load_classifier, resolve_runtime
 from serving_common.baseline import BaselineStore
 from serving_common.errors import PlatformError, describe_validation_error
 from serving_common.logging import configure_logging
@@ -36,10 +34,8 @@ def generate(settings: BaselineSettings, skip_existing: bool = False) -> str:
         if store.exists(metadata.name, metadata.version):
             return store.location(metadata.name, metadata.version) + " (already there)"
     runtime = resolve_runtime(settings.runtime, settings.device)
-    device = runtime_device(runtime, settings.device)
     # In the precision the model server's dtype 'auto' runs PyTorch in (bf16 on a GPU or an AMX CPU), as served.
-    loaded = SequenceClassifier.load(model_dir, device, runtime_dtype(runtime, "auto", device))
-    classifier = for_runtime(loaded, runtime, settings.onnx_cache_dir)
+    classifier = load_classifier(model_dir, runtime, settings.onnx_cache_dir, device=settings.device)
     if settings.reference:
         reference = from_file(Path(settings.reference), settings.text_column)
     else:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from baseline_generator.reference import Reference
-from ml_common.classifier import Classifier
+from ml_common.runtime import Classifier
 from serving_common.baseline import BaselineMetadata
 from serving_common.embedding import EMBEDDING_DIM
 from serving_common.features import FEATURE_NAMES

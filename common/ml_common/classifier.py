@@ -1,4 +1,5 @@
-"""The model itself: a sequence classifier loaded from a model directory.
+"""The model itself, in PyTorch: a sequence classifier loaded from a model directory (a
+:class:`~ml_common.runtime.Classifier`; :mod:`ml_common.onnx_runtime` is the other).
 
 It knows nothing about HTTP, KServe, batching or logging; those wrap it. ``infer`` takes token
 ids and an attention mask and returns float32 logits and, from the same pass, the input's embedding
@@ -12,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import cast
 
 import numpy as np
 import torch
@@ -20,7 +21,8 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
-from ml_common.static_shapes import ShapeBuckets, StaticShapeRunner
+from ml_common.shape_buckets import ShapeBuckets
+from ml_common.static_shapes import StaticShapeRunner
 from serving_common.embedding import Projection
 from serving_common.errors import ModelDirectoryError
 from serving_common.model_dir import CONFIG_FILE, WEIGHTS_FILE, ModelMetadata, validate_model_dir
@@ -79,26 +81,6 @@ class LogitsAndPooled(nn.Module):
         return head(dropout(pooled)), pooled
 
 
-class Classifier(Protocol):
-    """A loaded model: PyTorch (:class:`SequenceClassifier`) or ONNX Runtime (:class:`~ml_common.onnx_runtime.
-    OnnxClassifier`). What the model server, the baseline generator and the bench ask of it."""
-
-    metadata: ModelMetadata
-    projection: Projection
-    device: torch.device
-    vocab_size: int
-    num_outputs: int
-    compiled: bool
-
-    def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(logits [batch, outputs], embedding [batch, EMBEDDING_DIM]) from one forward pass."""
-        ...
-
-    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
-
-    def warm_up(self, batch_size: int, length: int = 16) -> None: ...
-
-
 @dataclass
 class LaunchedPass:
     """A forward pass queued on the device (:meth:`SequenceClassifier.launch`): its outputs land in these
@@ -114,6 +96,7 @@ class SequenceClassifier:
         self.model = model
         self.metadata = metadata
         self.device = device
+        self.on_gpu = device.type == "cuda"
         self.dtype = dtype
         self.vocab_size = int(model.config.vocab_size or 0)
         self.num_outputs = int(model.config.num_labels or 0)

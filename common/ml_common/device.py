@@ -1,4 +1,4 @@
-"""Choosing where and in which precision the model runs."""
+"""Choosing where and in which precision PyTorch runs the model (the runtime itself: :mod:`ml_common.runtime`)."""
 
 from __future__ import annotations
 
@@ -60,23 +60,3 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
         if key.strip() == "flags":
             return frozenset(value.split())
     return frozenset()
-
-
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
-
-
-def runtime_device(runtime: str, requested: str) -> torch.device:
-    """Where a concrete runtime runs: the ONNX paths on the CPU, PyTorch on the requested device."""
-    return resolve_device("cpu" if runtime != "torch" else requested)
-
-
-def resolve_runtime(requested: str, device: str, compile_model: bool = False) -> str:
-    """``auto`` made concrete: int8 ONNX Runtime on CPU, PyTorch on a GPU or when compiling. The model
-    server and the baseline generator resolve it alike, so baselines are computed as the model is served.
-
-    Not PyTorch in bf16 on a CPU with AMX, though 1.3x faster in-process there: through the model server on a
-    2-core VM it served no more requests/s than int8, a quarter fewer at worst (docs/benchmarks.md); ``--runtime
-    torch`` chooses it."""
-    if requested != "auto":
-        return requested
-    return "torch" if compile_model or resolve_device(device).type == "cuda" else "onnx-int8"

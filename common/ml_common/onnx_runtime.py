@@ -1,4 +1,4 @@
-"""The ONNX Runtime CPU path: the same model, exported at load time, run by ONNX Runtime.
+"""The ONNX Runtime CPU path: a model directory's classifier as an ONNX graph, run by ONNX Runtime.
 
 On CPU, ONNX Runtime runs DeBERTa-v2 models faster than eager PyTorch (1.1-1.8x by model) with
 identical verdicts (docs/benchmarks.md), so ``--runtime onnx`` offers it; ``--runtime onnx-int8`` also
@@ -6,47 +6,59 @@ quantizes the weights of its matrix products to int8 (ONNX Runtime's dynamic qua
 quantized per call at run time, so each row runs alone), faster again on CPUs with 8-bit dot products
 (VNNI), at held-out quality make bench reports. The exported graph returns
 both outputs the server needs from one pass: the logits and the pooled hidden state the embedding
-is projected from. It is exported from the loaded PyTorch model, so there is one model directory
-format and the ONNX file is a cache, never a second artefact to keep in sync.
+is projected from.
+
+The graph is exported from the directory's PyTorch weights, so there is one model directory format and the ONNX
+file is a cache, never a second artefact to keep in sync: it is named by a digest of the files it is made from and
+of the versions of the libraries that make it, so a changed model or library is never served from a stale graph.
+This module imports no PyTorch: a graph not yet cached is exported by :mod:`ml_common.onnx_export` in a child
+process, and the serving process holds ONNX Runtime and the graph alone (:mod:`ml_common.runtime`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import os
-import tempfile
-import time
-import warnings
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from importlib import metadata as packages
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.jit._trace import TracerWarning
 
-from ml_common.classifier import Classifier, LogitsAndPooled, SequenceClassifier
 from serving_common.cpu import cpu_cores
+from serving_common.embedding import Projection
+from serving_common.errors import ModelDirectoryError
+from serving_common.model_dir import CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE, ModelMetadata, validate_model_dir
 
 log = logging.getLogger(__name__)
 OPSET = 17
+# What the graph is made from: the directory's files, and the libraries that export and quantize it.
+_GRAPH_SOURCES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE)
+_GRAPH_MAKERS = ("torch", "transformers", "onnx", "onnxruntime")
+# The export's exit status when the model directory is at fault; its one line on stdout says how.
+MODEL_DIRECTORY_INVALID = 3
 
 
 class OnnxClassifier:
-    """Same interface as :class:`SequenceClassifier` (``infer``, ``forward``, ``warm_up``)."""
+    """Same interface as :class:`~ml_common.classifier.SequenceClassifier` (``infer``, ``forward``, ``warm_up``)."""
+
+    on_gpu = False
+    compiled = False
 
     def __init__(
-        self, session: Any, source: SequenceClassifier, *, row_by_row: bool = False, row_workers: int = 1
+        self, session: Any, metadata: ModelMetadata, vocab_size: int, *, row_by_row: bool = False, row_workers: int = 1
     ) -> None:
         self.session = session
-        self.metadata = source.metadata
-        self.projection = source.projection
-        self.vocab_size = source.vocab_size
-        self.num_outputs = source.num_outputs
-        self.device = torch.device("cpu")
-        self.compiled = False
+        self.metadata = metadata
+        self.vocab_size = vocab_size
+        self.num_outputs = metadata.num_outputs
+        pooled_size = session.get_outputs()[1].shape[-1]
+        self.projection = Projection.for_model(metadata.version, int(pooled_size))
         # int8: dynamic quantization scales activations per call, so a batched row's numbers would depend on
         # the rows beside it (a spam probability moved by up to 0.157, one verdict in 600 flipped; docs/models.md,
         # "Serving the defaults at CPU speed"). Rows run one at a time instead, ``row_workers`` of them at once
@@ -56,23 +68,28 @@ class OnnxClassifier:
         self._rows = ThreadPoolExecutor(row_workers, "onnx-rows") if row_by_row and row_workers > 1 else None
 
     @classmethod
-    def export(
+    def open(
         cls,
-        source: SequenceClassifier,
+        model_dir: str | Path,
         cache_dir: str | Path,
         threads: int | None = None,
         *,
         int8: bool = False,
         spinning: bool = True,
     ) -> OnnxClassifier:
-        """``threads``: the cores to use (default: :func:`~serving_common.cpu.cpu_cores`). fp32 splits each pass across
-        them (intra-op threads); int8 runs that many rows at once, each on one thread: on 2 cores the default
-        spam model serves 1.9x the rows of one row at a time over two intra-op threads (docs/benchmarks.md)."""
+        """The directory's model run by ONNX Runtime, its graph exported first if not cached. ``threads``: the
+        cores to use (default: :func:`~serving_common.cpu.cpu_cores`). fp32 splits each pass across them
+        (intra-op threads); int8 runs that many rows at once, each on one thread: on 2 cores the default spam
+        model serves 1.9x the rows of one row at a time over two intra-op threads (docs/benchmarks.md)."""
         import onnxruntime as ort
 
-        path = _export(source, Path(cache_dir) / f"{source.metadata.name}-{source.metadata.version}.onnx")
-        if int8:
-            path = _quantized(path)
+        root = Path(model_dir)
+        metadata = validate_model_dir(root)
+        config = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
+        fp32, quantized = graph_paths(root, metadata, cache_dir)
+        path = quantized if int8 else fp32
+        if not path.exists():
+            _export_in_child([root], Path(cache_dir), int8)
         cores = threads or cpu_cores()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1 if int8 else cores
@@ -81,7 +98,10 @@ class OnnxClassifier:
         # the spin (docs/benchmarks.md, "The platform's own cost per request").
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return cls(session, source, row_by_row=int8, row_workers=cores)
+        log.info(
+            "loaded %s %s as ONNX Runtime %s: %s", metadata.name, metadata.version, "int8" if int8 else "fp32", path
+        )
+        return cls(session, metadata, int(config.get("vocab_size") or 0), row_by_row=int8, row_workers=cores)
 
     def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not self.row_by_row:
@@ -125,94 +145,51 @@ class OnnxClassifier:
         self.forward(ids, np.ones_like(ids))
 
 
-def for_runtime(
-    classifier: SequenceClassifier,
-    runtime: str,
-    cache_dir: str | Path,
-    threads: int | None = None,
-    *,
-    spinning: bool = True,
-) -> Classifier:
-    """The loaded model as a concrete runtime runs it: itself for ``torch``, else its ONNX (or int8) export."""
-    if runtime == "torch":
-        return classifier
-    return OnnxClassifier.export(classifier, cache_dir, threads, int8=runtime == "onnx-int8", spinning=spinning)
+def graph_paths(model_dir: Path, metadata: ModelMetadata, cache_dir: str | Path) -> tuple[Path, Path]:
+    """Where the directory's fp32 graph and its int8 twin are cached: named by the model and a digest of the files
+    the graph is made from and of the exporting libraries' versions. Weights are scaled per output channel, not
+    per tensor, and the int8 file name says so (:mod:`ml_common.onnx_export`)."""
+    digest = hashlib.sha256(f"opset {OPSET}".encode())
+    for package in _GRAPH_MAKERS:
+        digest.update(f"{package} {_version(package)}".encode())
+    for name in _GRAPH_SOURCES:
+        digest.update(name.encode())
+        with (model_dir / name).open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    stem = f"{metadata.name}-{metadata.version}-{digest.hexdigest()[:16]}"
+    return Path(cache_dir) / f"{stem}.onnx", Path(cache_dir) / f"{stem}.int8-per-channel.onnx"
 
 
-def _export(source: SequenceClassifier, path: Path) -> Path:
-    """The model as an fp32 ONNX graph at ``path`` (kept: a cache keyed by name and version)."""
-    if not path.exists():
-        started = time.perf_counter()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        wrapper = LogitsAndPooled(source.model.float().cpu()).eval()  # type: ignore[no-untyped-call]
-        example = (torch.ones((2, 8), dtype=torch.int64), torch.ones((2, 8), dtype=torch.int64))
-        tmp = path.with_suffix(f".{os.getpid()}.partial")  # replicas exporting at once never collide
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            # Shape checks in the model's Python code; the exported graph keeps shapes dynamic
-            # (tests/ml_common/test_onnx_runtime.py compares it with PyTorch across batch and length).
-            warnings.simplefilter("ignore", TracerWarning)
-            torch.onnx.export(
-                wrapper,
-                example,
-                str(tmp),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["logits", "pooled"],
-                dynamic_axes={name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask")},
-                opset_version=OPSET,
-                dynamo=False,
-            )
-        tmp.rename(path)
-        log.info("exported %s to ONNX in %.1f s: %s", source.metadata.name, time.perf_counter() - started, path)
-    return path
-
-
-def _quantized(path: Path) -> Path:
-    """The int8 twin of an fp32 ONNX graph (dynamic quantization of its MatMul weights), cached beside it.
-
-    Weights are scaled per output channel, not per tensor: on the spam default's validation split, float32's
-    probability moved by 0.028 at the 99th percentile and one verdict of 1,045 flipped, against 0.211 and 8
-    per tensor, at the same speed (docs/models.md). The file name says so, so a per-tensor cache written
-    before is never taken for it."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    target = path.with_suffix(".int8-per-channel.onnx")
-    if not target.exists():
-        started = time.perf_counter()
-        # In a directory of this process's own: quantize_dynamic writes a shape-inferred copy beside its
-        # input under a fixed name, which replicas quantizing at once would overwrite under each other.
-        with tempfile.TemporaryDirectory(dir=path.parent) as own:
-            source = Path(own) / path.name
-            os.link(path, source)
-            quantized = Path(own) / target.name
-            with _quiet_quantizer():
-                quantize_dynamic(
-                    str(source),
-                    str(quantized),
-                    weight_type=QuantType.QInt8,
-                    op_types_to_quantize=["MatMul"],
-                    per_channel=True,
-                )
-            quantized.rename(target)
-        log.info("quantized %s to int8 in %.1f s", path.name, time.perf_counter() - started)
-    return target
-
-
-@contextmanager
-def _quiet_quantizer() -> Iterator[None]:
-    """ONNX Runtime's quantizer reports every tensor it leaves alone at INFO through the root logger (dozens of
-    lines a model, in every server's log at start-up), and advises pre-processing the graph first
-    (``quant_pre_process``: its symbolic shape inference fails on these graphs, and without it the quantized
-    graph gives the same logits at the same speed, docs/benchmarks.md): while it runs, those records are
-    dropped; any other warning it gives is kept."""
-
-    def keep(record: logging.LogRecord) -> bool:
-        if f"onnxruntime{os.sep}quantization" not in record.pathname:
-            return True
-        return record.levelno >= logging.WARNING and not record.getMessage().startswith("Please consider")
-
-    root = logging.getLogger()
-    root.addFilter(keep)
+def _version(package: str) -> str:
     try:
-        yield
-    finally:
-        root.removeFilter(keep)
+        return packages.version(package)
+    except packages.PackageNotFoundError:
+        return "absent"
+
+
+def export_missing(model_dirs: Sequence[str | Path], cache_dir: str | Path, *, int8: bool) -> None:
+    """Export the graphs of those directories not cached yet, all in one child process: a server of several models
+    starts PyTorch once, not once a model. Raises :class:`~serving_common.errors.ModelDirectoryError` naming the
+    file at fault."""
+    missing = []
+    for model_dir in map(Path, model_dirs):
+        fp32, quantized = graph_paths(model_dir, validate_model_dir(model_dir), cache_dir)
+        if not (quantized if int8 else fp32).exists():
+            missing.append(model_dir)
+    if missing:
+        _export_in_child(missing, Path(cache_dir), int8)
+
+
+def _export_in_child(model_dirs: list[Path], cache_dir: Path, int8: bool) -> None:
+    """Export (and quantize) the directories' graphs in a child process, which imports PyTorch and exits: this one
+    never holds it. The child's log lines go to this process's stderr; a fault of a directory is raised here as
+    the child found it."""
+    command = [sys.executable, "-m", "ml_common.onnx_export", str(cache_dir), *map(str, model_dirs)]
+    child = subprocess.run([*command, *(["--int8"] if int8 else [])], stdout=subprocess.PIPE, text=True, check=False)
+    if child.returncode == MODEL_DIRECTORY_INVALID:
+        fault = json.loads(child.stdout.strip().splitlines()[-1])
+        raise ModelDirectoryError(fault["path"], fault["problem"])
+    if child.returncode != 0:
+        exported = ", ".join(map(str, model_dirs))
+        raise RuntimeError(f"exporting {exported} to ONNX failed (exit status {child.returncode}; its log is above)")

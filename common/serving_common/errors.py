@@ -160,6 +160,7 @@ class ModelDirectoryError(ServerError):
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path}: {problem}", details={"path": path})
         self.path = path
+        self.problem = problem
 
 
 def error_payload(

@@ -12,16 +12,12 @@ import os
 # quarter more of the server's CPU for no more throughput, and its p95 rose up to 2x (docs/benchmarks.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import torch
 from kserve.model import BaseKServeModel
 
-from ml_common.classifier import Classifier, SequenceClassifier
-from ml_common.device import RUNTIMES, resolve_runtime, runtime_device, runtime_dtype
-from ml_common.onnx_runtime import for_runtime
+from ml_common.runtime import RUNTIMES, Classifier, load_classifier, prepare_runtime, resolve_runtime
 from model_server.binary_v2 import BinaryInferMiddleware
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
-from serving_common.cpu import cpu_cores
 from serving_common.kserve_server import Component, on_off, serve, served_names
 from serving_common.kserve_server import build_parser as kserve_parser
 from serving_common.model_dir import ModelMetadata, read_metadata
@@ -51,21 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args, _ = build_parser().parse_known_args(argv)
     settings = load_settings(ModelServerSettings, args)
-    # Torch's own default is every core of the machine, a container's CPU limit ignored: a predictor limited to
-    # 2 CPUs on a 64-core node would run 32 threads on 2 cores (with --runtime torch on a CPU).
-    torch.set_num_threads(settings.torch_threads or cpu_cores())
+    # PyTorch is imported only if it runs the model (runtime 'torch'); int8 ONNX Runtime, the CPU default, serves
+    # without it (ml_common.runtime).
     runtime = resolve_runtime(settings.runtime, settings.device, settings.compile)
-    device = runtime_device(runtime, settings.device)
-    dtype = runtime_dtype(runtime, settings.dtype, device)
-    precision = f" ({str(dtype).removeprefix('torch.')})" if runtime == "torch" else ""
-    log.info("runtime %s%s on %s", runtime, precision, device)
+    log.info("runtime %s", runtime)
+    prepare_runtime(settings.model_dirs, runtime, settings.onnx_cache_dir)
 
     def load(model_dir: str) -> Classifier:
-        classifier = SequenceClassifier.load(model_dir, device, dtype)
-        if settings.compile:
-            classifier.compile()
-        return for_runtime(
-            classifier, runtime, settings.onnx_cache_dir, settings.torch_threads, spinning=settings.ort_spinning
+        return load_classifier(
+            model_dir,
+            runtime,
+            settings.onnx_cache_dir,
+            device=settings.device,
+            dtype=settings.dtype,
+            threads=settings.torch_threads,
+            compile_model=settings.compile,
+            spinning=settings.ort_spinning,
         )
 
     metadatas = [read_metadata(d) for d in settings.model_dirs]

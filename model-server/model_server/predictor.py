@@ -9,19 +9,22 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from ml_common.classifier import Classifier, LaunchedPass, SequenceClassifier
-from ml_common.static_shapes import ShapeBuckets
+from ml_common.runtime import Classifier, PipelinedClassifier
+from ml_common.shape_buckets import ShapeBuckets
 from model_server import inputs, metrics
 from model_server.batching import AdaptiveBatcher
 from model_server.settings import ModelServerSettings
 from serving_common.errors import InvalidInput
 from serving_common.v2_binary import Tensor
+
+if TYPE_CHECKING:
+    from ml_common.classifier import LaunchedPass
 
 log = logging.getLogger(__name__)
 LOGITS = "logits"
@@ -47,9 +50,9 @@ class ClassifierPredictor(Model):
     def load(self) -> bool:
         classifier = self._load_classifier()
         asked_for_static_shapes = self.settings.static_shapes == "on"
-        settings = self.settings = self.settings.for_device(gpu=classifier.device.type == "cuda")
+        settings = self.settings = self.settings.for_device(gpu=classifier.on_gpu)
         if settings.static_shapes == "on":
-            if not isinstance(classifier, SequenceClassifier):
+            if not isinstance(classifier, PipelinedClassifier):
                 raise ValueError("static shapes need the PyTorch runtime")
             buckets = ShapeBuckets.covering(settings.batch_rows, classifier.metadata.max_length, settings.batch_tokens)
             classifier.use_static_shapes(buckets)
@@ -61,7 +64,7 @@ class ClassifierPredictor(Model):
             # A model whose forward cannot be captured (e.g. it copies a host value to the GPU mid-pass)
             # is served with dynamic shapes when static ones were only the default.
             if (
-                not isinstance(classifier, SequenceClassifier)
+                not isinstance(classifier, PipelinedClassifier)
                 or not classifier.static_shapes
                 or asked_for_static_shapes
             ):
@@ -71,7 +74,7 @@ class ClassifierPredictor(Model):
             self._executor.submit(classifier.warm_up, warmup_rows).result()
         self.classifier = classifier
         if settings.batching:
-            pipelined = isinstance(classifier, SequenceClassifier) and settings.pipeline_depth > 1
+            pipelined = isinstance(classifier, PipelinedClassifier) and settings.pipeline_depth > 1
             self.batcher = AdaptiveBatcher(
                 self._timed_launch if pipelined else self._timed_forward,
                 self._executor,
@@ -198,7 +201,7 @@ class ClassifierPredictor(Model):
     def _timed_launch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[float, LaunchedPass]:
         """A pipelined pass's launch; its forward time runs from here to its collection."""
         self._observe_batch(input_ids)
-        assert isinstance(self.classifier, SequenceClassifier), "pipelined passes need the PyTorch runtime"
+        assert isinstance(self.classifier, PipelinedClassifier), "pipelined passes need the PyTorch runtime"
         return time.perf_counter(), self.classifier.launch(input_ids, attention_mask)
 
     def _timed_collect(self, launched: tuple[float, LaunchedPass]) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +209,7 @@ class ClassifierPredictor(Model):
         time starts at its launch or at the previous pass's end, whichever is later: the forward-time sum
         stays the device's busy time (the autoscaler's signal), never more than the wall time."""
         started, handle = launched
-        assert isinstance(self.classifier, SequenceClassifier)
+        assert isinstance(self.classifier, PipelinedClassifier)
         try:
             return self.classifier.collect(handle)
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import uuid
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -159,6 +160,16 @@ def test_every_process_binds_loopback_only(stack):
     assert stack.config.host == "127.0.0.1"
     for name in ("staging-predictor", "production-transformer"):
         assert "Uvicorn running on http://127.0.0.1:" in stack.processes[name].log_text()
+
+
+def test_the_cpu_predictors_serve_without_pytorch(stack):
+    """int8 ONNX Runtime, the CPU default, runs in a process that never loaded PyTorch (half a GiB of it): the
+    graphs were exported by a child process that has exited."""
+    for env in ENVIRONMENTS:
+        process = stack.processes[f"{env}-predictor"]
+        assert "runtime onnx-int8" in process.log_text()
+        maps = Path(f"/proc/{process.proc.pid}/maps").read_text()
+        assert "onnxruntime" in maps and "libtorch" not in maps, env
 
 
 def test_predictor_speaks_open_inference_protocol_v2(stack):

@@ -20,7 +20,6 @@ from typing import ClassVar
 
 import httpx
 import numpy as np
-import torch
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
@@ -121,8 +120,7 @@ def test_a_third_task_is_served_logged_mirrored_and_baselined_from_its_own_modul
     from baseline_generator.__main__ import main as generate_baseline
     from devstack.process import free_port
     from devstack.stack import gateway_process
-    from ml_common.classifier import SequenceClassifier
-    from ml_common.onnx_runtime import for_runtime
+    from ml_common.runtime import load_classifier
     from serving_common.baseline import BaselineStore
     from serving_common.inference_log.reader import InferenceLogReader
     from serving_common.pipeline import TextPipeline
@@ -165,8 +163,7 @@ def test_a_third_task_is_served_logged_mirrored_and_baselined_from_its_own_modul
             # The served verdict is the one the shared pipeline gives in process, with the model in process as the
             # server runs it.
             load_plugins([PLUGIN])
-            classifier = SequenceClassifier.load(toy, torch.device("cpu"), torch.float32)
-            served_runtime = for_runtime(classifier, runtime[1], tmp_path / "onnx", threads=1)
+            served_runtime = load_classifier(toy, runtime[1], tmp_path / "onnx", threads=1)
             local = TextPipeline.from_model_dir(toy).run(served_runtime.infer, TEXTS[:1]).verdicts[0]
             assert local.label == verdict["label"] and abs(local.probability - verdict["probability"]) < 1e-4
 

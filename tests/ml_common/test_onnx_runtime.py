@@ -1,10 +1,15 @@
 """The ONNX Runtime CPU path against eager PyTorch with the same real model: same logits, same
-embeddings, for any batch shape, and served the same way by the predictor."""
+embeddings, for any batch shape, and served the same way by the predictor; its graph exported in a child
+process, cached by what it is made from, and served by a process that never imports PyTorch."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -12,16 +17,25 @@ import pytest
 import torch
 from kserve.protocol.infer_type import InferInput, InferRequest
 
+from ml_common import runtime
 from ml_common.classifier import SequenceClassifier
-from ml_common.onnx_runtime import OnnxClassifier
+from ml_common.onnx_export import export_graphs
+from ml_common.onnx_runtime import OnnxClassifier, graph_paths
 from model_server.predictor import ClassifierPredictor
 from model_server.settings import ModelServerSettings
+from serving_common.errors import ModelDirectoryError
+from serving_common.model_dir import read_metadata
 
 
 @pytest.fixture(scope="module")
-def pair(model_dirs, tmp_path_factory):
+def onnx_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def pair(model_dirs, onnx_dir):
     torch_model = SequenceClassifier.load(model_dirs["staging"], torch.device("cpu"), torch.float32)
-    onnx_model = OnnxClassifier.export(torch_model, tmp_path_factory.mktemp("onnx"))
+    onnx_model = OnnxClassifier.open(model_dirs["staging"], onnx_dir)
     return torch_model, onnx_model
 
 
@@ -55,13 +69,13 @@ async def test_the_predictor_serves_the_onnx_path(pair):
     await predictor.batcher.close()
 
 
-def test_int8_stays_close_to_float32_and_keeps_the_verdicts(pair, tmp_path):
+def test_int8_stays_close_to_float32_and_keeps_the_verdicts(pair, model_dirs, onnx_dir):
     """The int8 twin (dynamic quantization of the MatMul weights): close logits, the same argmax on
     texts the model is sure of, the same embedding projection."""
     torch_model, _ = pair
-    int8 = OnnxClassifier.export(torch_model, tmp_path, int8=True)
-    quantized = tmp_path / f"{torch_model.metadata.name}-{torch_model.metadata.version}.int8-per-channel.onnx"
-    assert quantized.is_file()
+    int8 = OnnxClassifier.open(model_dirs["staging"], onnx_dir, int8=True)
+    _, quantized = graph_paths(model_dirs["staging"], torch_model.metadata, onnx_dir)
+    assert quantized.is_file() and quantized.name.endswith(".int8-per-channel.onnx")
     # Per output channel: every quantized weight has a vector of scales, one per column.
     scales = [t for t in onnx.load(str(quantized)).graph.initializer if t.name.endswith("_scale") and t.dims]
     assert scales and all(len(t.dims) == 1 and t.dims[0] > 1 for t in scales)
@@ -80,7 +94,7 @@ def test_int8_stays_close_to_float32_and_keeps_the_verdicts(pair, tmp_path):
     np.testing.assert_array_equal(batched[3:4], alone)
     np.testing.assert_allclose(batched_embedding[3:4], alone_embedding, atol=1e-6)  # the projection: one matmul
     # Several rows at once, each on its own thread: the same numbers, in the callers' order.
-    three = OnnxClassifier.export(torch_model, tmp_path, threads=3, int8=True)
+    three = OnnxClassifier.open(model_dirs["staging"], onnx_dir, threads=3, int8=True)
     assert three.row_workers == 3
     spread, spread_embedding = three.infer(ids, mask)
     np.testing.assert_array_equal(spread, batched)
@@ -99,10 +113,25 @@ def test_auto_is_int8_onnx_on_any_cpu_and_torch_when_compiling_torch_in_bf16_whe
 
     monkeypatch.setattr(device, "cpu_has_amx_bf16", lambda: amx)
     assert ModelServerSettings().runtime == "auto"
-    assert device.resolve_runtime("auto", "cpu") == "onnx-int8"
+    assert runtime.resolve_runtime("auto", "cpu") == "onnx-int8"
     assert device.resolve_dtype("auto", torch.device("cpu")) is (torch.bfloat16 if amx else torch.float32)
-    assert device.resolve_runtime("auto", "cpu", compile_model=True) == "torch"
-    assert device.resolve_runtime("onnx", "cpu") == "onnx"
+    assert runtime.resolve_runtime("auto", "cpu", compile_model=True) == "torch"
+    assert runtime.resolve_runtime("onnx", "cpu") == "onnx"
+    assert runtime.resolve_runtime("auto", "cuda") == "torch"
+
+
+def test_a_gpu_is_looked_for_without_pytorch_where_the_driver_shows_none(tmp_path, monkeypatch):
+    """No NVIDIA device node: no GPU, and PyTorch is not asked. With one, PyTorch decides (its CPU build sees
+    none)."""
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: asked.append(True) or False)
+    assert runtime.gpu_visible(tmp_path) is False and not asked
+    (tmp_path / "nvidiactl").touch()  # the control node alone is no device
+    assert runtime.gpu_visible(tmp_path) is False and not asked
+    (tmp_path / "nvidia0").touch()
+    assert runtime.gpu_visible(tmp_path) is False and asked == [True]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.gpu_visible(tmp_path) is True
 
 
 def test_amx_is_read_from_the_kernels_cpu_flags(tmp_path):
@@ -160,14 +189,95 @@ def test_a_compiled_model_is_warmed_up_at_every_serving_shape(model_dirs):
     assert sorted(seen) == [(1, 16), (1, 128), (2, 16), (2, 128), (8, 16), (8, 128)]
 
 
-def test_quantizing_leaves_the_quantizers_info_lines_out_of_the_log(pair, tmp_path, caplog):
+def test_quantizing_leaves_the_quantizers_info_lines_out_of_the_log(model_dirs, tmp_path, caplog):
     """ONNX Runtime's quantizer logs each tensor it leaves alone at INFO on the root logger, and advises
     pre-processing at WARNING: a server's log at start-up keeps its own line about quantizing and none of
     those, and the root logger is as it was after."""
-    torch_model, _ = pair
     filters = list(logging.getLogger().filters)
     with caplog.at_level(logging.INFO):
-        OnnxClassifier.export(torch_model, tmp_path, int8=True)
+        export_graphs(model_dirs["staging"], tmp_path, int8=True)
     assert not [r for r in caplog.records if f"onnxruntime{os.sep}quantization" in r.pathname]
-    assert any(r.name == "ml_common.onnx_runtime" and "to int8" in r.getMessage() for r in caplog.records)
+    assert any(r.name == "ml_common.onnx_export" and "to int8" in r.getMessage() for r in caplog.records)
     assert logging.getLogger().filters == filters
+
+
+def test_the_graph_is_named_by_what_it_is_made_from(model_dirs, tmp_path):
+    """Changed weights, config or metadata under the same name and version make a new graph: a cache never
+    serves a stale one. The same files in another directory share it."""
+    source = model_dirs["staging"]
+    metadata = read_metadata(source)
+    copy = tmp_path / "copy"
+    shutil.copytree(source, copy)
+    assert graph_paths(copy, metadata, tmp_path) == graph_paths(source, metadata, tmp_path)
+    assert graph_paths(source, metadata, tmp_path)[0].name.startswith(f"{metadata.name}-{metadata.version}-")
+    for name in ("model.safetensors", "config.json", "metadata.json"):
+        changed = tmp_path / name
+        shutil.copytree(source, changed)
+        with (changed / name).open("ab") as handle:
+            handle.write(b" ")
+        assert graph_paths(changed, metadata, tmp_path)[0] != graph_paths(source, metadata, tmp_path)[0], name
+
+
+def test_a_broken_model_directory_is_refused_naming_the_file(model_dirs, tmp_path):
+    """Found by the export's child process (corrupt weights) or before it (a missing tokenizer): the same
+    error naming the file, as the PyTorch path gives."""
+    broken = tmp_path / "weights"
+    shutil.copytree(model_dirs["staging"], broken)
+    (broken / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ModelDirectoryError, match=r"model\.safetensors: not a readable safetensors file") as err:
+        OnnxClassifier.open(broken, tmp_path / "onnx")
+    assert err.value.path == str(broken / "model.safetensors")
+    assert not list((tmp_path / "onnx").glob("*.onnx"))
+    missing = tmp_path / "tokenizer"
+    shutil.copytree(model_dirs["staging"], missing)
+    (missing / "tokenizer.json").unlink()
+    with pytest.raises(ModelDirectoryError, match=r"tokenizer\.json: file is missing"):
+        OnnxClassifier.open(missing, tmp_path / "onnx")
+
+
+def test_the_onnx_runtime_serves_without_importing_pytorch(model_dirs, tmp_path):
+    """A fresh process loads the model for int8 ONNX Runtime, exporting its graph (in a child) and then from the
+    cache, and answers, and PyTorch is in neither of its lives; the answer is the in-process one's."""
+    script = (
+        "import json, sys\n"
+        "import numpy as np\n"
+        "from ml_common.runtime import load_classifier\n"
+        "model = load_classifier(sys.argv[1], 'onnx-int8', sys.argv[2])\n"
+        "ids = np.array([[1, 40, 50, 60, 2]])\n"
+        "logits, _ = model.infer(ids, np.ones_like(ids))\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'logits': logits.tolist()}))\n"
+    )
+    cache = tmp_path / "onnx"
+    runs = []
+    for _ in range(2):  # the first exports the graph, the second reads it from the cache
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(model_dirs["staging"]), str(cache)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append((json.loads(done.stdout.strip().splitlines()[-1]), done.stderr))
+    (first, first_log), (second, second_log) = runs
+    assert "exported spam-detector to ONNX" in first_log and "exported" not in second_log
+    assert first["torch"] is False and second["torch"] is False
+    in_process = OnnxClassifier.open(model_dirs["staging"], cache, int8=True)
+    ids = np.array([[1, 40, 50, 60, 2]])
+    np.testing.assert_array_equal(
+        np.array(second["logits"], dtype=np.float32), in_process.infer(ids, np.ones_like(ids))[0]
+    )
+
+
+def test_a_server_of_several_models_exports_their_graphs_in_one_child(model_dirs, tmp_path, monkeypatch):
+    """PyTorch starts once for all the models not cached; with every graph cached, no child runs at all."""
+    children = []
+    run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: children.append(command) or run(command, **kw))
+    dirs = [model_dirs["staging"], model_dirs["production"]]
+    runtime.prepare_runtime(dirs, "onnx-int8", tmp_path)
+    assert len(children) == 1 and all(str(d) in children[0] for d in dirs)
+    for model_dir in dirs:
+        assert graph_paths(model_dir, read_metadata(model_dir), tmp_path)[1].is_file()
+    runtime.prepare_runtime(dirs, "onnx-int8", tmp_path)
+    runtime.prepare_runtime(dirs, "torch", tmp_path)
+    assert [type(runtime.load_classifier(d, "onnx-int8", tmp_path)) for d in dirs] == [OnnxClassifier] * 2
+    assert len(children) == 1

@@ -32,7 +32,7 @@ from devstack.bench.sizing import Sizing
 from devstack.bench.soak import soak, soak_lines
 from devstack.bench.targets import targets
 from devstack.stack import LocalStack, StackConfig
-from ml_common.device import resolve_runtime
+from ml_common.runtime import resolve_runtime
 from serving_common.features import compose_email_text
 from serving_common.model_dir import read_metadata
 from serving_common.tokenization import TextEncoder

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from devstack.bench.model import build_random_model, ceiling, load_for_bench
-from ml_common.device import has_native_bf16, resolve_runtime, runtime_dtype
+from ml_common.device import has_native_bf16, runtime_dtype
+from ml_common.runtime import resolve_runtime
 from serving_common.model_dir import read_metadata
 from serving_common.pipeline import TextPipeline
 

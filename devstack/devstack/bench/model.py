@@ -14,7 +14,7 @@ from serving_common.model_dir import read_metadata
 from serving_common.tokenization import TextEncoder
 
 if TYPE_CHECKING:
-    from ml_common.static_shapes import ShapeBuckets
+    from ml_common.shape_buckets import ShapeBuckets
 
 SENTENCES = [
     "Dear customer, your account statement for this month is now available in the online portal.",
@@ -48,16 +48,12 @@ def load_for_bench(
     dtype: str = "auto",
 ):
     """The model as a server would run it; ``dtype`` is PyTorch's (``auto``: the model server's choice)."""
-    from ml_common.classifier import SequenceClassifier
-    from ml_common.device import runtime_device, runtime_dtype
-    from ml_common.onnx_runtime import for_runtime
+    from ml_common.runtime import load_classifier
 
-    device = runtime_device(runtime, "auto")
-    classifier = SequenceClassifier.load(model_dir, device, runtime_dtype(runtime, dtype, device))
+    classifier = load_classifier(model_dir, runtime, onnx_dir, dtype=dtype, compile_model=compile_model)
     if runtime != "torch":
-        return for_runtime(classifier, runtime, onnx_dir)
+        return classifier
     if compile_model:
-        classifier.compile()
         classifier.warm_up(64)
     if static_shapes is not None:  # captured here, on the thread that measures, as the server captures on its own
         classifier.use_static_shapes(static_shapes)
@@ -78,7 +74,7 @@ def ceiling(
 ) -> tuple[float, int, dict]:
     """The raw model in this process at its best batch size: the most any server could reach. With
     ``static_shapes``, in the CUDA-graph buckets a GPU model server captures for these batch sizes."""
-    from ml_common.static_shapes import ShapeBuckets
+    from ml_common.shape_buckets import ShapeBuckets
 
     metadata = read_metadata(model_dir)
     max_length = metadata.max_length
