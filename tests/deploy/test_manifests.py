@@ -176,6 +176,10 @@ def test_gpu_option_requests_a_gpu_for_predictors_only():
         predictor = isvc["spec"]["predictor"]["containers"][0]
         assert str(predictor["resources"]["limits"]["nvidia.com/gpu"]) == "1"
         assert predictor["image"].startswith("ghcr.io/textserve/model-server-cuda:")
+        # PyTorch and CUDA in the serving process; on a CPU, ONNX Runtime alone (docs/benchmarks.md).
+        assert predictor["resources"]["requests"]["memory"] == "2Gi"
+    for isvc in _isvcs("production").values():
+        assert isvc["spec"]["predictor"]["containers"][0]["resources"]["requests"]["memory"] == "1Gi"
         assert "nvidia.com/gpu" not in isvc["spec"]["transformer"]["containers"][0]["resources"]["limits"]
 
 
