@@ -29,7 +29,7 @@ from serving_common.cpu import cpu_cores
 from serving_common.errors import ModelDirectoryError
 from serving_common.model_dir import validate_model_dir
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ml_common.onnx_export")  # its name also when run as __main__
 
 
 def export_graphs(model_dir: str | Path, cache_dir: str | Path, *, int8: bool) -> Path:
@@ -75,6 +75,11 @@ def _export(source: SequenceClassifier, path: Path) -> None:
             # Shape checks in the model's Python code; the exported graph keeps shapes dynamic
             # (tests/ml_common/test_onnx_runtime.py compares it with PyTorch across batch and length).
             warnings.simplefilter("ignore", TracerWarning)
+            # PyTorch's notice that this TorchScript exporter is deprecated: a library's warning, hidden when this
+            # ran inside the server; shown by Python's defaults now that it runs as __main__ of the export's child.
+            warnings.filterwarnings(
+                "ignore", "You are using the legacy TorchScript-based ONNX export", DeprecationWarning
+            )
             torch.onnx.export(
                 wrapper,
                 example,
