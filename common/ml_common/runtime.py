@@ -3,8 +3,8 @@
 On a CPU the model server runs int8 ONNX Runtime, and a process that imports PyTorch holds about half a GiB more
 for it (``import torch`` alone: 513 MiB resident on the 2-core VM, docs/benchmarks.md). So this module, the
 :class:`Classifier` protocol and :mod:`ml_common.onnx_runtime` import no PyTorch: it is imported where it runs the
-model (``--runtime torch``), where the driver shows a GPU it may use, and in the child process that exports a
-model's ONNX graph once per model version (:mod:`ml_common.onnx_export`).
+model (``--runtime torch``), where the driver shows a GPU it may use, and in the child process that exports the
+ONNX graphs not cached yet (:mod:`ml_common.onnx_export`).
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def resolve_runtime(requested: str, device: str, compile_model: bool = False) ->
 
 def prepare_runtime(model_dirs: Sequence[str | Path], runtime: str, onnx_cache_dir: str | Path) -> None:
     """What a runtime needs made before its models load: for the ONNX paths, the graphs not cached yet, exported
-    in one child process for all the models (PyTorch's start-up, about 6 s on 2 cores, paid once)."""
+    in one child process for all the models (importing PyTorch and transformers, 2.7 s on the 2-core VM, paid
+    once)."""
     if runtime.startswith("onnx"):
         export_missing(model_dirs, onnx_cache_dir, int8=runtime == "onnx-int8")
 
@@ -109,9 +110,8 @@ def load_classifier(
 ) -> Classifier:
     """A model directory loaded for a concrete runtime (:func:`resolve_runtime`). PyTorch: on ``device`` in
     ``dtype`` (both resolved as :mod:`ml_common.device` resolves them) with ``threads`` (default: the cores this
-    process may use), compiled if asked. The ONNX paths: the
-    graph exported from the directory's weights, cached in ``onnx_cache_dir``, run by ONNX Runtime on the CPU.
-    Every failure to read the directory is a :class:`~serving_common.errors.ModelDirectoryError` naming the file."""
+    process may use), compiled if asked. The ONNX paths: the graph exported from the directory's weights, cached
+    in ``onnx_cache_dir``, run by ONNX Runtime on the CPU. Every failure to read the directory is a :class:`~serving_common.errors.ModelDirectoryError` naming the file."""
     if runtime == "torch":
         import torch  # imported where it runs the model
 
