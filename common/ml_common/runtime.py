@@ -111,7 +111,8 @@ def load_classifier(
     """A model directory loaded for a concrete runtime (:func:`resolve_runtime`). PyTorch: on ``device`` in
     ``dtype`` (both resolved as :mod:`ml_common.device` resolves them) with ``threads`` (default: the cores this
     process may use), compiled if asked. The ONNX paths: the graph exported from the directory's weights, cached
-    in ``onnx_cache_dir``, run by ONNX Runtime on the CPU. Every failure to read the directory is a :class:`~serving_common.errors.ModelDirectoryError` naming the file."""
+    in ``onnx_cache_dir``, run by ONNX Runtime on the CPU. Every failure to read the directory is a
+    :class:`~serving_common.errors.ModelDirectoryError` naming the file."""
     if runtime == "torch":
         import torch  # imported where it runs the model
 
