@@ -11,6 +11,7 @@ import is among the distributions the image's extras install, closed over their 
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import sys
 import tomllib
@@ -52,6 +53,8 @@ def _module_file(name: str) -> Path | None:
 
 
 def _imports(path: Path) -> set[str]:
+    """The modules a file imports, and those it runs as a child process (``[..., "-m", "module", ...]``: the model
+    server exports its ONNX graphs so), which its image must hold and install for as well."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -59,6 +62,9 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.List):
+            words = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+            names.update(m for flag, m in itertools.pairwise(words) if flag == "-m" and isinstance(m, str))
     return names
 
 
