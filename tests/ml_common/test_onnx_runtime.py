@@ -281,3 +281,13 @@ def test_a_server_of_several_models_exports_their_graphs_in_one_child(model_dirs
     runtime.prepare_runtime(dirs, "torch", tmp_path)
     assert [type(runtime.load_classifier(d, "onnx-int8", tmp_path)) for d in dirs] == [OnnxClassifier] * 2
     assert len(children) == 1
+
+
+def test_an_export_that_fails_otherwise_is_an_error_naming_the_model(model_dirs, tmp_path):
+    """The child fails for a reason of its own (here its cache is a file, not a directory): the server's start
+    fails with an error naming the model, and nothing is left in the cache's place."""
+    cache = tmp_path / "not-a-directory"
+    cache.write_text("")
+    with pytest.raises(RuntimeError, match=r"exporting .*spam-detector to ONNX failed \(exit status 1"):
+        OnnxClassifier.open(model_dirs["staging"], cache, int8=True)
+    assert cache.is_file() and cache.read_text() == ""
