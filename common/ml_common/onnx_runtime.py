@@ -17,14 +17,16 @@ process, and the serving process holds ONNX Runtime and the graph alone (:mod:`m
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import json
 import logging
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from importlib import metadata as packages
 from pathlib import Path
 from typing import Any
@@ -90,7 +92,7 @@ class OnnxClassifier:
         fp32, quantized = graph_paths(root, metadata, cache_dir)
         path = quantized if int8 else fp32
         if not path.exists():
-            _export_in_child([root], Path(cache_dir), int8)
+            export_missing([root], cache_dir, int8=int8)
         cores = threads or cpu_cores()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1 if int8 else cores
@@ -181,15 +183,47 @@ def _version(package: str) -> str:
 
 def export_missing(model_dirs: Sequence[str | Path], cache_dir: str | Path, *, int8: bool) -> None:
     """Export the graphs of those directories not cached yet, all in one child process: a server of several models
-    starts PyTorch once, not once a model. Raises :class:`~serving_common.errors.ModelDirectoryError` naming the
-    file at fault."""
+    starts PyTorch once, not once a model. Processes sharing the cache export one at a time, and each exports only
+    what is still missing when its turn comes: ``make run``'s two predictors, started together on an empty cache,
+    export the defaults once, not twice. Raises :class:`~serving_common.errors.ModelDirectoryError` naming the file
+    at fault."""
+    dirs = [Path(model_dir) for model_dir in model_dirs]
+    if not _missing(dirs, cache_dir, int8):
+        return  # every graph cached: no lock taken, so a read-only cache serves
+    with _export_turn(Path(cache_dir), dirs):
+        missing = _missing(dirs, cache_dir, int8)
+        if missing:
+            _export_in_child(missing, Path(cache_dir), int8)
+
+
+def _missing(model_dirs: list[Path], cache_dir: str | Path, int8: bool) -> list[Path]:
     missing = []
-    for model_dir in map(Path, model_dirs):
+    for model_dir in model_dirs:
         fp32, quantized = graph_paths(model_dir, validate_model_dir(model_dir), cache_dir)
         if not (quantized if int8 else fp32).exists():
             missing.append(model_dir)
-    if missing:
-        _export_in_child(missing, Path(cache_dir), int8)
+    return missing
+
+
+@contextmanager
+def _export_turn(cache_dir: Path, model_dirs: list[Path]) -> Iterator[None]:
+    """This process's turn to export into ``cache_dir``: an exclusive lock on a file there, which the kernel lets go
+    of when its holder exits, however it exits."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle = (cache_dir / ".export.lock").open("a")
+    except OSError as exc:
+        exported = ", ".join(map(str, model_dirs))
+        raise RuntimeError(
+            f"exporting {exported} to ONNX failed: the cache {cache_dir} is not writable: {exc}"
+        ) from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process exporting to %s", cache_dir)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file lets go of the lock
 
 
 def _export_in_child(model_dirs: list[Path], cache_dir: Path, int8: bool) -> None:

@@ -4,12 +4,14 @@ process, cached by what it is made from, and served by a process that never impo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import onnx
@@ -284,10 +286,49 @@ def test_a_server_of_several_models_exports_their_graphs_in_one_child(model_dirs
 
 
 def test_an_export_that_fails_otherwise_is_an_error_naming_the_model(model_dirs, tmp_path):
-    """The child fails for a reason of its own (here its cache is a file, not a directory): the server's start
-    fails with an error naming the model, and nothing is left in the cache's place."""
-    cache = tmp_path / "not-a-directory"
-    cache.write_text("")
+    """The child fails for a reason of its own (here the float32 graph's place holds a directory, which it cannot
+    quantize): the server's start fails with an error naming the model, and no int8 graph is left in the cache. A
+    cache that cannot be written is refused the same way before any child runs."""
+    source = model_dirs["staging"]
+    cache = tmp_path / "onnx"
+    fp32, quantized = graph_paths(source, read_metadata(source), cache)
+    fp32.mkdir(parents=True)
     with pytest.raises(RuntimeError, match=r"exporting .*spam-detector to ONNX failed \(exit status 1"):
-        OnnxClassifier.open(model_dirs["staging"], cache, int8=True)
-    assert cache.is_file() and cache.read_text() == ""
+        OnnxClassifier.open(source, cache, int8=True)
+    assert not quantized.exists() and sorted(p.name for p in cache.iterdir()) == [".export.lock", fp32.name]
+    unwritable = tmp_path / "not-a-directory"
+    unwritable.write_text("")
+    with pytest.raises(RuntimeError, match=r"exporting .*spam-detector to ONNX failed: the cache .* is not writable"):
+        OnnxClassifier.open(source, unwritable, int8=True)
+    assert unwritable.is_file() and unwritable.read_text() == ""
+
+
+def test_processes_sharing_a_cache_export_a_graph_once(model_dirs, tmp_path):
+    """Two processes (``make run``'s two predictors) start on an empty cache while a third holds the turn to export:
+    both wait; then one exports the graph and the other finds it cached and loads it."""
+    script = (
+        "import logging, sys\n"
+        "from ml_common.runtime import load_classifier\n"
+        "logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s')\n"
+        "load_classifier(sys.argv[1], 'onnx-int8', sys.argv[2])\n"
+    )
+    cache = tmp_path / "onnx"
+    cache.mkdir()
+    logs = [tmp_path / f"process-{k}.log" for k in range(2)]
+    with (cache / ".export.lock").open("a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        processes = []
+        for log_path in logs:
+            with log_path.open("w") as log_file:
+                command = [sys.executable, "-c", script, str(model_dirs["staging"]), str(cache)]
+                processes.append(subprocess.Popen(command, stderr=log_file))
+        deadline = time.monotonic() + 60
+        while not all("waiting for another process exporting" in p.read_text() for p in logs):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in processes), [
+                p.read_text() for p in logs
+            ]
+            time.sleep(0.1)
+    assert [p.wait(timeout=120) for p in processes] == [0, 0]
+    exports = [p.read_text().count("exported spam-detector to ONNX") for p in logs]
+    assert sorted(exports) == [0, 1], exports
+    assert graph_paths(model_dirs["staging"], read_metadata(model_dirs["staging"]), cache)[1].is_file()
