@@ -91,8 +91,7 @@ class OnnxClassifier:
         config = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
         fp32, quantized = graph_paths(root, metadata, cache_dir)
         path = quantized if int8 else fp32
-        if not path.exists():
-            export_missing([root], cache_dir, int8=int8)
+        _export_where_missing({root: path}, Path(cache_dir), int8)
         cores = threads or cpu_cores()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1 if int8 else cores
@@ -187,22 +186,21 @@ def export_missing(model_dirs: Sequence[str | Path], cache_dir: str | Path, *, i
     what is still missing when its turn comes: ``make run``'s two predictors, started together on an empty cache,
     export the defaults once, not twice. Raises :class:`~serving_common.errors.ModelDirectoryError` naming the file
     at fault."""
-    dirs = [Path(model_dir) for model_dir in model_dirs]
-    if not _missing(dirs, cache_dir, int8):
-        return  # every graph cached: no lock taken, so a read-only cache serves
-    with _export_turn(Path(cache_dir), dirs):
-        missing = _missing(dirs, cache_dir, int8)
-        if missing:
-            _export_in_child(missing, Path(cache_dir), int8)
-
-
-def _missing(model_dirs: list[Path], cache_dir: str | Path, int8: bool) -> list[Path]:
-    missing = []
-    for model_dir in model_dirs:
+    graphs = {}
+    for model_dir in map(Path, model_dirs):
         fp32, quantized = graph_paths(model_dir, validate_model_dir(model_dir), cache_dir)
-        if not (quantized if int8 else fp32).exists():
-            missing.append(model_dir)
-    return missing
+        graphs[model_dir] = quantized if int8 else fp32
+    _export_where_missing(graphs, Path(cache_dir), int8)
+
+
+def _export_where_missing(graphs: dict[Path, Path], cache_dir: Path, int8: bool) -> None:
+    """Export the graphs (by model directory) not in the cache, in this process's turn."""
+    if all(graph.exists() for graph in graphs.values()):
+        return  # every graph cached: no lock taken, so a read-only cache serves
+    with _export_turn(cache_dir, list(graphs)):
+        missing = [model_dir for model_dir, graph in graphs.items() if not graph.exists()]
+        if missing:
+            _export_in_child(missing, cache_dir, int8)
 
 
 @contextmanager
