@@ -62,6 +62,11 @@ MAX_PARSED_HEADER_CHARS = 100_000
 # encoding of one domain label) decodes in quadratic time, in Python code that holds the GIL: a 2 MiB body sent
 # as ``charset=punycode`` held the gateway for four minutes (400 KB: 5 s).
 NOT_MAIL_CHARSETS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
+# An HTML part's own charset, where its MIME header names none: the first of its ``<meta>`` elements that names
+# one, within the bytes browsers read for it. 9 spam messages of the SpamAssassin corpus name Big5, GB2312,
+# KOI8-R or Windows-1254 there alone, and were read as Windows-1252 (``Ïðèâåò`` for a Windows-1251 ``Привет``).
+_META_CHARSET = re.compile(rb"<meta\s[^>]*?charset\s*=\s*[\"']?\s*([-\w.:]+)", re.IGNORECASE)
+META_PRESCAN_BYTES = 1024
 log = logging.getLogger(__name__)
 
 
@@ -315,19 +320,41 @@ def _says_other_things(shown: str, plain: str) -> bool:
 
 
 def _decode(part: Message) -> str:
-    """The part's text: transfer encoding undone, then its charset (undeclared: UTF-8, else Windows-1252)."""
+    """The part's text: transfer encoding undone, then its charset. Undeclared (or unknown): UTF-8 where the bytes
+    are UTF-8; else, for HTML, the charset the document names in its head (:func:`_charset_in_head`); else
+    Windows-1252."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset()
-    if charset:
-        try:
-            codec = codecs.lookup(charset).name
-            if codec not in NOT_MAIL_CHARSETS:
-                return payload.decode(codec, errors="replace")
-        except (LookupError, ValueError):
-            pass  # an unknown or misspelt charset: guessed like an undeclared one
+    declared = _codec(part.get_content_charset())
+    if declared:
+        return payload.decode(declared, errors="replace")
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
-        return payload.decode("cp1252", errors="replace")
+        pass
+    named = _codec(_charset_in_head(payload)) if part.get_content_subtype() == "html" else None
+    return payload.decode(named or "cp1252", errors="replace")
+
+
+def _codec(label: str | None) -> str | None:
+    """A charset label's codec: None for no label, an unknown or misspelt one, or one no mail is written in."""
+    if not label:
+        return None
+    try:
+        codec = codecs.lookup(label).name
+    except (LookupError, ValueError):
+        return None
+    return None if codec in NOT_MAIL_CHARSETS else codec
+
+
+def _charset_in_head(payload: bytes) -> str | None:
+    """The charset an HTML document names in a ``<meta>`` element of its first 1,024 bytes (``<meta
+    charset=...>`` or ``<meta http-equiv="Content-Type" content="text/html; charset=...">``), where browsers
+    and mail clients look when the transport names none (the HTML standard's prescan). UTF-16 and UTF-32 named
+    there are not believed (the standard reads them as UTF-8, and the bytes are not that here)."""
+    named = _META_CHARSET.search(payload, 0, META_PRESCAN_BYTES)
+    if named is None:
+        return None
+    label = named.group(1).decode("ascii")
+    return None if label.lower().startswith(("utf-16", "utf-32", "utf16", "utf32")) else label

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import base64
 import quopri
+import uuid
 from email.message import EmailMessage
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 import pytest
+
+from serving_common.features import FEATURE_NAMES
+from serving_common.inference_log.reader import InferenceLogReader
+from tests.e2e.test_inference_log import _rows_for
 
 pytestmark = pytest.mark.e2e
 
@@ -127,6 +132,29 @@ def test_raw_email_in_json_is_the_same_as_the_raw_body(api, as_json, kind):
     assert response.status_code == 200, response.text
     assert response.json()["spam_probability"] == pytest.approx(as_json["spam_probability"], abs=1e-6)
     assert response.json()["email_id"] == "m-7"
+
+
+def test_html_naming_its_charset_in_its_head_alone_is_read_in_it(api, inference_log_dir):
+    """HTML whose MIME header names no charset and whose ``<meta>`` does (KOI8-R), as much mail in legacy
+    charsets is sent: read as the same text sent as JSON (the features the transformer logs, the score), not as
+    the Windows-1252 it read as before (KOI8-R's small letters are Windows-1252's capitals: ``ðÏÚÄÒÁ``)."""
+    text = "Поздравляем! Вы выиграли приз в 900 фунтов. Позвоните сейчас по номеру 09061701461."
+    head = '<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">'
+    raw = (
+        f"From: Prize Desk <promo@example.com>\r\nTo: you@example.org\r\nSubject: {SUBJECT}\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode() + f"<html><head>{head}</head><body><p>{text}</p></body></html>".encode("koi8-r")
+    ids = [f"charset-{uuid.uuid4().hex}" for _ in range(2)]
+    as_json = api.post(
+        "/api/v1/predict", json={"email_content": text, "subject": SUBJECT}, headers={"X-Request-ID": ids[0]}
+    )
+    response = api.post("/api/v1/predict", content=raw, headers={**RFC822, "X-Request-ID": ids[1]})
+    assert response.status_code == as_json.status_code == 200, response.text
+    assert response.json()["spam_probability"] == pytest.approx(as_json.json()["spam_probability"], abs=1e-6)
+    reader = InferenceLogReader(str(inference_log_dir))
+    [json_row], [raw_row] = (_rows_for(reader, "staging", "spam-detector", rid, 1) for rid in ids)
+    assert 0 < raw_row["uppercase_ratio"] < 0.1  # the misread text's capitals were over half its letters
+    assert {name: raw_row[name] for name in FEATURE_NAMES} == {name: json_row[name] for name in FEATURE_NAMES}
 
 
 def test_a_batch_mixes_raw_messages_and_bodies_in_order(api, as_json):

@@ -341,6 +341,55 @@ def test_a_blank_plain_part_falls_back_to_html():
     assert parse_email(alternative.as_bytes()).body.strip() == "Only the HTML says it"
 
 
+RUSSIAN = "Привет, мир: скидки только сегодня"
+
+
+def _html(head: str, body: bytes, content_type: str = "text/html") -> bytes:
+    headers = f"From: a@example.com\r\nSubject: hi\r\nContent-Type: {content_type}\r\n\r\n".encode()
+    return headers + f"<html><head>{head}</head><body><p>".encode() + body + b"</p></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("head", "charset"),
+    [
+        ('<meta charset="windows-1251">', "cp1251"),
+        ('<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">', "koi8-r"),
+        ("<META HTTP-EQUIV=Content-Type CONTENT='text/html; charset=gb2312'>", "gb2312"),
+    ],
+)
+def test_html_whose_header_names_no_charset_is_read_in_the_one_its_head_names(head, charset):
+    text = RUSSIAN if charset != "gb2312" else "您的满意是我们追求的目标"
+    assert parse_email(_html(head, text.encode(charset))).body.strip() == text
+
+
+def test_the_charset_a_header_names_comes_before_the_one_the_head_names():
+    raw = _html('<meta charset="windows-1251">', RUSSIAN.encode("koi8-r"), "text/html; charset=koi8-r")
+    assert parse_email(raw).body.strip() == RUSSIAN
+
+
+def test_utf8_bytes_are_read_as_utf8_whatever_the_head_names():
+    # A template's stale <meta>: the bytes are UTF-8, which no legacy charset's text is by accident.
+    assert parse_email(_html('<meta charset="iso-8859-1">', BODY.encode())).body.strip() == BODY
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "<!-- " + "x" * 1024 + ' --><meta charset="windows-1251">',  # past the bytes a browser reads for it
+        '<meta charset="utf-16">',  # not believed: the bytes are not UTF-16
+        '<meta charset="no-such-charset">',
+        '<meta charset="punycode">',
+    ],
+)
+def test_a_charset_the_head_names_out_of_reach_or_unusable_leaves_windows_1252(head):
+    assert parse_email(_html(head, "Prix spécial".encode("cp1252"))).body.strip() == "Prix spécial"
+
+
+def test_plain_text_is_not_read_by_a_meta_element_in_it():
+    raw = _html('<meta charset="windows-1251">', "Prix spécial".encode("cp1252"), "text/plain")
+    assert "Prix spécial" in parse_email(raw).body
+
+
 def test_unknown_charset_is_read_rather_than_refused():
     raw = (
         b"From: a@example.com\r\nSubject: hi\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
