@@ -390,6 +390,33 @@ def test_plain_text_is_not_read_by_a_meta_element_in_it():
     assert "Prix spécial" in parse_email(raw).body
 
 
+@pytest.mark.parametrize(
+    ("subject", "content_type", "expected"),
+    [
+        ("Robbie Williams signs £80m deal".encode("latin-1"), "text/plain", "Robbie Williams signs £80m deal"),
+        ("Привет, мир".encode("koi8-r"), "text/plain; charset=koi8-r", "Привет, мир"),
+        ("還在用信用卡循環嗎".encode("big5"), "text/plain; charset=big5", "還在用信用卡循環嗎"),
+        ("Le dernier sondage avant les élections".encode("latin-1"), "text/plain; charset=us-ascii", None),
+        ("Réunion à 10 h".encode(), "text/plain; charset=koi8-r", "Réunion à 10 h"),  # UTF-8 (RFC 6532) first
+    ],
+)
+def test_a_header_in_8bit_bytes_is_read_in_the_messages_charset(subject, content_type, expected):
+    raw = b"From: a@example.com\r\nSubject: " + subject + f"\r\nContent-Type: {content_type}\r\n\r\nbody\r\n".encode()
+    assert parse_email(raw).subject == (expected or subject.decode("cp1252"))
+
+
+def test_a_header_in_8bit_bytes_takes_the_charset_an_html_head_names():
+    raw = _html('<meta charset="windows-1251">', RUSSIAN.encode("cp1251"))
+    raw = raw.replace(b"Subject: hi", b"Subject: " + "Скидки".encode("cp1251"))
+    parsed = parse_email(raw)
+    assert parsed.subject == "Скидки" and parsed.body.strip() == RUSSIAN
+
+
+def test_an_8bit_header_with_encoded_words_is_still_decoded():
+    raw = b"From: a@example.com\r\nSubject: \xa35 off =?utf-8?q?caf=C3=A9?=\r\n\r\nbody\r\n"
+    assert parse_email(raw).subject == "£5 off café"
+
+
 def test_unknown_charset_is_read_rather_than_refused():
     raw = (
         b"From: a@example.com\r\nSubject: hi\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
