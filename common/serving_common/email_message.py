@@ -65,7 +65,7 @@ MAX_PARSED_HEADER_CHARS = 100_000
 # as ``charset=punycode`` held the gateway for four minutes (400 KB: 5 s).
 NOT_MAIL_CHARSETS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
 # An HTML part's own charset, where its MIME header names none: the first of its ``<meta>`` elements that names
-# one, within the bytes browsers read for it. 9 spam messages of the SpamAssassin corpus name Big5, GB2312,
+# one, within the bytes browsers read for it. 10 spam messages of the SpamAssassin corpus name Big5, GB2312,
 # KOI8-R or Windows-1254 there alone, and were read as Windows-1252 (``Ïðèâåò`` for a Windows-1251 ``Привет``).
 _META_CHARSET = re.compile(rb"<meta\s[^>]*?charset\s*=\s*[\"']?\s*([-\w.:]+)", re.IGNORECASE)
 META_PRESCAN_BYTES = 1024
@@ -232,11 +232,9 @@ def _header(message: Message, name: str, charset: Callable[[], str]) -> str | No
 
 
 def _decode_8bit(data: bytes, charset: str) -> str:
-    """Bytes in ``charset``, or in Windows-1252 where they are not (a message that names US-ASCII)."""
-    try:
-        return data.decode(charset)
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+    """8-bit bytes in ``charset``; in Windows-1252 where that is ASCII (a message that names US-ASCII, which no
+    8-bit byte is)."""
+    return data.decode("cp1252" if charset == "ascii" else charset, errors="replace")
 
 
 def _charset_of(parts: list[_TextPart]) -> str:

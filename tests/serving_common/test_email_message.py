@@ -396,6 +396,7 @@ def test_plain_text_is_not_read_by_a_meta_element_in_it():
         ("Robbie Williams signs £80m deal".encode("latin-1"), "text/plain", "Robbie Williams signs £80m deal"),
         ("Привет, мир".encode("koi8-r"), "text/plain; charset=koi8-r", "Привет, мир"),
         ("還在用信用卡循環嗎".encode("big5"), "text/plain; charset=big5", "還在用信用卡循環嗎"),
+        ("還在用".encode("big5") + b"\xff", "text/plain; charset=big5", "還在用\ufffd"),  # one stray byte replaced
         ("Le dernier sondage avant les élections".encode("latin-1"), "text/plain; charset=us-ascii", None),
         ("Réunion à 10 h".encode(), "text/plain; charset=koi8-r", "Réunion à 10 h"),  # UTF-8 (RFC 6532) first
     ],
