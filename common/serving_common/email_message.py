@@ -243,9 +243,9 @@ def _charset_of(parts: list[_TextPart]) -> str:
     for candidate in parts:
         part = candidate.part
         named = _codec(part.get_content_charset())
-        if named is None and part.get_content_subtype() == "html":
+        if named is None:
             payload = part.get_payload(decode=True)
-            named = _codec(_charset_in_head(payload)) if isinstance(payload, bytes) else None
+            named = _head_codec(part, payload) if isinstance(payload, bytes) else None
         if named:
             return named
     return "cp1252"
@@ -359,7 +359,7 @@ def _says_other_things(shown: str, plain: str) -> bool:
 
 def _decode(part: Message) -> str:
     """The part's text: transfer encoding undone, then its charset. Undeclared (or unknown): UTF-8 where the bytes
-    are UTF-8; else, for HTML, the charset the document names in its head (:func:`_charset_in_head`); else
+    are UTF-8; else, for HTML, the charset the document names in its head (:func:`_head_codec`); else
     Windows-1252."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
@@ -371,8 +371,7 @@ def _decode(part: Message) -> str:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    named = _codec(_charset_in_head(payload)) if part.get_content_subtype() == "html" else None
-    return payload.decode(named or "cp1252", errors="replace")
+    return payload.decode(_head_codec(part, payload) or "cp1252", errors="replace")
 
 
 def _codec(label: str | None) -> str | None:
@@ -386,13 +385,16 @@ def _codec(label: str | None) -> str | None:
     return None if codec in NOT_MAIL_CHARSETS else codec
 
 
-def _charset_in_head(payload: bytes) -> str | None:
-    """The charset an HTML document names in a ``<meta>`` element of its first 1,024 bytes (``<meta
+def _head_codec(part: Message, payload: bytes) -> str | None:
+    """The codec of the charset an HTML part names in a ``<meta>`` element of its first 1,024 bytes (``<meta
     charset=...>`` or ``<meta http-equiv="Content-Type" content="text/html; charset=...">``), where browsers
-    and mail clients look when the transport names none (the HTML standard's prescan). UTF-16 and UTF-32 named
-    there are not believed (the standard reads them as UTF-8, and the bytes are not that here)."""
+    and mail clients look when the transport names none (the HTML standard's prescan); None for any other part.
+    UTF-16 and UTF-32 named there are not believed (the standard reads them as UTF-8, and the bytes are not that
+    here)."""
+    if part.get_content_subtype() != "html":
+        return None
     named = _META_CHARSET.search(payload, 0, META_PRESCAN_BYTES)
     if named is None:
         return None
     label = named.group(1).decode("ascii")
-    return None if label.lower().startswith(("utf-16", "utf-32", "utf16", "utf32")) else label
+    return None if label.lower().startswith(("utf-16", "utf-32", "utf16", "utf32")) else _codec(label)
